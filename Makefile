@@ -1,0 +1,35 @@
+# The two entry points of kube-runbooks (see README.md): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+REPORTS := reports
+
+.PHONY: demo test unit toolchain bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Builds (first time, minutes) or checks (afterwards, about a second) the pinned upstream binaries.
+toolchain: $(VENV)/.installed
+	$(PY) -m runbooks.toolchain build
+
+# The main job: every runbook against a fresh local cluster, evidence in reports/runbooks.html.
+demo: toolchain
+	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html
+
+# Everything: unit tests, then every runbook's scenarios against the real local cluster.
+test: toolchain
+	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html
+
+unit: $(VENV)/.installed
+	$(PYTEST) tests/unit
+
+bench: toolchain
+	$(PY) bench/cluster_start.py
+
+clean:
+	rm -rf $(REPORTS) .pytest_cache

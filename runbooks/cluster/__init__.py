@@ -1,0 +1,27 @@
+"""Cluster providers behind one interface: `local` (processes + kwok), `kind` and `existing`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.errors import ProviderUnavailableError
+
+PROVIDERS = ("local", "kind", "existing")
+
+
+def create_cluster(provider: str, progress: Callable[[str], None] | None = None, keep: bool = False, **options: object) -> Cluster:
+    """A not-yet-started cluster of the named provider."""
+    if provider == "local":
+        from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
+
+        config = LocalClusterConfig(keep=keep, **options)  # type: ignore[arg-type]
+        return LocalCluster(config, progress=progress or (lambda _: None))
+    if provider in PROVIDERS:
+        raise ProviderUnavailableError(
+            f"the {provider} provider is not available yet (see the kind and evidence issues); use --cluster local"
+        )
+    raise ProviderUnavailableError(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
+
+
+__all__ = ["Capability", "Cluster", "ComponentVersions", "EtcdAccess", "PROVIDERS", "create_cluster"]

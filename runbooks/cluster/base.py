@@ -1,0 +1,159 @@
+"""The one interface every cluster provider (local, kind, existing) implements.
+
+A runbook never asks which provider it runs on; it asks for a capability the interface states,
+such as "can restart control-plane components", and is told plainly when it is missing.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from kubernetes import client, config
+
+from runbooks.errors import ClusterError, ProviderUnavailableError, UnknownNodeError
+
+
+class Capability(str, enum.Enum):
+    """What a provider can do beyond the Kubernetes API every cluster offers."""
+
+    RESTART_CONTROL_PLANE = "restart control-plane components"
+    SWAP_CONTROL_PLANE_BINARIES = "run control-plane components of another version"
+    ETCD_ACCESS = "reach etcd directly with client certificates"
+    SIMULATED_KUBELETS = "kubelets are simulated (kwok)"
+    REBOOT_NODES = "take a node down and bring it back"
+    DISPOSABLE = "created for this run and thrown away after it"
+
+
+@dataclass(frozen=True)
+class EtcdAccess:
+    """How to reach etcd over TLS: the source notes' --endpoints/--cacert/--cert/--key."""
+
+    endpoint: str
+    cacert: Path
+    cert: Path
+    key: Path
+    data_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ComponentVersions:
+    """Versions of the components the skew policy speaks about."""
+
+    apiserver: str
+    controller_manager: str | None
+    scheduler: str | None
+    kubelets: dict[str, str] = field(default_factory=dict)
+    kube_proxies: dict[str, str] = field(default_factory=dict)
+    kubectl: str | None = None
+    etcd: str | None = None
+
+
+class Cluster(abc.ABC):
+    """A running Kubernetes cluster that runbooks act on."""
+
+    provider: str = "abstract"
+
+    def __init__(self) -> None:
+        self._api: client.ApiClient | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Create or connect to the cluster and wait until it can take work."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Release everything this object started; safe to call twice and after a failed start."""
+
+    def __enter__(self) -> "Cluster":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def kubeconfig(self) -> Path:
+        """A kubeconfig file that `kubectl --kubeconfig` accepts for this cluster."""
+
+    @property
+    def context(self) -> str | None:
+        """The kubeconfig context to use (None: the file's current context)."""
+        return None
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> frozenset[Capability]:
+        """What this provider can do; see `require`."""
+
+    def require(self, capability: Capability) -> None:
+        """Refuse early, and say why, when a runbook needs something this provider cannot do."""
+        if capability not in self.capabilities:
+            raise ProviderUnavailableError(
+                f"the {self.provider} provider cannot {capability.value}; run this runbook with --cluster local"
+            )
+
+    # -- API access ----------------------------------------------------------------------------
+    @property
+    def api(self) -> client.ApiClient:
+        """A kubernetes-client ApiClient for this cluster (built once, reset on restarts)."""
+        if self._api is None:
+            try:
+                self._api = config.new_client_from_config(config_file=str(self.kubeconfig), context=self.context)
+            except (config.ConfigException, OSError) as exc:
+                raise ClusterError(
+                    f"cannot load kubeconfig {self.kubeconfig} (context {self.context or 'current'}): {exc}; "
+                    "check --kubeconfig / --kube-context"
+                ) from exc
+        return self._api
+
+    def reset_api(self) -> None:
+        """Drop pooled connections, e.g. after the apiserver restarted on a new certificate."""
+        if self._api is not None:
+            self._api.close()
+        self._api = None
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    def node_names(self) -> list[str]:
+        return sorted(node.metadata.name for node in self.core.list_node().items)
+
+    def get_node(self, name: str) -> client.V1Node:
+        """The node called `name`, or an error that lists the nodes that do exist."""
+        for node in self.core.list_node().items:
+            if node.metadata.name == name:
+                return node
+        raise UnknownNodeError(f"there is no node {name!r}; the nodes are: {', '.join(self.node_names())}")
+
+    @abc.abstractmethod
+    def component_versions(self) -> ComponentVersions:
+        """Live versions of every component the provider can see."""
+
+    def expected_kubernetes_version(self) -> str:
+        """The version this provider was asked to run; providers that cannot know it say so."""
+        raise ProviderUnavailableError(f"the {self.provider} provider does not know which Kubernetes version to expect")
+
+    # -- optional capabilities ------------------------------------------------------------------
+    def etcd_access(self) -> EtcdAccess:
+        self.require(Capability.ETCD_ACCESS)
+        raise NotImplementedError
+
+    def stop_component(self, name: str) -> None:
+        self.require(Capability.RESTART_CONTROL_PLANE)
+        raise NotImplementedError
+
+    def start_component(self, name: str, version: str | None = None) -> None:
+        self.require(Capability.RESTART_CONTROL_PLANE)
+        raise NotImplementedError

@@ -1,0 +1,166 @@
+"""Command lines of the local control plane's components, as pure functions of a layout.
+
+Flags follow kubeadm's static pod manifests where they matter (TLS everywhere, RBAC, service
+accounts), with the deviations a process-based single-host cluster needs, each explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbooks.cluster.pki import ClusterPki
+
+SERVICE_CIDR = "10.96.0.0/12"
+POD_CIDR = "10.244.0.0/16"
+KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_NODE_ANNOTATION_VALUE = "fake"
+
+
+@dataclass(frozen=True)
+class Ports:
+    etcd_client: int
+    etcd_peer: int
+    etcd_metrics: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def from_list(cls, ports: list[int]) -> "Ports":
+        return cls(*ports)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one local cluster keeps its files."""
+
+    root: Path
+    pki: ClusterPki
+    ports: Ports
+
+    @property
+    def etcd_url(self) -> str:
+        return f"https://127.0.0.1:{self.ports.etcd_client}"
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://127.0.0.1:{self.ports.apiserver}"
+
+    def kubeconfig(self, user: str) -> Path:
+        return self.root / "kubeconfig" / f"{user}.conf"
+
+    def log(self, component: str) -> Path:
+        return self.root / "logs" / f"{component}.log"
+
+
+def etcd_args(binary: Path, layout: Layout, data_dir: Path, name: str = "control-plane") -> list[str]:
+    """etcd with client and peer TLS and client-certificate auth, as kubeadm configures it."""
+    pki, ports = layout.pki, layout.ports
+    peer_url = f"https://127.0.0.1:{ports.etcd_peer}"
+    return [
+        str(binary),
+        f"--name={name}",
+        f"--data-dir={data_dir}",
+        f"--listen-client-urls={layout.etcd_url}",
+        f"--advertise-client-urls={layout.etcd_url}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster={name}={peer_url}",
+        "--initial-cluster-state=new",
+        f"--listen-metrics-urls=http://127.0.0.1:{ports.etcd_metrics}",
+        "--client-cert-auth=true",
+        f"--trusted-ca-file={pki.etcd_ca.cert}",
+        f"--cert-file={pki.etcd_server.cert}",
+        f"--key-file={pki.etcd_server.key}",
+        "--peer-client-cert-auth=true",
+        f"--peer-trusted-ca-file={pki.etcd_ca.cert}",
+        f"--peer-cert-file={pki.etcd_peer.cert}",
+        f"--peer-key-file={pki.etcd_peer.key}",
+        "--snapshot-count=10000",
+    ]
+
+
+def apiserver_args(binary: Path, layout: Layout) -> list[str]:
+    pki = layout.pki
+    return [
+        str(binary),
+        "--advertise-address=127.0.0.1",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={layout.ports.apiserver}",
+        f"--etcd-servers={layout.etcd_url}",
+        f"--etcd-cafile={pki.etcd_ca.cert}",
+        f"--etcd-certfile={pki.apiserver_etcd_client.cert}",
+        f"--etcd-keyfile={pki.apiserver_etcd_client.key}",
+        f"--client-ca-file={pki.ca.cert}",
+        f"--tls-cert-file={pki.apiserver.cert}",
+        f"--tls-private-key-file={pki.apiserver.key}",
+        f"--service-account-key-file={pki.service_account_public}",
+        f"--service-account-signing-key-file={pki.service_account_private}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        # With 127.0.0.1 as the advertised address the endpoint reconciler logs an error every
+        # 10 s about the `kubernetes` Endpoints; a single apiserver has nothing to reconcile.
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        f"--cert-dir={layout.root / 'apiserver-certs'}",
+    ]
+
+
+def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_period: str) -> list[str]:
+    pki, kubeconfig = layout.pki, layout.kubeconfig("controller-manager")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={layout.ports.controller_manager}",
+        f"--cert-dir={layout.root / 'controller-manager-certs'}",
+        f"--client-ca-file={pki.ca.cert}",
+        f"--root-ca-file={pki.ca.cert}",
+        f"--service-account-private-key-file={pki.service_account_private}",
+        f"--cluster-signing-cert-file={pki.ca.cert}",
+        f"--cluster-signing-key-file={pki.ca.key}",
+        "--use-service-account-credentials=true",
+        "--controllers=*,bootstrapsigner,tokencleaner",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--node-monitor-grace-period={node_monitor_grace_period}",
+        # One instance per component on one host: nobody to elect, and without a lease to lose
+        # the controllers ride out apiserver restarts (restore, upgrade) instead of exiting.
+        "--leader-elect=false",
+    ]
+
+
+def scheduler_args(binary: Path, layout: Layout) -> list[str]:
+    kubeconfig = layout.kubeconfig("scheduler")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={layout.ports.scheduler}",
+        f"--cert-dir={layout.root / 'scheduler-certs'}",
+        "--leader-elect=false",
+    ]
+
+
+def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int) -> list[str]:
+    """kwok plays the kubelet of every node annotated kwok.x-k8s.io/node=fake, and only those."""
+    return [
+        str(binary),
+        f"--kubeconfig={layout.kubeconfig('kwok')}",
+        f"--config={KWOK_STAGES}",
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_ANNOTATION_VALUE}",
+        f"--cidr={POD_CIDR}",
+        "--node-ip=127.0.0.1",
+        f"--node-lease-duration-seconds={node_lease_seconds}",
+        f"--server-address=127.0.0.1:{layout.ports.kwok}",
+    ]

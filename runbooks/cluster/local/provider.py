@@ -1,0 +1,348 @@
+"""The local provider: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler as
+processes on 127.0.0.1, with kwok playing the kubelets. Only the kubelet is simulated."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.kubeconfig import write_kubeconfig
+from runbooks.cluster.local import components, nodes, state
+from runbooks.cluster.pki import generate_cluster_pki
+from runbooks.cluster.ports import free_ports
+from runbooks.cluster.process import ManagedProcess, Supervisor
+from runbooks.errors import ClusterError, ClusterStartError
+from runbooks.toolchain import Toolchain, ensure_toolchain
+
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+KUBERNETES_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LocalClusterConfig:
+    """What kind of local cluster to start."""
+
+    workers: int = 3
+    kubernetes_version: str | None = None  # default: the older pinned minor
+    keep: bool = False  # leave processes and folder for inspection; `python -m runbooks.cluster down` ends them
+    node_monitor_grace_period: str = "50s"  # the upstream default; node-down runbooks shorten it
+    node_lease_seconds: int = 40  # the kubelet's default
+    start_timeout: float = 60.0
+    name: str = "local"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class LocalCluster(Cluster):
+    """A disposable cluster that starts in seconds from the cached toolchain."""
+
+    provider = "local"
+
+    def __init__(self, config: LocalClusterConfig | None = None, toolchain: Toolchain | None = None, progress: Progress = _quiet) -> None:
+        super().__init__()
+        self.config = config or LocalClusterConfig()
+        self._toolchain = toolchain
+        self.progress = progress
+        self.layout: components.Layout | None = None
+        self.processes: dict[str, ManagedProcess] = {}
+        self.versions: dict[str, str] = {}
+        self.etcd_data_dir: Path | None = None
+        self.supervisor = Supervisor()
+        self.started_seconds: float | None = None
+
+    # -- Cluster interface ---------------------------------------------------------------------
+    @property
+    def kubeconfig(self) -> Path:
+        return self._layout.kubeconfig("admin")
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability)
+
+    @property
+    def toolchain(self) -> Toolchain:
+        if self._toolchain is None:
+            self._toolchain = ensure_toolchain()
+        return self._toolchain
+
+    @property
+    def _layout(self) -> components.Layout:
+        if self.layout is None:
+            raise ClusterError("the local cluster is not started: call start() first")
+        return self.layout
+
+    @property
+    def root(self) -> Path:
+        return self._layout.root
+
+    def start(self) -> None:
+        started = time.monotonic()
+        state.sweep_stale()
+        toolchain = self.toolchain
+        version = self.config.kubernetes_version or toolchain.pins.kubernetes_older
+        if version not in toolchain.pins.kubernetes_versions:
+            raise ClusterError(
+                f"Kubernetes {version} is not pinned; the local provider runs {' or '.join(toolchain.pins.kubernetes_versions)} "
+                "(change runbooks/toolchain/pins.toml to pin another)"
+            )
+        root = state.runtime_root() / f"{self.config.name}-{secrets.token_hex(4)}"
+        root.mkdir(parents=True)
+        state.write_owner(root, self.config.keep, {})
+        self.progress(f"local cluster folder {root}")
+        pki = generate_cluster_pki(root / "pki")
+        self.layout = components.Layout(root, pki, components.Ports.from_list(free_ports(7)))
+        self._write_kubeconfigs()
+        self.etcd_data_dir = root / "etcd-data"
+        for name in KUBERNETES_COMPONENTS:
+            self.versions[name] = version
+        self.versions["etcd"] = toolchain.pins.etcd
+        self.versions["kwok"] = toolchain.pins.kwok
+
+        # etcd and the apiserver start together: the apiserver retries etcd on its own.
+        self.start_component("etcd", wait=False)
+        self.start_component("kube-apiserver", wait=False)
+        self._wait_healthy("etcd")
+        self._wait_healthy("kube-apiserver")
+        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            self.start_component(name, wait=False)
+        self._register_nodes(version)
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            self._wait_healthy(name)
+        self._wait_nodes_ready()
+        self._wait_default_service_account()
+        self.started_seconds = time.monotonic() - started
+        self.progress(f"local cluster ready in {self.started_seconds:.1f} s ({len(self.node_names())} nodes)")
+
+    def stop(self) -> None:
+        """Stop every process (controllers first, etcd last) and remove the folder unless kept."""
+        self.supervisor.close()
+        self.reset_api()
+        for name in reversed(CONTROL_PLANE):
+            process = self.processes.get(name)
+            if process is not None:
+                process.stop()
+        self.processes.clear()
+        if self.layout is not None and not self.config.keep:
+            shutil.rmtree(self.layout.root, ignore_errors=True)
+
+    def component_versions(self) -> ComponentVersions:
+        server = client.VersionApi(self.api).get_code().git_version
+        node_list = self.core.list_node().items
+        return ComponentVersions(
+            apiserver=server,
+            controller_manager=self.versions.get("kube-controller-manager"),
+            scheduler=self.versions.get("kube-scheduler"),
+            kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in node_list},
+            kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in node_list},
+            kubectl=self.versions.get("kube-apiserver"),
+            etcd=self.etcd_server_version(),
+        )
+
+    def expected_kubernetes_version(self) -> str:
+        return self.versions["kube-apiserver"]
+
+    def etcd_access(self) -> EtcdAccess:
+        layout = self._layout
+        pki = layout.pki
+        return EtcdAccess(layout.etcd_url, pki.etcd_ca.cert, pki.etcd_healthcheck_client.cert, pki.etcd_healthcheck_client.key, self.etcd_data_dir)
+
+    def kubectl(self) -> Path:
+        """The kubectl matching the apiserver's version (within the skew policy by construction)."""
+        return self.toolchain.kubernetes("kubectl", self.versions.get("kube-apiserver"))
+
+    # -- components ----------------------------------------------------------------------------
+    def component_argv(self, name: str) -> list[str]:
+        layout, toolchain = self._layout, self.toolchain
+        if name == "etcd":
+            assert self.etcd_data_dir is not None
+            return components.etcd_args(toolchain.etcd(), layout, self.etcd_data_dir)
+        if name == "kwok":
+            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds)
+        binary = toolchain.kubernetes(name, self.versions[name])
+        if name == "kube-apiserver":
+            return components.apiserver_args(binary, layout)
+        if name == "kube-controller-manager":
+            return components.controller_manager_args(binary, layout, self.config.node_monitor_grace_period)
+        if name == "kube-scheduler":
+            return components.scheduler_args(binary, layout)
+        raise ClusterError(f"unknown component {name!r}; the components are: {', '.join(CONTROL_PLANE)}")
+
+    def start_component(self, name: str, version: str | None = None, wait: bool = True) -> None:
+        """Start one component (optionally at another pinned Kubernetes version) and wait for its health."""
+        if version is not None:
+            if name not in KUBERNETES_COMPONENTS:
+                raise ClusterError(f"only {', '.join(KUBERNETES_COMPONENTS)} can change version, not {name}")
+            self.versions[name] = version
+        layout = self._layout
+        env = None
+        if name == "kwok":
+            # kwok reads ~/.kwok/kwok.yaml when present; a private HOME keeps a user's file out.
+            home = layout.root / "kwok-home"
+            home.mkdir(exist_ok=True)
+            env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+        process = ManagedProcess(name, self.component_argv(name), layout.log(name), env=env)
+        self.processes[name] = process
+        process.start()
+        self._record_pids()
+        if name != "etcd":
+            self.supervisor.watch(process)
+        if wait:
+            self._wait_healthy(name)
+            if name == "kube-apiserver":
+                self.reset_api()
+
+    def stop_component(self, name: str) -> None:
+        self.supervisor.unwatch(name)
+        process = self.processes.pop(name, None)
+        if process is None:
+            raise ClusterError(f"{name} is not running; running: {', '.join(self.processes) or 'nothing'}")
+        process.stop()
+        self._record_pids()
+        if name == "kube-apiserver":
+            self.reset_api()
+
+    def use_etcd_data_dir(self, data_dir: Path) -> None:
+        """Point the next etcd start at another data dir (a restored snapshot)."""
+        if "etcd" in self.processes:
+            raise ClusterError("stop etcd before switching its data dir")
+        self.etcd_data_dir = data_dir
+
+    def _record_pids(self) -> None:
+        pids = {name: proc.pid for name, proc in self.processes.items() if proc.pid is not None}
+        state.write_owner(self._layout.root, self.config.keep, pids)
+
+    def _write_kubeconfigs(self) -> None:
+        layout = self._layout
+        pki = layout.pki
+        users = {
+            "admin": pki.admin,
+            "controller-manager": pki.controller_manager,
+            "scheduler": pki.scheduler,
+            "kwok": pki.kwok,
+        }
+        for user, pair in users.items():
+            write_kubeconfig(layout.kubeconfig(user), layout.apiserver_url, pki.ca.cert, pair.cert, pair.key, self.config.name, user)
+
+    # -- health --------------------------------------------------------------------------------
+    def _ssl_context(self, client_pair: tuple[Path, Path] | None, ca: Path | None) -> ssl.SSLContext:
+        if ca is None:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # controller-manager/scheduler serve self-signed certs
+        else:
+            context = ssl.create_default_context(cafile=str(ca))
+        if client_pair:
+            context.load_cert_chain(str(client_pair[0]), str(client_pair[1]))
+        return context
+
+    def _get(self, url: str, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=timeout) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError):
+            return 0, ""
+
+    def health_url(self, name: str) -> tuple[str, ssl.SSLContext | None]:
+        layout = self._layout
+        pki, ports = layout.pki, layout.ports
+        if name == "etcd":
+            return f"http://127.0.0.1:{ports.etcd_metrics}/health", None
+        if name == "kube-apiserver":
+            return f"{layout.apiserver_url}/readyz", self._ssl_context((pki.admin.cert, pki.admin.key), pki.ca.cert)
+        if name == "kube-controller-manager":
+            return f"https://127.0.0.1:{ports.controller_manager}/healthz", self._ssl_context(None, None)
+        if name == "kube-scheduler":
+            return f"https://127.0.0.1:{ports.scheduler}/healthz", self._ssl_context(None, None)
+        if name == "kwok":
+            return f"http://127.0.0.1:{ports.kwok}/healthz", None
+        raise ClusterError(f"unknown component {name!r}")
+
+    def is_healthy(self, name: str) -> bool:
+        url, context = self.health_url(name)
+        status, body = self._get(url, context)
+        return status == 200 and ("true" in body if name == "etcd" else True)
+
+    def _wait_healthy(self, name: str) -> None:
+        self._wait(lambda: self.is_healthy(name), f"{name} to report healthy", name)
+
+    def _wait(self, predicate: Callable[[], bool], what: str, component: str | None = None) -> None:
+        deadline = time.monotonic() + self.config.start_timeout
+        delay = 0.05
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            process = self.processes.get(component) if component else None
+            if process is not None and process.exit_code is not None:
+                raise ClusterStartError(
+                    f"{component} exited with code {process.exit_code} while waiting for {what}; "
+                    f"its log is {process.log_path}:\n{process.log_tail()}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+        hint = f"; see {self.processes[component].log_path}" if component in self.processes else ""
+        raise ClusterStartError(f"timed out after {self.config.start_timeout:.0f} s waiting for {what}{hint}")
+
+    def etcd_server_version(self) -> str:
+        access = self.etcd_access()
+        status, body = self._get(f"{access.endpoint}/version", self._ssl_context((access.cert, access.key), access.cacert))
+        if status != 200:
+            raise ClusterError(f"etcd at {access.endpoint} did not answer /version over TLS (HTTP {status}); see {self._layout.log('etcd')}")
+        return "v" + json.loads(body)["etcdserver"]
+
+    # -- nodes ---------------------------------------------------------------------------------
+    def _register_nodes(self, version: str) -> None:
+        core = self.core
+        for name in nodes.node_names(self.config.workers):
+            try:
+                core.create_node(nodes.node_manifest(name, version))
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise ClusterStartError(f"could not register node {name}: {exc.reason}") from exc
+
+    def _wait_nodes_ready(self) -> None:
+        wanted = set(nodes.node_names(self.config.workers))
+        ready: set[str] = set()
+        deadline = time.monotonic() + self.config.start_timeout
+        while time.monotonic() < deadline:
+            listing = self.core.list_node()
+            ready = {n.metadata.name for n in listing.items if nodes.is_ready(n)}
+            if wanted <= ready:
+                return
+            stream = watch.Watch()
+            for event in stream.stream(self.core.list_node, resource_version=listing.metadata.resource_version, timeout_seconds=5):
+                node = event["object"]
+                if nodes.is_ready(node):
+                    ready.add(node.metadata.name)
+                if wanted <= ready:
+                    stream.stop()
+                    return
+        raise ClusterStartError(
+            f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, see {self._layout.log('kwok')}"
+        )
+
+    def _wait_default_service_account(self) -> None:
+        def exists() -> bool:
+            try:
+                self.core.read_namespaced_service_account("default", "default")
+                return True
+            except ApiException:
+                return False
+
+        self._wait(exists, "the default service account (created by kube-controller-manager)", "kube-controller-manager")

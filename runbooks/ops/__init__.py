@@ -1,0 +1,1 @@
+"""Operations runbooks perform on a cluster (health checks, drain, snapshots, upgrades)."""

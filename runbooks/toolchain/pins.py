@@ -1,0 +1,63 @@
+"""Reads the pin file, the single place where exact upstream versions are chosen."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbooks.errors import ToolchainError
+from runbooks.versions import Version
+
+PIN_FILE = Path(__file__).with_name("pins.toml")
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The exact versions the toolchain builds and the local cluster runs."""
+
+    kubernetes_older: str
+    kubernetes_newer: str
+    etcd: str
+    kwok: str
+    go_minimum: str
+
+    @property
+    def kubernetes_versions(self) -> tuple[str, str]:
+        return (self.kubernetes_older, self.kubernetes_newer)
+
+
+def load_pins(path: Path = PIN_FILE) -> Pins:
+    """Load and validate the pin file; a bad pin is a toolchain error naming the file and key."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ToolchainError(f"pin file {path} is missing: restore it from git") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ToolchainError(f"pin file {path} is not valid TOML: {exc}") from exc
+    try:
+        pins = Pins(
+            kubernetes_older=data["kubernetes"]["older"],
+            kubernetes_newer=data["kubernetes"]["newer"],
+            etcd=data["etcd"]["version"],
+            kwok=data["kwok"]["version"],
+            go_minimum=data["go"]["minimum"],
+        )
+    except KeyError as exc:
+        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r}") from exc
+    _validate(pins, path)
+    return pins
+
+
+def _validate(pins: Pins, path: Path) -> None:
+    for field_name in ("kubernetes_older", "kubernetes_newer", "etcd", "kwok"):
+        value = getattr(pins, field_name)
+        if not value.startswith("v") or value.count(".") != 2:
+            raise ToolchainError(f"pin {field_name} in {path} must be an exact version like v1.2.3, not {value!r}")
+        Version.parse(value)
+    older, newer = Version.parse(pins.kubernetes_older), Version.parse(pins.kubernetes_newer)
+    if older.major != newer.major or newer.minor - older.minor != 1:
+        raise ToolchainError(
+            f"the Kubernetes pins in {path} must be two consecutive minors (older, newer), "
+            f"got {pins.kubernetes_older} and {pins.kubernetes_newer}"
+        )

@@ -1,0 +1,126 @@
+"""What to build: each upstream binary, the Go module it comes from, and how it learns its version.
+
+The recipes are our own: a throw-away Go module per upstream release that requires the upstream
+module (and, for Kubernetes, pins its staging modules to the matching v0.MINOR.PATCH), so that
+`go build` resolves everything through the module proxy and nothing is vendored into this repo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from runbooks.toolchain.pins import Pins
+from runbooks.versions import Version
+
+KUBERNETES_MODULE = "k8s.io/kubernetes"
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+ETCD_MODULES = {
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
+    "etcdutl": "go.etcd.io/etcd/etcdutl/v3",
+}
+KWOK_MODULE = "sigs.k8s.io/kwok"
+
+
+@dataclass(frozen=True)
+class Binary:
+    """One executable: its name in the cache and the Go package whose main it is."""
+
+    name: str
+    package: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A group of binaries built from one upstream release in one throw-away Go module."""
+
+    component: str  # cache folder name: "kubernetes", "etcd", "kwok"
+    version: str  # the exact pinned version
+    requires: tuple[tuple[str, str], ...]  # (module, version) the build module requires
+    binaries: tuple[Binary, ...]
+    version_ldflags: tuple[str, ...] = field(default=())
+    # Kubernetes only: staging modules replaced by their published v0.X.Y twins.
+    pins_staging_modules: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.component}@{self.version}"
+
+
+def kubernetes_version_ldflags(version: str) -> tuple[str, ...]:
+    """The -X flags Kubernetes' own build sets, so that --version and /version tell the truth."""
+    parsed = Version.parse(version)
+    values = {
+        "gitVersion": version,
+        "gitMajor": str(parsed.major),
+        "gitMinor": str(parsed.minor),
+        "gitTreeState": "clean",
+    }
+    flags: list[str] = []
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags.extend(f"-X {package}.{key}={value}" for key, value in values.items())
+    return tuple(flags)
+
+
+def staging_version(kubernetes_version: str) -> str:
+    """k8s.io/api and friends are published as v0.MINOR.PATCH for Kubernetes v1.MINOR.PATCH."""
+    parsed = Version.parse(kubernetes_version)
+    return f"v0.{parsed.minor}.{parsed.patch}"
+
+
+def recipes_for(pins: Pins) -> list[Recipe]:
+    """Every recipe the pins call for, in the order a cold build should run them (small first)."""
+    recipes = [
+        Recipe(
+            component="etcd",
+            version=pins.etcd,
+            requires=tuple((module, pins.etcd) for module in ETCD_MODULES.values()),
+            binaries=tuple(Binary(name, module) for name, module in ETCD_MODULES.items()),
+        ),
+        Recipe(
+            component="kwok",
+            version=pins.kwok,
+            requires=((KWOK_MODULE, pins.kwok),),
+            binaries=(Binary("kwok", f"{KWOK_MODULE}/cmd/kwok"),),
+            version_ldflags=(f"-X {KWOK_MODULE}/pkg/consts.Version={pins.kwok}",),
+        ),
+    ]
+    for version in pins.kubernetes_versions:
+        recipes.append(
+            Recipe(
+                component="kubernetes",
+                version=version,
+                requires=((KUBERNETES_MODULE, version),),
+                binaries=tuple(Binary(cmd, f"{KUBERNETES_MODULE}/cmd/{cmd}") for cmd in KUBERNETES_COMMANDS),
+                version_ldflags=kubernetes_version_ldflags(version),
+                pins_staging_modules=True,
+            )
+        )
+    return recipes
+
+
+def render_go_mod(recipe: Recipe, go_minimum: str, staging_modules: list[str]) -> str:
+    """The go.mod of the throw-away build module for `recipe`."""
+    lines = [
+        f"module kube-runbooks.invalid/build/{recipe.component}",
+        "",
+        f"go {go_minimum}",
+        "",
+        "require (",
+        *(f"\t{module} {version}" for module, version in recipe.requires),
+        ")",
+    ]
+    if staging_modules:
+        twin = staging_version(recipe.version)
+        lines += ["", "replace (", *(f"\t{module} => {module} {twin}" for module in staging_modules), ")"]
+    return "\n".join(lines) + "\n"
+
+
+def staging_modules_from_go_mod(go_mod_text: str) -> list[str]:
+    """Read the staging modules out of k8s.io/kubernetes' own go.mod (`X => ./staging/src/X`)."""
+    modules = []
+    for line in go_mod_text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=>" and parts[2].startswith("./staging/src/"):
+            modules.append(parts[0])
+    return sorted(set(modules))

@@ -1,0 +1,43 @@
+"""Parsing and comparing Kubernetes-style version strings (v1.36.3, 1.37, v1.37.0-alpha.1+abc)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from runbooks.errors import BadVersionError
+
+_VERSION = re.compile(r"^v?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>[-+].*)?$")
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """A release version; ordering ignores pre-release and build suffixes on purpose, because the
+    skew policy and upgrade planner only reason in minors and patches."""
+
+    major: int
+    minor: int
+    patch: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "Version":
+        match = _VERSION.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise BadVersionError(
+                f"{text!r} is not a version: write it as vMAJOR.MINOR or vMAJOR.MINOR.PATCH, e.g. v1.37 or v1.37.2"
+            )
+        return cls(int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
+
+    @property
+    def minor_line(self) -> str:
+        """The release line, e.g. "1.37", as used in skew policy tables."""
+        return f"{self.major}.{self.minor}"
+
+    def minors_behind(self, other: "Version") -> int:
+        """How many minor releases this version is behind `other` (negative when ahead)."""
+        if self.major != other.major:
+            raise BadVersionError(f"cannot compare minors across major versions: {self} and {other}")
+        return other.minor - self.minor
+
+    def __str__(self) -> str:
+        return f"v{self.major}.{self.minor}.{self.patch}"

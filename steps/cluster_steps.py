@@ -1,0 +1,63 @@
+"""Steps about the cluster as a whole: which one we act on and whether it is healthy."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then
+
+from runbooks.cluster import Cluster
+from runbooks.evidence import Evidence
+from runbooks.ops import health
+from runbooks.toolchain import Toolchain
+
+
+@given("the cluster under maintenance", target_fixture="target")
+def the_cluster(cluster: Cluster, evidence: Evidence) -> Cluster:
+    evidence.note("Cluster", f"provider {cluster.provider}, kubeconfig {cluster.kubeconfig.name}")
+    return cluster
+
+
+@then("the API server reports ready")
+def api_ready(target: Cluster, evidence: Evidence) -> None:
+    status, body = health.api_readyz(target)
+    evidence.note("GET /readyz?verbose", body)
+    assert status == 200, f"/readyz answered HTTP {status}:\n{body}"
+
+
+@then("every node is Ready")
+def nodes_ready(target: Cluster, evidence: Evidence) -> None:
+    nodes = health.node_health(target)
+    evidence.table("Nodes", [vars(node) for node in nodes])
+    not_ready = [node.name for node in nodes if not node.ready]
+    assert nodes and not not_ready, f"nodes not Ready: {not_ready or 'no nodes at all'}"
+
+
+@then(parsers.parse("there is {control_planes:d} control-plane node and at least {workers:d} worker"))
+def node_roles(target: Cluster, control_planes: int, workers: int) -> None:
+    nodes = health.node_health(target)
+    found_cp = [n.name for n in nodes if "control-plane" in n.roles]
+    found_workers = [n.name for n in nodes if "control-plane" not in n.roles]
+    assert len(found_cp) == control_planes, f"control-plane nodes: {found_cp}"
+    assert len(found_workers) >= workers, f"workers: {found_workers}"
+
+
+@then("the API server runs the expected Kubernetes version")
+def apiserver_version(target: Cluster, evidence: Evidence) -> None:
+    versions = target.component_versions()
+    expected = target.expected_kubernetes_version()
+    evidence.table("Component versions", [{"component": k, "version": v} for k, v in vars(versions).items() if isinstance(v, str)])
+    assert versions.apiserver == expected, f"apiserver runs {versions.apiserver}, expected {expected}"
+
+
+@then("every kubelet runs the expected Kubernetes version")
+def kubelet_versions(target: Cluster, evidence: Evidence) -> None:
+    versions = target.component_versions()
+    expected = target.expected_kubernetes_version()
+    evidence.table("Kubelets", [{"node": n, "kubelet": v, "kube-proxy": versions.kube_proxies.get(n)} for n, v in versions.kubelets.items()])
+    wrong = {node: v for node, v in versions.kubelets.items() if v != expected}
+    assert versions.kubelets and not wrong, f"kubelets not at {expected}: {wrong or 'no kubelets'}"
+
+
+@then("etcdctl reports the etcd endpoint healthy over TLS with client certificates")
+def etcd_healthy(target: Cluster, toolchain: Toolchain, evidence: Evidence) -> None:
+    result = evidence.command("etcdctl endpoint health", health.etcd_endpoint_health(target, str(toolchain.etcd("etcdctl"))))
+    assert result.ok and "true" in result.stdout, f"etcd is not healthy:\n{result.stdout}{result.stderr}"
