@@ -16,7 +16,6 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -35,7 +34,7 @@ class ManagedProcess:
     argv: list[str]
     log_path: Path
     env: dict[str, str] | None = None
-    on_start: Callable[["ManagedProcess"], None] | None = None
+    die_with_owner: bool = True  # False only for clusters kept running after the run (--keep-cluster)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restarts: int = 0
 
@@ -57,11 +56,9 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the components
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent if self.die_with_owner else None,
                 close_fds=True,
             )
-        if self.on_start:
-            self.on_start(self)
 
     @property
     def running(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubernetes.client.exceptions import ApiException
+
 from runbooks.cluster.base import Cluster
 from runbooks.ops.commands import CommandResult, run_command
 
@@ -19,12 +21,14 @@ class NodeHealth:
 
 def api_readyz(cluster: Cluster) -> tuple[int, str]:
     """GET /readyz?verbose through the cluster's own credentials: (HTTP status, body)."""
-    response = cluster.api.call_api(
-        "/readyz", "GET", query_params=[("verbose", "true")], auth_settings=["BearerToken"],
-        response_type="str", _preload_content=False, _return_http_data_only=False,
-    )
-    raw = response[0]
-    return raw.status, raw.data.decode(errors="replace")
+    api = cluster.api
+    method, url, headers, body, post = api.param_serialize("GET", "/readyz", query_params=[("verbose", "true")], auth_settings=["BearerToken"])
+    try:
+        response = api.call_api(method, url, headers, body, post, _request_timeout=10)
+    except ApiException as exc:
+        return exc.status or 0, exc.body or str(exc)
+    response.read()
+    return response.status, response.data.decode(errors="replace")
 
 
 def node_health(cluster: Cluster) -> list[NodeHealth]:

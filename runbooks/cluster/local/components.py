@@ -131,6 +131,10 @@ def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_per
         "--controllers=*,bootstrapsigner,tokencleaner",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         f"--node-monitor-grace-period={node_monitor_grace_period}",
+        # The default client rate limit (20 qps) spends seconds on start-up discovery; a local
+        # apiserver with one client takes far more.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
         # One instance per component on one host: nobody to elect, and without a lease to lose
         # the controllers ride out apiserver restarts (restore, upgrade) instead of exiting.
         "--leader-elect=false",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
@@ -129,15 +129,21 @@ class LocalCluster(Cluster):
         self.progress(f"local cluster ready in {self.started_seconds:.1f} s ({len(self.node_names())} nodes)")
 
     def stop(self) -> None:
-        """Stop every process (controllers first, etcd last) and remove the folder unless kept."""
+        """Stop every process (controllers first, etcd last) and remove the folder, unless kept."""
         self.supervisor.close()
         self.reset_api()
+        if self.config.keep and self.layout is not None:
+            self.progress(
+                f"kept running: kubectl --kubeconfig {self.kubeconfig} get nodes; "
+                "stop it with `python -m runbooks.cluster down`"
+            )
+            return
         for name in reversed(CONTROL_PLANE):
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
         self.processes.clear()
-        if self.layout is not None and not self.config.keep:
+        if self.layout is not None:
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def component_versions(self) -> ComponentVersions:
@@ -195,7 +201,7 @@ class LocalCluster(Cluster):
             home = layout.root / "kwok-home"
             home.mkdir(exist_ok=True)
             env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
-        process = ManagedProcess(name, self.component_argv(name), layout.log(name), env=env)
+        process = ManagedProcess(name, self.component_argv(name), layout.log(name), env=env, die_with_owner=not self.config.keep)
         self.processes[name] = process
         process.start()
         self._record_pids()
@@ -319,23 +325,19 @@ class LocalCluster(Cluster):
     def _wait_nodes_ready(self) -> None:
         wanted = set(nodes.node_names(self.config.workers))
         ready: set[str] = set()
-        deadline = time.monotonic() + self.config.start_timeout
-        while time.monotonic() < deadline:
-            listing = self.core.list_node()
-            ready = {n.metadata.name for n in listing.items if nodes.is_ready(n)}
-            if wanted <= ready:
-                return
-            stream = watch.Watch()
-            for event in stream.stream(self.core.list_node, resource_version=listing.metadata.resource_version, timeout_seconds=5):
-                node = event["object"]
-                if nodes.is_ready(node):
-                    ready.add(node.metadata.name)
-                if wanted <= ready:
-                    stream.stop()
-                    return
-        raise ClusterStartError(
-            f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, see {self._layout.log('kwok')}"
-        )
+
+        def all_ready() -> bool:
+            nonlocal ready
+            ready = {n.metadata.name for n in self.core.list_node().items if nodes.is_ready(n)}
+            return wanted <= ready
+
+        try:
+            self._wait(all_ready, "every node to become Ready", "kwok")
+        except ClusterStartError as exc:
+            raise ClusterStartError(
+                f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, "
+                f"see {self._layout.log('kwok')} ({exc})"
+            ) from exc
 
     def _wait_default_service_account(self) -> None:
         def exists() -> bool:
