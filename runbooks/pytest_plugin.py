@@ -4,6 +4,8 @@ and failure reports that show a RunbookError's message instead of a traceback.""
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -35,7 +37,15 @@ def feature_tags(features_dir: Path) -> set[str]:
     return tags
 
 
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # A CI runner that times out sends SIGTERM; turning it into Ctrl-C lets fixtures tear the
+    # cluster down instead of leaving its folder behind.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     features_dir = Path(str(config.rootpath)) / "features"
     for tag in sorted(feature_tags(features_dir)):
         config.addinivalue_line("markers", f"{tag}: runbooks tagged @{tag} in features/")

@@ -19,10 +19,12 @@ def runtime_root() -> Path:
 
 
 def _process_start_time(pid: int) -> str | None:
+    """The start time of a live process (None when gone or a zombie), so a recycled pid is told apart."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def write_owner(folder: Path, keep: bool, pids: dict[str, int]) -> None:

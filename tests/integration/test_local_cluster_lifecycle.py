@@ -1,0 +1,104 @@
+"""The local provider against real processes: interrupted runs leave nothing, components restart alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from runbooks.cluster.local import state
+from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
+from runbooks.toolchain import Toolchain
+
+OWNER = textwrap.dedent("""
+    import sys, time
+    from runbooks.cluster.local.provider import LocalCluster
+    cluster = LocalCluster()
+    try:
+        cluster.start()
+        print("READY", flush=True)
+        time.sleep(120)
+    finally:
+        cluster.stop()
+""")
+
+
+def component_pids(root: Path) -> list[int]:
+    """Live (non-zombie) processes whose command line mentions the runtime folder."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if str(root).encode() in cmdline and "State:\tZ" not in status:
+            found.append(int(proc.name))
+    return found
+
+
+def wait_until(predicate, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def start_owner(runtime: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "KUBE_RUNBOOKS_RUNTIME": str(runtime)}
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    assert owner.stdout.readline().strip() == "READY"
+    assert len(component_pids(runtime)) == 5  # etcd, apiserver, controller-manager, scheduler, kwok
+    return owner
+
+
+def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchain: Toolchain) -> None:
+    owner = start_owner(tmp_path)
+    owner.send_signal(signal.SIGINT)
+    owner.wait(timeout=30)
+    assert wait_until(lambda: not component_pids(tmp_path)), component_pids(tmp_path)
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(tmp_path: Path, toolchain: Toolchain) -> None:
+    owner = start_owner(tmp_path)
+    owner.kill()
+    owner.wait()
+    assert wait_until(lambda: not component_pids(tmp_path)), component_pids(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 1  # no finally ran: the folder waits for the sweep
+    assert wait_until(lambda: len(state.sweep_stale(tmp_path)) == 1 or not any(tmp_path.iterdir()))
+    assert not any(tmp_path.iterdir())
+
+
+def test_components_can_be_stopped_and_started_alone(toolchain: Toolchain) -> None:
+    with LocalCluster(LocalClusterConfig(workers=1), toolchain=toolchain) as cluster:
+        assert isinstance(cluster, LocalCluster)
+        cluster.stop_component("kube-apiserver")
+        assert not cluster.is_healthy("kube-apiserver")
+        cluster.start_component("kube-apiserver")
+        assert cluster.node_names() == ["control-plane", "worker-1"]
+
+        crashed = cluster.processes["kube-controller-manager"]
+        first_pid = crashed.pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        assert wait_until(lambda: crashed.running and crashed.pid != first_pid), "the supervisor did not restart it"
+        assert wait_until(lambda: cluster.is_healthy("kube-controller-manager"))
+
+
+def test_an_unpinned_version_is_refused_with_the_pinned_ones(toolchain: Toolchain) -> None:
+    from runbooks.errors import ClusterError
+
+    with pytest.raises(ClusterError, match="not pinned"):
+        LocalCluster(LocalClusterConfig(kubernetes_version="v1.20.0"), toolchain=toolchain).start()
