@@ -1,3 +1,8 @@
-"""Wires the runbooks' pytest plugin and step definitions; the logic lives in runbooks/ and steps/."""
+"""Wires the runbooks' pytest plugin and every step module in steps/; the logic lives in runbooks/."""
 
-pytest_plugins = ["runbooks.pytest_plugin", "steps.cluster_steps"]
+from pathlib import Path
+
+pytest_plugins = [
+    "runbooks.pytest_plugin",
+    *sorted(f"steps.{path.stem}" for path in (Path(__file__).parent / "steps").glob("*_steps.py")),
+]

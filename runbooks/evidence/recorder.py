@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -31,6 +32,10 @@ class Evidence:
     def table(self, title: str, rows: Sequence[dict[str, Any]]) -> None:
         self.records.append(EvidenceRecord("table", title, [dict(row) for row in rows]))
 
+    def image(self, title: str, png: bytes) -> None:
+        """A picture (e.g. an availability plot), embedded so the report stays one file."""
+        self.records.append(EvidenceRecord("image", title, png))
+
     def note(self, title: str, text: str) -> None:
         self.records.append(EvidenceRecord("note", title, text))
 
@@ -57,4 +62,7 @@ def _render(record: EvidenceRecord) -> str:
             "<tr>" + "".join(f"<td>{html.escape(str(row.get(h, '')))}</td>" for h in headers) + "</tr>" for row in rows
         )
         return f"{title}<table class='evidence'><tr>{head}</tr>{body}</table>"
-    return f"{title}<p>{html.escape(str(record.payload))}</p>"
+    if record.kind == "image":
+        encoded = base64.b64encode(record.payload).decode()
+        return f"{title}<img alt='{html.escape(record.title)}' src='data:image/png;base64,{encoded}'/>"
+    return f"{title}<pre>{html.escape(str(record.payload))}</pre>"

@@ -1,0 +1,218 @@
+"""Availability probe: watches a workload's pods during a disruption and reports the minimum it fell to.
+
+Watch-based, not sleep-polling: every pod event from the apiserver updates the book, and each
+update is one sample, so a dip that lasts milliseconds is still seen. Reused by the node
+maintenance, upgrade and deployment-strategy runbooks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+from runbooks.cluster.base import Cluster
+from runbooks.errors import RunbookError
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+READ_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The workload at one instant: seconds since the probe started, and pod counts."""
+
+    seconds: float
+    ready: int  # Ready and not terminating: what a Service would route to
+    total: int  # not terminating and not finished: what counts against maxSurge
+    terminating: int
+    by_label: dict[str, int] = field(default_factory=dict)  # ready pods per value of `split_label`
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """What the probe saw from start to stop."""
+
+    workload: str
+    budget: int | None  # the fewest ready pods allowed (e.g. a PDB's minAvailable)
+    samples: tuple[Sample, ...]
+
+    @property
+    def minimum_ready(self) -> int:
+        return min(sample.ready for sample in self.samples)
+
+    @property
+    def maximum_total(self) -> int:
+        return max(sample.total for sample in self.samples)
+
+    @property
+    def held(self) -> bool:
+        """True when the workload never fell below its budget (always True without a budget)."""
+        return self.budget is None or self.minimum_ready >= self.budget
+
+    @property
+    def seconds(self) -> float:
+        return self.samples[-1].seconds if self.samples else 0.0
+
+    def zero_ready_seconds(self) -> float:
+        """How long no pod was ready: the downtime window of e.g. a Recreate rollout."""
+        down = 0.0
+        for current, following in zip(self.samples, self.samples[1:]):
+            if current.ready == 0:
+                down += following.seconds - current.seconds
+        return down
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "budget (min ready)": self.budget if self.budget is not None else "-",
+            "minimum ready": self.minimum_ready,
+            "maximum pods": self.maximum_total,
+            "samples": len(self.samples),
+            "seconds": round(self.seconds, 2),
+            "budget held": "yes" if self.held else "NO",
+        }
+
+
+class PodBook:
+    """The probe's bookkeeping: the latest state of every pod, fed with watch events."""
+
+    def __init__(self, split_label: str | None = None) -> None:
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.split_label = split_label
+
+    def apply(self, event_type: str, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        if event_type == "DELETED":
+            self.pods.pop(name, None)
+        else:
+            self.pods[name] = pod
+
+    @staticmethod
+    def is_ready(pod: dict[str, Any]) -> bool:
+        if pod["metadata"].get("deletionTimestamp"):
+            return False
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+    def sample(self, seconds: float) -> Sample:
+        ready = total = terminating = 0
+        by_label: dict[str, int] = {}
+        for pod in self.pods.values():
+            if pod["metadata"].get("deletionTimestamp"):
+                terminating += 1
+                continue
+            if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+                continue
+            total += 1
+            if self.is_ready(pod):
+                ready += 1
+                if self.split_label:
+                    value = (pod["metadata"].get("labels") or {}).get(self.split_label, "")
+                    by_label[value] = by_label.get(value, 0) + 1
+        return Sample(round(seconds, 4), ready, total, terminating, by_label)
+
+
+class AvailabilityProbe:
+    """Context manager: `with AvailabilityProbe(cluster, "app=web", budget=5) as probe: ...; probe.report`."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        selector: str,
+        namespace: str = "default",
+        budget: int | None = None,
+        split_label: str | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.selector = selector
+        self.namespace = namespace
+        self.budget = budget
+        self.book = PodBook(split_label)
+        self.samples: list[Sample] = []
+        self.report: ProbeReport | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> "AvailabilityProbe":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        listing = self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False)
+        body = json.loads(listing.data)
+        self._started = time.monotonic()
+        for pod in body["items"]:
+            self.book.apply("ADDED", pod)
+        self._record()
+        self._thread = threading.Thread(
+            target=self._watch, args=(body["metadata"]["resourceVersion"],), name=f"probe {self.selector}", daemon=True
+        )
+        self._thread.start()
+
+    def _record(self, force: bool = False) -> None:
+        with self._lock:
+            sample = self.book.sample(time.monotonic() - self._started)
+            if force or not self.samples or (sample.ready, sample.total, sample.terminating, sample.by_label) != (
+                self.samples[-1].ready, self.samples[-1].total, self.samples[-1].terminating, self.samples[-1].by_label
+            ):
+                self.samples.append(sample)
+
+    def _watch(self, resource_version: str) -> None:
+        # A short read timeout is how the thread notices stop(): a quiet watch is re-opened from
+        # the last resourceVersion every READ_TIMEOUT seconds, so no event is lost in between.
+        while not self._stop.is_set():
+            try:
+                response = self.cluster.core.list_namespaced_pod(
+                    self.namespace,
+                    label_selector=self.selector,
+                    watch=True,
+                    resource_version=resource_version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=60,
+                    _preload_content=False,
+                    _request_timeout=(5, READ_TIMEOUT),
+                )
+                try:
+                    for line in response:
+                        event = json.loads(line)
+                        if event["type"] == "ERROR":
+                            raise RunbookError(f"the pod watch for {self.selector!r} failed: {event['object'].get('message')}")
+                        resource_version = event["object"]["metadata"]["resourceVersion"]
+                        if event["type"] != "BOOKMARK":
+                            self.book.apply(event["type"], event["object"])
+                            self._record()
+                        if self._stop.is_set():
+                            return
+                finally:
+                    response.release_conn()
+            except (ReadTimeoutError, ProtocolError):
+                continue
+            except Exception as exc:  # noqa: BLE001 - handed to stop(), which raises it in the caller
+                self._error = exc
+                return
+
+    def stop(self) -> ProbeReport:
+        """Stop watching and return the report (idempotent)."""
+        if self.report is not None:
+            return self.report
+        time.sleep(0.05)  # let events already on the wire arrive
+        self._record()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=READ_TIMEOUT + 5)
+        self._record(force=True)  # closes the timeline at the moment the probe stopped
+        if self._error is not None:
+            raise RunbookError(f"the availability probe for {self.selector!r} stopped: {self._error}") from self._error
+        self.report = ProbeReport(self.selector, self.budget, tuple(self.samples))
+        return self.report

@@ -1,0 +1,57 @@
+"""The availability probe's bookkeeping, fed with synthetic watch events."""
+
+from runbooks.ops.probe import PodBook, ProbeReport, Sample
+
+
+def pod(name: str, ready: bool = True, deleting: bool = False, phase: str = "Running", version: str = "v1") -> dict:
+    return {
+        "metadata": {"name": name, "labels": {"version": version}, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})},
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def test_ready_total_and_terminating_are_counted_apart() -> None:
+    book = PodBook()
+    book.apply("ADDED", pod("a"))
+    book.apply("ADDED", pod("b", ready=False))
+    book.apply("ADDED", pod("c", deleting=True))
+    book.apply("ADDED", pod("d", phase="Succeeded", ready=False))
+    sample = book.sample(1.0)
+    assert (sample.ready, sample.total, sample.terminating) == (1, 2, 1)
+
+
+def test_a_terminating_pod_is_not_ready_even_if_its_condition_says_so() -> None:
+    assert not PodBook.is_ready(pod("a", ready=True, deleting=True))
+
+
+def test_modified_and_deleted_events_replace_and_remove() -> None:
+    book = PodBook()
+    book.apply("ADDED", pod("a", ready=False))
+    book.apply("MODIFIED", pod("a", ready=True))
+    assert book.sample(0).ready == 1
+    book.apply("DELETED", pod("a"))
+    assert book.sample(0).total == 0
+
+
+def test_ready_pods_split_by_label() -> None:
+    book = PodBook(split_label="version")
+    for name in "abc":
+        book.apply("ADDED", pod(name, version="stable"))
+    book.apply("ADDED", pod("d", version="canary"))
+    assert book.sample(0).by_label == {"stable": 3, "canary": 1}
+
+
+def report(*ready: int, budget: int | None = 2) -> ProbeReport:
+    return ProbeReport("app=web", budget, tuple(Sample(float(i), r, r, 0) for i, r in enumerate(ready)))
+
+
+def test_minimum_and_budget() -> None:
+    assert report(3, 2, 3).minimum_ready == 2 and report(3, 2, 3).held
+    assert not report(3, 1, 3).held
+    assert report(0, budget=None).held
+
+
+def test_zero_ready_window_is_measured_between_samples() -> None:
+    # ready: 3 at t0, 0 at t1 and t2, 3 at t3 -> two seconds with nothing ready
+    assert report(3, 0, 0, 3).zero_ready_seconds() == 2.0
+    assert report(3, 2, 3).zero_ready_seconds() == 0.0
