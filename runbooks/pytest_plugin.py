@@ -7,7 +7,7 @@ import re
 import signal
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -63,6 +63,25 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     opts = request.config.option
     with create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster) as started:
         yield started
+
+
+@pytest.fixture
+def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """Start fresh clusters for runbooks that change a cluster beyond repair (restore, upgrade,
+    node loss); each is torn down after its scenario. Keyword options go to the provider, e.g.
+    `own_cluster_factory(node_monitor_grace_period="5s")`."""
+    opts = request.config.option
+    started: list[Cluster] = []
+
+    def start(**options: object) -> Cluster:
+        fresh = create_cluster(opts.cluster, keep=False, **options)
+        started.append(fresh)
+        fresh.start()
+        return fresh
+
+    yield start
+    for fresh in reversed(started):
+        fresh.stop()
 
 
 @pytest.fixture(scope="session")

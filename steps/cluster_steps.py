@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
@@ -14,6 +16,13 @@ from runbooks.toolchain import Toolchain
 def the_cluster(cluster: Cluster, evidence: Evidence) -> Cluster:
     evidence.note("Cluster", f"provider {cluster.provider}, kubeconfig {cluster.kubeconfig.name}")
     return cluster
+
+
+@given("a fresh local cluster of its own", target_fixture="target")
+def a_fresh_cluster(own_cluster_factory: Callable[..., Cluster], evidence: Evidence) -> Cluster:
+    fresh = own_cluster_factory()
+    evidence.note("Cluster", f"a fresh {fresh.provider} cluster for this scenario alone, kubeconfig {fresh.kubeconfig.name}")
+    return fresh
 
 
 @then("the API server reports ready")
