@@ -1,0 +1,36 @@
+"""`python -m runbooks.kindenv up|down|status`: start or stop the private Docker engine kind uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runbooks.errors import RunbookError
+from runbooks.kindenv import engine
+
+
+def progress(message: str) -> None:
+    print(f"[kindenv] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            found = engine.up(progress)
+            print(f"DOCKER_HOST={found.host or ''}")
+        elif args.command == "down":
+            engine.down(progress)
+        else:
+            found = engine.current_engine()
+            print("no engine answers" if found is None else f"{'private' if found.private else 'existing'} engine at {found.host or 'the default socket'}")
+    except RunbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
