@@ -7,6 +7,7 @@ import sys
 
 from runbooks.errors import RunbookError
 from runbooks.kindenv import engine
+from runbooks.kindenv.nodeimage import ensure_node_image
 
 
 def progress(message: str) -> None:
@@ -15,12 +16,17 @@ def progress(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "image"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             found = engine.up(progress)
             print(f"DOCKER_HOST={found.host or ''}")
+        elif args.command == "image":
+            built = ensure_node_image(engine.up(progress), progress)
+            print(built.tag)
+            if built.seconds:
+                progress(f"node image built in {built.seconds:.0f} s")
         elif args.command == "down":
             engine.down(progress)
         else:
