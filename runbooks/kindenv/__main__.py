@@ -1,4 +1,9 @@
-"""`python -m runbooks.kindenv up|down|status`: start or stop the private Docker engine kind uses."""
+"""`python -m runbooks.kindenv up|down|status|image|install|check`: the Docker engine and node image kind uses.
+
+up/down start and stop the private engine (down also removes its containers and bridge);
+image builds the node image; install apt-installs missing host packages; check exits 0 when the
+kind tier can run here and otherwise prints why (make test uses it).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ def progress(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "image"])
+    parser.add_argument("command", choices=["up", "down", "status", "image", "install", "check"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -27,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
             print(built.tag)
             if built.seconds:
                 progress(f"node image built in {built.seconds:.0f} s")
+        elif args.command == "install":
+            engine.install_host_packages(progress)
+        elif args.command == "check":
+            reason = engine.why_not()
+            if reason:
+                print(f"kind tier skipped: {reason}")
+                return 1
+            print("kind tier: an engine can be started here")
         elif args.command == "down":
             engine.down(progress)
         else:

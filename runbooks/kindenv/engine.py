@@ -208,6 +208,41 @@ def start_private_engine(layout: Layout, progress: Progress) -> Engine:
     raise ProviderUnavailableError(f"dockerd did not answer within {START_TIMEOUT:.0f} s: see {layout.log}")
 
 
+# Debian packages the kind tier needs on the host: the engine, the rootfs builder, a C compiler for pause.
+HOST_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap", "gcc": "gcc"}
+
+
+def missing_host_tools() -> list[str]:
+    return [tool for tool in HOST_PACKAGES if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())]
+
+
+def install_host_packages(progress: Progress) -> None:
+    """apt-get install what is missing (root only); the packages come from Debian's mirror."""
+    missing = missing_host_tools()
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    packages = sorted({HOST_PACKAGES[tool] for tool in missing} | ({"libc6-dev"} if "gcc" in missing else set()))
+    progress(f"installing {' '.join(packages)} from Debian")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ProviderUnavailableError(f"apt-get install {' '.join(packages)} failed: {result.stderr.strip()[-500:]}")
+
+
+def why_not(layout: Layout | None = None) -> str | None:
+    """None when the kind tier can run here, else the reason and the fix, for `make test` to print."""
+    if current_engine(layout) is not None:
+        missing = [tool for tool in missing_host_tools() if tool != "dockerd"]
+        return f"{', '.join(missing)} missing: run `apt-get install -y debootstrap gcc libc6-dev`" if missing else None
+    if os.geteuid() != 0:
+        return "no Docker engine answers and starting a private one needs root: start Docker or run as root"
+    missing = missing_host_tools()
+    if missing:
+        return f"{', '.join(missing)} missing: run `apt-get install -y docker.io debootstrap gcc libc6-dev`"
+    return None
+
+
 def up(progress: Progress = lambda _: None, layout: Layout | None = None) -> Engine:
     """An engine kind can use: ours if already up, the user's if one answers, else a new private one."""
     layout = layout or Layout.default()
