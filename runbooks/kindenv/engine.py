@@ -278,6 +278,9 @@ def down(progress: Progress = lambda _: None, layout: Layout | None = None) -> b
     if engine.pid and _alive(engine.pid):
         progress(f"stopping the private Docker engine (pid {engine.pid})")
         _stop(engine.pid)
+    # dockerd bind-mounts its data-root onto itself; one that died early leaves that mount behind.
+    if os.path.ismount(layout.data_root):
+        subprocess.run(["umount", str(layout.data_root)], check=False, capture_output=True)
     if engine.bridge and Path(f"/sys/class/net/{engine.bridge}").exists():
         progress(f"deleting bridge {engine.bridge}")
         subprocess.run(["ip", "link", "delete", engine.bridge], check=False, capture_output=True)
