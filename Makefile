@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 REPORTS := reports
 
-.PHONY: demo test unit toolchain bench clean
+.PHONY: demo test test-kind unit toolchain bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ toolchain: $(VENV)/.installed
 demo: toolchain
 	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html
 
-# Everything: unit tests, then every runbook's scenarios against the real local cluster.
+# Everything: unit tests, then every runbook's scenarios against the real local cluster,
+# then the kind tier wherever a Docker engine can be started (it says why when it cannot).
 test: toolchain
 	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html
+	@$(PY) -m runbooks.kindenv install || true
+	@if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi
+
+# Real kind nodes (first time: builds the node image, several minutes), smoke runbook only.
+test-kind: $(VENV)/.installed
+	$(PYTEST) tests/features --cluster kind -m smoke --html=$(REPORTS)/kind-report.html --self-contained-html
 
 unit: $(VENV)/.installed
 	$(PYTEST) tests/unit

@@ -102,10 +102,10 @@ def check_disk(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def cache_lock(root: Path) -> Iterator[None]:
+def cache_lock(root: Path, name: str = ".lock") -> Iterator[None]:
     """One builder at a time per cache, so two test sessions never write the same binary."""
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as handle:
+    with (root / name).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -126,8 +126,12 @@ def missing_binaries(folder: Path, recipe: Recipe) -> list[str]:
 def version_command(name: str) -> list[str]:
     if name == "kubectl":
         return ["version", "--client"]
-    if name in ("etcdctl", "etcdutl"):
+    if name in ("etcdctl", "etcdutl", "kind"):
         return ["version"]
+    if name == "kubeadm":
+        return ["version", "-o", "short"]
+    if name == "coredns":
+        return ["-version"]
     return ["--version"]
 
 
@@ -224,10 +228,25 @@ class Builder:
 def ensure_toolchain(pins: Pins | None = None, progress: Progress = stderr_progress, root: Path | None = None) -> Toolchain:
     """Return the cached toolchain, building whatever is missing, partial or corrupt."""
     pins = pins or load_pins()
+    return ensure_recipes(recipes_for(pins), pins, progress, root)
+
+
+def ensure_recipes(
+    recipes: list[Recipe],
+    pins: Pins,
+    progress: Progress = stderr_progress,
+    root: Path | None = None,
+    lock: str = ".lock",
+) -> Toolchain:
+    """Build whichever of `recipes` is missing, partial or corrupt.
+
+    The kind tier passes its own `lock`, so its long builds never hold up a local-tier session
+    that only wants to check the control-plane binaries.
+    """
     root = root or cache.cache_root()
     toolchain = Toolchain(pins, root)
-    with cache_lock(root):
-        stale = [r for r in recipes_for(pins) if missing_binaries(toolchain.folder(r.component, r.version), r)]
+    with cache_lock(root, lock):
+        stale = [r for r in recipes if missing_binaries(toolchain.folder(r.component, r.version), r)]
         if not stale:
             return toolchain
         check_disk(root)

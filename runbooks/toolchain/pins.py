@@ -61,3 +61,28 @@ def _validate(pins: Pins, path: Path) -> None:
             f"the Kubernetes pins in {path} must be two consecutive minors (older, newer), "
             f"got {pins.kubernetes_older} and {pins.kubernetes_newer}"
         )
+
+
+@dataclass(frozen=True)
+class KindPins:
+    """The versions only the kind tier needs: kind itself and the add-on images kubeadm expects."""
+
+    kind: str
+    coredns: str
+    pause: str  # a tag, not a module version: pause is built from C source in k8s.io/kubernetes
+
+
+def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
+    """The [kind] table of the pin file, validated like the other pins."""
+    try:
+        table = tomllib.loads(path.read_text())["kind"]
+        pins = KindPins(kind=table["version"], coredns=table["coredns"], pause=table["pause"])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
+    except KeyError as exc:
+        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [kind] table") from exc
+    for name in ("kind", "coredns"):
+        value = getattr(pins, name)
+        if not value.startswith("v") or value.count(".") != 2:
+            raise ToolchainError(f"pin kind.{name} in {path} must be an exact version like v1.2.3, not {value!r}")
+    return pins

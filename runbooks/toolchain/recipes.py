@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runbooks.toolchain.pins import Pins
+from runbooks.toolchain.pins import KindPins, Pins
 from runbooks.versions import Version
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
@@ -20,6 +20,10 @@ ETCD_MODULES = {
     "etcdutl": "go.etcd.io/etcd/etcdutl/v3",
 }
 KWOK_MODULE = "sigs.k8s.io/kwok"
+# What a kind node runs besides the control plane the local tier already builds.
+KUBERNETES_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
+KIND_MODULE = "sigs.k8s.io/kind"
+COREDNS_MODULE = "github.com/coredns/coredns"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,36 @@ def recipes_for(pins: Pins) -> list[Recipe]:
             )
         )
     return recipes
+
+
+def kind_recipes_for(pins: Pins, kind: KindPins) -> list[Recipe]:
+    """The extra recipes of the kind tier: kind, the node binaries of the older minor, CoreDNS.
+
+    The node binaries get their own component name so that the local tier's manifest of
+    kubernetes@VERSION is never rewritten; Go's shared build cache still reuses every package.
+    """
+    return [
+        Recipe(
+            component="kind",
+            version=kind.kind,
+            requires=((KIND_MODULE, kind.kind),),
+            binaries=(Binary("kind", KIND_MODULE),),
+        ),
+        Recipe(
+            component="kubernetes-node",
+            version=pins.kubernetes_older,
+            requires=((KUBERNETES_MODULE, pins.kubernetes_older),),
+            binaries=tuple(Binary(cmd, f"{KUBERNETES_MODULE}/cmd/{cmd}") for cmd in KUBERNETES_NODE_COMMANDS),
+            version_ldflags=kubernetes_version_ldflags(pins.kubernetes_older),
+            pins_staging_modules=True,
+        ),
+        Recipe(
+            component="coredns",
+            version=kind.coredns,
+            requires=((COREDNS_MODULE, kind.coredns),),
+            binaries=(Binary("coredns", COREDNS_MODULE),),
+        ),
+    ]
 
 
 def render_go_mod(recipe: Recipe, go_minimum: str, staging_modules: list[str]) -> str:

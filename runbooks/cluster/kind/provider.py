@@ -1,0 +1,209 @@
+"""A kind cluster at the older pinned minor, created offline from our node image and removed after use.
+
+Shells out only to the real tools (kind, docker). The engine is the user's own Docker when one
+answers, else our private engine, which this provider stops again if it started it and nothing
+else runs in it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client
+
+from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.kind.network import install_pod_network
+from runbooks.errors import ClusterStartError, ProviderUnavailableError
+from runbooks.kindenv import engine as engines
+from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
+from runbooks.toolchain import cache
+from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
+from runbooks.toolchain.pins import load_kind_pins, load_pins
+from runbooks.toolchain.recipes import kind_recipes_for
+
+Progress = Callable[[str], None]
+_names = itertools.count(1)
+READY_TIMEOUT = 300.0
+ETCD_CERTS = {"ca.crt": "ca.crt", "healthcheck-client.crt": "client.crt", "healthcheck-client.key": "client.key"}
+
+
+@dataclass(frozen=True)
+class KindClusterConfig:
+    """What to create: 1 control plane + `workers` at the older pinned minor."""
+
+    workers: int = 2
+    name: str | None = None
+    keep: bool = False
+    kubernetes_version: str | None = None
+
+
+def kind_config(workers: int, etcd_tag: str) -> str:
+    """kind's cluster config: our own pod network, etcd at our pinned tag, kubelets allowed on cgroup v1."""
+    nodes = "\n".join(["- role: control-plane", *["- role: worker"] * workers])
+    return f"""kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+networking:
+  # kindnetd cannot be fetched here; runbooks.cluster.kind.network installs the pod network.
+  disableDefaultCNI: true
+nodes:
+{nodes}
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  etcd:
+    local:
+      imageTag: {etcd_tag}
+- |
+  kind: KubeletConfiguration
+  # kubelet >= 1.35 refuses cgroup v1 hosts unless told otherwise.
+  failCgroupV1: false
+"""
+
+
+class KindCluster(Cluster):
+    provider = "kind"
+
+    def __init__(self, config: KindClusterConfig, progress: Progress = lambda _: None) -> None:
+        super().__init__()
+        self.config = config
+        self.progress = progress
+        self.pins = load_pins()
+        if config.kubernetes_version not in (None, self.pins.kubernetes_older):
+            raise ProviderUnavailableError(
+                f"the kind node image is built for {self.pins.kubernetes_older} only, not {config.kubernetes_version}: use --cluster local"
+            )
+        self.name = config.name or f"krb-{os.getpid()}-{next(_names)}"
+        self.folder = cache.cache_root() / "kindenv" / "clusters" / self.name
+        self.engine: engines.Engine | None = None
+        self.started_engine = False
+        self.create_seconds: float | None = None
+        self.toolchain: Toolchain | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        existing = engines.current_engine()
+        self.engine = engines.up(self.progress)
+        self.started_engine = existing is None and self.engine.private
+        self.toolchain = ensure_toolchain(self.pins, self.progress)
+        ensure_recipes(kind_recipes_for(self.pins, load_kind_pins()), self.pins, self.progress, lock=".lock-kind")
+        image = ensure_node_image(self.engine, self.progress)
+        if image.seconds:
+            self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd)))
+        self.progress(f"creating kind cluster {self.name} (1 control plane, {self.config.workers} workers)")
+        started = time.monotonic()
+        self.kind("create", "cluster", "--name", self.name, "--image", image.tag,
+                  "--config", str(self.folder / "kind.yaml"), "--kubeconfig", str(self.kubeconfig))
+        self.kubeconfig.chmod(0o600)
+        self.wait_for_pod_cidrs()
+        install_pod_network(self.engine, self.core.list_node().items)
+        self.wait_until_ready()
+        self.copy_etcd_certificates()
+        self.create_seconds = time.monotonic() - started
+        self.progress(f"kind cluster {self.name} ready in {self.create_seconds:.0f} s")
+
+    def stop(self) -> None:
+        self.reset_api()
+        if self.engine is None or self.config.keep:
+            return
+        self.kind("delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig), check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.started_engine and not self.engine.run("ps", "-aq", check=False).stdout.split():
+            engines.down(self.progress)
+        self.engine = None
+
+    def kind(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert self.engine is not None
+        binary = cache.cache_root() / "bin" / f"kind@{load_kind_pins().kind}" / "kind"
+        log = self.folder / "kind.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([str(binary), *args], env=self.engine.env(), capture_output=True, text=True, timeout=900, check=False)
+        with log.open("a") as handle:
+            handle.write(f"$ kind {' '.join(args)}\n{result.stdout}{result.stderr}\n")
+        if check and result.returncode != 0:
+            tail = "\n".join(result.stderr.splitlines()[-10:])
+            raise ClusterStartError(f"`kind {' '.join(args[:2])}` failed (full output in {log}):\n{tail}")
+        return result
+
+    def wait_for_pod_cidrs(self) -> None:
+        self._wait(lambda nodes: len(nodes) == self.config.workers + 1 and all(n.spec.pod_cidr for n in nodes),
+                   "every node has a pod CIDR")
+
+    def wait_until_ready(self) -> None:
+        def ready(nodes: list[client.V1Node]) -> bool:
+            return all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
+
+        self._wait(ready, "every node is Ready")
+
+    def _wait(self, condition: Callable[[list[client.V1Node]], bool], what: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            nodes = self.core.list_node().items
+            if nodes and condition(nodes):
+                return
+            time.sleep(1)
+        raise ClusterStartError(f"kind cluster {self.name}: not true after {READY_TIMEOUT:.0f} s: {what}; see `docker exec {self.name}-control-plane journalctl -u kubelet`")
+
+    def copy_etcd_certificates(self) -> None:
+        """The healthcheck client certificate kubeadm made, copied out (0600) so etcdctl can use it."""
+        assert self.engine is not None
+        target = self.folder / "etcd"
+        target.mkdir(mode=0o700, exist_ok=True)
+        for inside, outside in ETCD_CERTS.items():
+            self.engine.run("cp", f"{self.control_plane}:/etc/kubernetes/pki/etcd/{inside}", str(target / outside))
+            (target / outside).chmod(0o600)
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def control_plane(self) -> str:
+        return f"{self.name}-control-plane"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.folder / "kubeconfig"
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate. Restarting
+        # static pods, swapping binaries and rebooting nodes are not implemented for kind yet.
+        offered = {Capability.ETCD_ACCESS}
+        if not self.config.keep:
+            offered.add(Capability.DISPOSABLE)
+        return frozenset(offered)
+
+    def expected_kubernetes_version(self) -> str:
+        return self.pins.kubernetes_older
+
+    def component_versions(self) -> ComponentVersions:
+        nodes = self.core.list_node().items
+        images = {
+            pod.metadata.labels.get("component"): pod.spec.containers[0].image
+            for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items
+        }
+        return ComponentVersions(
+            apiserver=client.VersionApi(self.api).get_code().git_version,
+            controller_manager=_tag(images.get("kube-controller-manager")),
+            scheduler=_tag(images.get("kube-scheduler")),
+            kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},
+            kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in nodes},
+            etcd=_tag(images.get("etcd")),
+        )
+
+    def etcd_access(self) -> EtcdAccess:
+        self.require(Capability.ETCD_ACCESS)
+        node = self.get_node(self.control_plane)
+        address = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+        certs = self.folder / "etcd"
+        return EtcdAccess(f"https://{address}:2379", certs / "ca.crt", certs / "client.crt", certs / "client.key")
+
+
+def _tag(image: str | None) -> str | None:
+    return image.rsplit(":", 1)[1] if image and ":" in image else None

@@ -1,0 +1,55 @@
+"""`python -m runbooks.kindenv up|down|status|image|install|check`: the Docker engine and node image kind uses.
+
+up/down start and stop the private engine (down also removes its containers and bridge);
+image builds the node image; install apt-installs missing host packages; check exits 0 when the
+kind tier can run here and otherwise prints why (make test uses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runbooks.errors import RunbookError
+from runbooks.kindenv import engine
+from runbooks.kindenv.nodeimage import ensure_node_image
+
+
+def progress(message: str) -> None:
+    print(f"[kindenv] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "image", "install", "check"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            found = engine.up(progress)
+            print(f"DOCKER_HOST={found.host or ''}")
+        elif args.command == "image":
+            built = ensure_node_image(engine.up(progress), progress)
+            print(built.tag)
+            if built.seconds:
+                progress(f"node image built in {built.seconds:.0f} s")
+        elif args.command == "install":
+            engine.install_host_packages(progress)
+        elif args.command == "check":
+            reason = engine.why_not()
+            if reason:
+                print(f"kind tier skipped: {reason}")
+                return 1
+            print("kind tier: an engine can be started here")
+        elif args.command == "down":
+            engine.down(progress)
+        else:
+            found = engine.current_engine()
+            print("no engine answers" if found is None else f"{'private' if found.private else 'existing'} engine at {found.host or 'the default socket'}")
+    except RunbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Builds the kind node image offline: a Debian rootfs, our node layout, and preloaded component images.
+
+Nothing is pulled: the rootfs comes from Debian through debootstrap, every binary from the
+toolchain's Go-module builds, pause from its C source in the k8s.io/kubernetes module. Each
+component becomes a one-layer image under the exact name kubeadm asks for, preloaded into the
+node's containerd (k8s.io namespace). The image tag carries a fingerprint of the pins and of
+these recipes, so it is built once and rebuilt only when either changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from runbooks.errors import ProviderUnavailableError
+from runbooks.kindenv.engine import Engine, Layout
+from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
+from runbooks.toolchain.pins import KindPins, Pins, load_kind_pins, load_pins
+from runbooks.toolchain.recipes import kind_recipes_for
+
+Progress = Callable[[str], None]
+NODE_FILES = Path(__file__).with_name("node")
+REGISTRY = "registry.k8s.io"
+DEBIAN_SUITE = "bookworm"  # systemd 252: still boots on cgroup v1 hosts (systemd >= 258 does not)
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+# What kind's nodes need from the distribution (see runbooks/kindenv/node/install.sh for the rest).
+DEBIAN_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "containerd", "runc", "iptables", "nftables", "conntrack", "socat",
+    "ethtool", "mount", "containernetworking-plugins", "fuse-overlayfs", "iproute2", "kmod",
+    "ca-certificates", "util-linux", "procps", "libseccomp2",
+)
+
+
+@dataclass(frozen=True)
+class ComponentImage:
+    """One image kubeadm or a manifest runs: its reference and the files it holds."""
+
+    ref: str
+    files: tuple[tuple[str, Path], ...]  # (path in the image, file on the host)
+    entrypoint: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """A built node image and what went into it."""
+
+    tag: str
+    kubernetes_version: str
+    images: tuple[str, ...]
+    seconds: float  # time spent building now (0 when it was cached)
+
+
+def etcd_image_tag(etcd_version: str) -> str:
+    """registry.k8s.io tags etcd as 3.6.16-0 for release v3.6.16."""
+    return f"{etcd_version.lstrip('v')}-0"
+
+
+def fingerprint(pins: Pins, kind: KindPins) -> str:
+    """Changes whenever a pin, a package or one of our node files changes."""
+    digest = hashlib.sha256(repr((pins, kind, DEBIAN_SUITE, DEBIAN_PACKAGES)).encode())
+    for path in sorted(NODE_FILES.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def node_image_tag(pins: Pins, kind: KindPins) -> str:
+    return f"kube-runbooks/node:{pins.kubernetes_older}-{fingerprint(pins, kind)}"
+
+
+def component_images(toolchain: Toolchain, pins: Pins, kind: KindPins, pause: Path) -> list[ComponentImage]:
+    """Every image kubeadm v1.36 runs (`kubeadm config images list`), except kube-proxy (needs iptables)."""
+    version = pins.kubernetes_older
+    images = [
+        ComponentImage(f"{REGISTRY}/{name}:{version}", ((f"usr/local/bin/{name}", toolchain.kubernetes(name, version)),))
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+    ]
+    images.append(ComponentImage(
+        f"{REGISTRY}/etcd:{etcd_image_tag(pins.etcd)}",
+        tuple((f"usr/local/bin/{name}", toolchain.etcd(name)) for name in ("etcd", "etcdctl", "etcdutl")),
+    ))
+    images.append(ComponentImage(
+        f"{REGISTRY}/coredns/coredns:{kind.coredns}",
+        (("coredns", toolchain.folder("coredns", kind.coredns) / "coredns"),), entrypoint=("/coredns",),
+    ))
+    images.append(ComponentImage(f"{REGISTRY}/pause:{kind.pause}", (("pause", pause),), entrypoint=("/pause",)))
+    return images
+
+
+class NodeImageBuilder:
+    """Builds the node image into `engine`, with progress, from cached pieces where it can."""
+
+    def __init__(self, engine: Engine, layout: Layout, progress: Progress) -> None:
+        self.engine = engine
+        self.layout = layout
+        self.progress = progress
+        self.pins = load_pins()
+        self.kind = load_kind_pins()
+
+    @property
+    def tag(self) -> str:
+        return node_image_tag(self.pins, self.kind)
+
+    def exists(self, ref: str) -> bool:
+        return self.engine.run("image", "inspect", ref, check=False).returncode == 0
+
+    def ensure(self) -> NodeImage:
+        started = time.monotonic()
+        if self.exists(self.tag):
+            return NodeImage(self.tag, self.pins.kubernetes_older, (), 0.0)
+        self.progress(f"building node image {self.tag} (first time: several minutes)")
+        toolchain = ensure_toolchain(self.pins, self.progress)
+        ensure_recipes(kind_recipes_for(self.pins, self.kind), self.pins, self.progress, lock=".lock-kind")
+        stage = self.layout.root / "stage"
+        shutil.rmtree(stage, ignore_errors=True)
+        (stage / "images").mkdir(parents=True)
+        (stage / "bin").mkdir()
+        base = self.base_image()
+        pause = self.build_pause(stage)
+        images = component_images(toolchain, self.pins, self.kind, pause)
+        for image in images:
+            self.progress(f"packaging {image.ref}")
+            self.import_image(image, stage / "images" / f"{len(list((stage / 'images').iterdir())):02d}.tar")
+        proxy_ref = f"{REGISTRY}/kube-proxy:{self.pins.kubernetes_older}"
+        self.progress(f"packaging {proxy_ref} (on the Debian base: it needs iptables and nft)")
+        self.kube_proxy_image(base, proxy_ref, toolchain, stage / "images" / "kube-proxy.tar")
+        for name in ("kubelet", "kubeadm", "kube-proxy"):
+            shutil.copy(toolchain.folder("kubernetes-node", self.pins.kubernetes_older) / name, stage / "bin" / name)
+        shutil.copy(toolchain.kubernetes("kubectl"), stage / "bin" / "kubectl")
+        for path in NODE_FILES.iterdir():
+            text = path.read_text().replace("@PAUSE@", self.kind.pause)
+            (stage / path.name).write_text(text)
+            (stage / path.name).chmod(path.stat().st_mode)
+        (stage / "version").write_text(self.pins.kubernetes_older + "\n")
+        self.progress("laying out the node and preloading images into its containerd")
+        self.commit_node(base, stage)
+        shutil.rmtree(stage, ignore_errors=True)
+        refs = (*(image.ref for image in images), proxy_ref)
+        return NodeImage(self.tag, self.pins.kubernetes_older, refs, time.monotonic() - started)
+
+    def base_image(self) -> str:
+        """The Debian rootfs as an image, debootstrapped once per package list."""
+        digest = hashlib.sha256(repr((DEBIAN_SUITE, DEBIAN_PACKAGES)).encode()).hexdigest()[:12]
+        ref = f"kube-runbooks/node-base:{DEBIAN_SUITE}-{digest}"
+        if self.exists(ref):
+            return ref
+        rootfs = self.layout.root / f"rootfs-{digest}"
+        if not (rootfs / ".complete").exists():
+            self.debootstrap(rootfs)
+        self.progress(f"importing the rootfs as {ref}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "--exclude=./.complete", "-c", "."], stdout=subprocess.PIPE)
+        result = subprocess.run([self.engine.docker, "import", "-", ref], stdin=tar.stdout, env=self.engine.env(),
+                                capture_output=True, text=True, check=False)
+        tar.wait()
+        if result.returncode != 0 or tar.returncode != 0:
+            raise ProviderUnavailableError(f"importing {rootfs} failed: {result.stderr.strip()}")
+        return ref
+
+    def debootstrap(self, rootfs: Path) -> None:
+        if not shutil.which("debootstrap"):
+            raise ProviderUnavailableError("debootstrap is missing: run `apt-get install -y debootstrap`")
+        self.progress(f"debootstrapping Debian {DEBIAN_SUITE} into {rootfs} (about a minute)")
+        shutil.rmtree(rootfs, ignore_errors=True)
+        log = self.layout.root / "debootstrap.log"
+        argv = ["nice", "-n", "19", "debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}",
+                DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]
+        with log.open("w") as handle:
+            if subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode != 0:
+                raise ProviderUnavailableError(f"debootstrap failed (is the Debian mirror reachable?): see {log}")
+        (rootfs / ".complete").touch()
+
+    def build_pause(self, stage: Path) -> Path:
+        """pause from the C source shipped in the pinned k8s.io/kubernetes module, linked statically."""
+        go_mod_cache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+        source = Path(go_mod_cache) / f"k8s.io/kubernetes@{self.pins.kubernetes_older}/build/pause/linux/pause.c"
+        if not source.exists():
+            raise ProviderUnavailableError(f"{source} is missing: run `python -m runbooks.toolchain build` first")
+        compiler = shutil.which("gcc")
+        if not compiler:
+            raise ProviderUnavailableError("gcc is missing: run `apt-get install -y gcc libc6-dev`")
+        output = stage / "pause"
+        argv = [compiler, "-Os", "-static", "-Wall", f"-DVERSION=v{self.kind.pause}", "-o", str(output), str(source)]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ProviderUnavailableError(f"compiling pause failed: {result.stderr.strip()}")
+        return output
+
+    def import_image(self, image: ComponentImage, archive: Path) -> None:
+        """A one-layer image from its files, saved as an archive containerd can import."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for inside, source in image.files:
+                tar.add(str(source), arcname=inside)
+        changes = ["--change", "ENV PATH=/usr/local/bin:/usr/bin:/bin"]
+        if image.entrypoint:
+            changes += ["--change", "ENTRYPOINT " + str(list(image.entrypoint)).replace("'", '"')]
+        result = subprocess.run([self.engine.docker, "import", *changes, "-", image.ref], input=buffer.getvalue(),
+                                env=self.engine.env(), capture_output=True, check=False)
+        if result.returncode != 0:
+            raise ProviderUnavailableError(f"docker import of {image.ref} failed: {result.stderr.decode().strip()}")
+        self.engine.run("save", "-o", str(archive), image.ref, timeout=600)
+
+    def kube_proxy_image(self, base: str, ref: str, toolchain: Toolchain, archive: Path) -> None:
+        binary = toolchain.folder("kubernetes-node", self.pins.kubernetes_older) / "kube-proxy"
+        name = "kube-runbooks-build-kube-proxy"
+        self.engine.run("rm", "-f", name, check=False)
+        self.engine.run("create", "--name", name, base, "/usr/local/bin/kube-proxy")
+        try:
+            self.engine.run("cp", str(binary), f"{name}:/usr/local/bin/kube-proxy", timeout=300)
+            self.engine.run("commit", "--change", "ENTRYPOINT []", "--change", "CMD []", name, ref, timeout=600)
+        finally:
+            self.engine.run("rm", "-f", name, check=False)
+        self.engine.run("save", "-o", str(archive), ref, timeout=600)
+
+    def commit_node(self, base: str, stage: Path) -> None:
+        name = "kube-runbooks-build-node"
+        self.engine.run("rm", "-f", name, check=False)
+        result = self.engine.run("run", "--name", name, "--privileged", "-v", f"{stage}:/stage:ro", "--entrypoint",
+                                 "/bin/sh", base, "/stage/install.sh", check=False, timeout=900)
+        try:
+            if result.returncode != 0:
+                raise ProviderUnavailableError(f"laying out the node image failed: {result.stderr.strip()} {result.stdout[-2000:]}")
+            self.engine.run(
+                "commit",
+                "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+                "--change", "CMD []",
+                "--change", "ENV container=docker",
+                name, f"{self.tag}-unsignalled", timeout=900,
+            )
+        finally:
+            self.engine.run("rm", "-f", name, check=False)
+        # `docker commit` cannot set STOPSIGNAL; systemd as PID 1 shuts down cleanly only on SIGRTMIN+3.
+        dockerfile = f"FROM {self.tag}-unsignalled\nSTOPSIGNAL SIGRTMIN+3\n"
+        result = subprocess.run([self.engine.docker, "build", "-q", "-t", self.tag, "-"], input=dockerfile,
+                                env={**self.engine.env(), "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ProviderUnavailableError(f"setting the node image's stop signal failed: {result.stderr.strip()}")
+        self.engine.run("rmi", f"{self.tag}-unsignalled", check=False)
+
+
+def ensure_node_image(engine: Engine, progress: Progress = lambda _: None, layout: Layout | None = None) -> NodeImage:
+    """The node image for the older pinned minor, built into `engine` when it is not there yet."""
+    return NodeImageBuilder(engine, layout or Layout.default(), progress).ensure()
