@@ -17,6 +17,10 @@ def create_cluster(provider: str, progress: Callable[[str], None] | None = None,
 
         config = LocalClusterConfig(keep=keep, **options)  # type: ignore[arg-type]
         return LocalCluster(config, progress=progress or (lambda _: None))
+    if provider == "existing":
+        from runbooks.cluster.existing import ExistingCluster
+
+        return ExistingCluster(progress=progress, **options)  # type: ignore[arg-type]
     if provider in PROVIDERS:
         raise ProviderUnavailableError(
             f"the {provider} provider is not available yet (see the kind and evidence issues); use --cluster local"
