@@ -19,6 +19,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from runbooks import plan
+from runbooks.evidence import redact
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def _call_api(self: ApiClient, method: str, url: str, *args: object, **kwargs: o
     try:
         response = _original(self, method, url, *args, **kwargs)
         status = getattr(response, "status", 0) or 0
+        _learn_secrets(method, url, response)
         return response
     except ApiException as exc:
         status = exc.status or 0
@@ -134,6 +136,21 @@ def _call_api(self: ApiClient, method: str, url: str, *args: object, **kwargs: o
                     dry_run="dryRun" in query,
                 )
             )
+
+
+def _learn_secrets(method: str, url: str, response: object) -> None:
+    """Teach the redactor the values of every Secret a step reads, before the step can print them."""
+    parts = urlsplit(url)
+    if method.upper() != "GET" or "/secrets" not in parts.path or "watch=" in parts.query:
+        return
+    read = getattr(response, "read", None)
+    if read is None:
+        return
+    try:
+        body = read()  # RESTResponse caches it, so the caller still gets it
+        redact.text(body.decode() if isinstance(body, bytes) else str(body))
+    except (ValueError, UnicodeDecodeError):
+        pass
 
 
 def install() -> None:

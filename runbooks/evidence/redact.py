@@ -26,14 +26,14 @@ MASK = "[REDACTED]"
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?(?:-----END \1-----|\Z)", re.S)
 _JWT = re.compile(r"\beyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*")
 _BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s'\"<>,;]+")
-_AUTH_HEADER = re.compile(r"(?i)(\b(?:authorization|proxy-authorization)\s*[:=]\s*)(?!bearer\b)[^\r\n'\"<>]+")
+_AUTH_HEADER = re.compile(r"(?i)(\b(?:authorization|proxy-authorization)\s*[:=]\s*)(?!\s*bearer\b)[^\r\n'\"<>]+")
 _URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 # kubeconfig / generic credential fields, in YAML (`key: value`), JSON (`"key": "value"`) and flags (`--token=value`).
 _FIELDS = (
     r"token|id-token|refresh-token|access-token|password|passwd|client-key-data|client-certificate-data|"
     r"certificate-authority-data|client-secret|secret-access-key|api-?key|private-?key"
 )
-_FIELD_YAML = re.compile(rf"(?im)^(\s*-?\s*[\"']?(?:{_FIELDS})[\"']?\s*:\s*)(?![\s{{\[]|$)(.+)$")
+_FIELD_YAML = re.compile(rf"(?im)^(\s*-?\s*[\"']?(?:{_FIELDS})[\"']?\s*:\s*)(?![\s{{\[]|$|\"\[REDACTED\]\")(.+)$")
 _FIELD_JSON = re.compile(rf"(?i)(\"(?:{_FIELDS})\"\s*:\s*)\"(?:[^\"\\]|\\.)*\"")
 _FIELD_FLAG = re.compile(rf"(?i)(--(?:{_FIELDS})[=\s])\S+")
 # Table columns and dict keys whose values are credentials whatever they look like.
@@ -81,13 +81,17 @@ def _learn_from_secret(doc: Any) -> bool:
     """Register and mask the values of every Secret in a parsed manifest or List; True if any."""
     found = False
     if isinstance(doc, dict):
+        if doc.get("kind") == "SecretList":  # the API's list items carry no kind of their own
+            for item in doc.get("items") or []:
+                if isinstance(item, dict):
+                    item.setdefault("kind", "Secret")
         if doc.get("kind") == "Secret":
             found = True
             for key in ("data", "stringData"):
                 values = doc.get(key)
                 if isinstance(values, dict):
                     for name, value in values.items():
-                        if isinstance(value, str):
+                        if isinstance(value, str) and value != MASK:
                             register(value)
                             if key == "data":
                                 try:
@@ -139,8 +143,8 @@ def text(value: str) -> str:
     value = _BEARER.sub(lambda m: m.group(1) + MASK, value)
     value = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, value)
     value = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", value)
-    value = _FIELD_YAML.sub(lambda m: m.group(1) + MASK, value)
     value = _FIELD_JSON.sub(lambda m: m.group(1) + f'"{MASK}"', value)
+    value = _FIELD_YAML.sub(lambda m: m.group(1) + MASK, value)
     value = _FIELD_FLAG.sub(lambda m: m.group(1) + MASK, value)
     return _registry.scrub(value)
 
