@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 REPORTS := reports
+# Each run also writes $(REPORTS)/<run-id>/evidence.json (SHA-256 chained), cucumber.json and junit.xml;
+# EVIDENCE_KEY=<Ed25519 PEM> signs the chain (python -m runbooks.evidence keygen <path> makes one).
+EVIDENCE := --evidence-dir=$(REPORTS) $(if $(EVIDENCE_KEY),--evidence-key=$(EVIDENCE_KEY))
 
 .PHONY: demo test unit toolchain bench clean
 
@@ -19,11 +22,11 @@ toolchain: $(VENV)/.installed
 
 # The main job: every runbook against a fresh local cluster, evidence in reports/runbooks.html.
 demo: toolchain
-	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html
+	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html $(EVIDENCE)
 
 # Everything: unit tests, then every runbook's scenarios against the real local cluster.
 test: toolchain
-	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html
+	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)
 
 unit: $(VENV)/.installed
 	$(PYTEST) tests/unit

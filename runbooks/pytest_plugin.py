@@ -8,6 +8,7 @@ runbooks/safety.py and runbooks/plan.py.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import threading
@@ -98,7 +99,9 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 
     opts = request.config.option
     extra = _existing_options(opts) if opts.cluster == "existing" else {}
-    with create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra) as started:
+    with contextlib.ExitStack() as stack:
+        with evidence_plugin.unrecorded():  # the provider's own API calls while starting are not the runbook's
+            started = stack.enter_context(create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra))
         evidence_plugin.cluster_started(request.config, started)
         safety.guard_cluster(started)
         yield started
@@ -117,7 +120,8 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     def start(**options: object) -> Cluster:
         fresh = create_cluster(opts.cluster, keep=False, **options)
         started.append(fresh)
-        fresh.start()
+        with evidence_plugin.unrecorded():
+            fresh.start()
         return fresh
 
     yield start

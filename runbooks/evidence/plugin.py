@@ -4,6 +4,7 @@ writer sees it, and the chained sidecar plus cucumber JSON and JUnit XML in repo
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ class EvidencePlugin:
         _redact_report(report)
         if log is None:
             return
+        report.runbook_title = f"{log.feature}: {log.name}" if log.feature else log.name
         if report.when == "call" or (report.failed and report.when == "setup"):
             html_plugin = item.config.pluginmanager.get_plugin("html")
             if html_plugin is not None and (log.steps or log.evidence.records):
@@ -175,6 +177,13 @@ class EvidencePlugin:
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
         prefix.append(header_html(self.run, self.outputs))
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="runbook">Runbook: scenario</th>')
+
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        title = getattr(report, "runbook_title", "")
+        cells.insert(1, f'<td class="col-runbook">{html.escape(title)}</td>')
 
     def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
         for key, value in list(metadata.items()):
@@ -216,6 +225,11 @@ def _plugin(config: pytest.Config) -> EvidencePlugin:
     if plugin is None:
         raise RunbookError("the kube-runbooks evidence plugin is not configured")
     return plugin
+
+
+def unrecorded() -> Any:
+    """A block whose Kubernetes API requests are not evidence (a provider starting its cluster)."""
+    return actions.recording(None)
 
 
 def scenario_log(item: pytest.Item) -> ScenarioLog:

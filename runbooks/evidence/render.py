@@ -17,7 +17,7 @@ STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "–", "planned": "�
 
 CSS = """
 <style>
-.rb h4{margin:.6em 0 .2em} .rb pre{white-space:pre-wrap;background:#f6f8fa;padding:.4em;margin:.2em 0}
+.rb,.rb-header,.rb td,.rb-header td,.rb-header th{color:#222} .rb h4{margin:.6em 0 .2em} .rb pre{white-space:pre-wrap;background:#f6f8fa;padding:.4em;margin:.2em 0}
 .rb pre.command{background:#eef;font-weight:bold} .rb table{border-collapse:collapse;margin:.2em 0}
 .rb td,.rb th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .rb .step{margin:.3em 0;border-left:4px solid #ccc;padding-left:.5em}
