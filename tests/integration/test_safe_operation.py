@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kubernetes import client
@@ -80,6 +81,12 @@ def test_destructive_runbook_is_refused_planned_and_then_allowed(local_cluster: 
     core = local_cluster.core
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
     core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="keep-me"), data={"k": "v"}))
+    # The root-CA publisher adds its ConfigMap to a new namespace a moment later; wait, so that
+    # only the runbook can change what is compared.
+    deadline = time.monotonic() + 60
+    while "kube-root-ca.crt" not in state(core)["configmaps"]:  # type: ignore[operator]
+        assert time.monotonic() < deadline, "kube-root-ca.crt never appeared in the new namespace"
+        time.sleep(0.2)
     before = state(core)
     target = ["--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}"]
     context = "admin@issue7-it"

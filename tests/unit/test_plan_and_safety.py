@@ -1,12 +1,15 @@
 """Plan mode's guards and the @destructive decision for existing clusters."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from kubernetes.client import ApiClient, Configuration
 
 from runbooks import plan
+from runbooks.cluster import Capability, Cluster
 from runbooks.evidence.actions import kubectl_equivalent
-from runbooks.safety import may_disrupt
+from runbooks.safety import guard_cluster, may_disrupt
 
 API = "https://127.0.0.1:6443"
 
@@ -86,3 +89,47 @@ def test_destructive_runbooks_need_the_exact_context(provider, destructive, plan
 )
 def test_kubectl_equivalents(method: str, path: str, query: dict[str, str], expected: str) -> None:
     assert kubectl_equivalent(method, path, query) == expected
+
+
+class _Fake(Cluster):
+    """Just enough of a cluster for the guard: an API URL, a kubeconfig and provider operations."""
+
+    provider = "fake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped: list[str] = []
+        self._api = ApiClient(Configuration(host="https://127.0.0.1:7443"))
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def component_versions(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path("/tmp/fake.conf")
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability)
+
+    def stop_component(self, name: str) -> None:
+        self.stopped.append(name)
+
+
+def test_guard_protects_the_cluster_under_maintenance_only_in_plan_mode() -> None:
+    fake = _Fake()
+    guard_cluster(fake)
+    fake.stop_component("kube-scheduler")
+    assert fake.stopped == ["kube-scheduler"]
+    plan.activate(True)
+    try:
+        guard_cluster(fake)
+        with pytest.raises(plan.PlanModeError, match="stop component kube-apiserver"):
+            fake.stop_component("kube-apiserver")
+        assert fake.stopped == ["kube-scheduler"]
+        assert plan.dry_run_url("DELETE", "https://127.0.0.1:7443/api/v1/nodes/w").endswith("?dryRun=All")
+        assert plan.guard_argv(("kubectl", "--kubeconfig=/tmp/fake.conf", "uncordon", "w"))[-1] == "--dry-run=server"
+    finally:
+        plan.activate(False)
