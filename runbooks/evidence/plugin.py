@@ -39,6 +39,8 @@ class EvidencePlugin:
         self.config = config
         self.run = RunLog(new_run_id(), Path(str(config.rootpath)), opts.cluster, plan_mode=bool(opts.plan))
         self.run.commit = git_commit(self.run.root)
+        if self.run.commit.startswith("unknown"):  # features outside a checkout: name the library's commit
+            self.run.commit = git_commit(Path(__file__).resolve().parents[2])
         self.key = Path(opts.evidence_key) if opts.evidence_key else None
         base = opts.evidence_dir or (str(Path(opts.htmlpath).parent) if getattr(opts, "htmlpath", None) else None)
         self.directory = Path(base) / self.run.run_id if base else None

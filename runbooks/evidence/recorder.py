@@ -7,6 +7,7 @@ can leak what a step saw; the step itself still gets the unredacted result back.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -36,7 +37,7 @@ class EvidenceRecord:
         elif self.kind == "image":
             payload = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
         elif self.kind == "api":
-            payload = {k: v for k, v in vars(payload).items()}
+            payload = {**vars(payload), "seconds": round(payload.seconds, 4)}
         return {"kind": self.kind, "title": self.title, "payload": payload}
 
 
@@ -47,9 +48,12 @@ class Evidence:
     records: list[EvidenceRecord] = field(default_factory=list)
     step: int | None = None  # set by the pytest plugin before each Gherkin step
     dropped_actions: dict[int | None, int] = field(default_factory=dict)
+    # API actions also arrive from helper threads (availability probes watching pods).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def _add(self, kind: str, title: str, payload: Any) -> None:
-        self.records.append(EvidenceRecord(kind, redact.text(title), payload, self.step))
+        with self._lock:
+            self.records.append(EvidenceRecord(kind, redact.text(title), payload, self.step))
 
     def command(self, title: str, result: CommandResult) -> CommandResult:
         self._add("command", title, redact.value(result))
@@ -67,6 +71,10 @@ class Evidence:
 
     def api(self, action: ApiAction) -> None:
         """An API request made during the current step; identical repeats are counted, not listed."""
+        with self._lock:
+            self._api(action)
+
+    def _api(self, action: ApiAction) -> None:
         for index in range(len(self.records) - 1, -1, -1):
             last = self.records[index]
             if last.step != self.step:
