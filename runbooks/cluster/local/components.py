@@ -113,15 +113,9 @@ def apiserver_args(binary: Path, layout: Layout) -> list[str]:
 
 
 def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_period: str) -> list[str]:
-    pki, kubeconfig = layout.pki, layout.kubeconfig("controller-manager")
+    pki = layout.pki
     return [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={layout.ports.controller_manager}",
-        f"--cert-dir={layout.root / 'controller-manager-certs'}",
+        *_controller_process_args(binary, layout, "controller-manager", layout.ports.controller_manager),
         f"--client-ca-file={pki.ca.cert}",
         f"--root-ca-file={pki.ca.cert}",
         f"--service-account-private-key-file={pki.service_account_private}",
@@ -135,22 +129,27 @@ def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_per
         # apiserver with one client takes far more.
         "--kube-api-qps=200",
         "--kube-api-burst=400",
-        # One instance per component on one host: nobody to elect, and without a lease to lose
-        # the controllers ride out apiserver restarts (restore, upgrade) instead of exiting.
-        "--leader-elect=false",
     ]
 
 
 def scheduler_args(binary: Path, layout: Layout) -> list[str]:
-    kubeconfig = layout.kubeconfig("scheduler")
+    return _controller_process_args(binary, layout, "scheduler", layout.ports.scheduler)
+
+
+def _controller_process_args(binary: Path, layout: Layout, user: str, port: int) -> list[str]:
+    """What controller-manager and scheduler share: their kubeconfig for everything, a loopback
+    port, self-signed serving certs, and no leader election."""
+    kubeconfig = layout.kubeconfig(user)
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1",
-        f"--secure-port={layout.ports.scheduler}",
-        f"--cert-dir={layout.root / 'scheduler-certs'}",
+        f"--secure-port={port}",
+        f"--cert-dir={layout.root / f'{user}-certs'}",
+        # One instance per component on one host: nobody to elect, and without a lease to lose
+        # the controllers ride out apiserver restarts (restore, upgrade) instead of exiting.
         "--leader-elect=false",
     ]
 

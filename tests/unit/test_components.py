@@ -1,0 +1,50 @@
+"""Component command lines: loopback only, TLS everywhere, one etcd."""
+
+from pathlib import Path
+
+import pytest
+
+from runbooks.cluster.local import components
+from runbooks.cluster.pki import generate_cluster_pki
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> components.Layout:
+    root = tmp_path_factory.mktemp("cluster")
+    return components.Layout(root, generate_cluster_pki(root / "pki"), components.Ports(2379, 2380, 2381, 6443, 10257, 10259, 10247))
+
+
+@pytest.fixture(scope="module")
+def all_args(layout: components.Layout) -> dict[str, list[str]]:
+    binary = Path("/bin/true")
+    return {
+        "etcd": components.etcd_args(binary, layout, layout.root / "etcd-data"),
+        "kube-apiserver": components.apiserver_args(binary, layout),
+        "kube-controller-manager": components.controller_manager_args(binary, layout, "50s"),
+        "kube-scheduler": components.scheduler_args(binary, layout),
+        "kwok": components.kwok_args(binary, layout, 40),
+    }
+
+
+def test_every_listener_is_on_loopback(all_args: dict[str, list[str]]) -> None:
+    for name, args in all_args.items():
+        listeners = [a for a in args if a.startswith(("--listen-", "--bind-address", "--advertise-address", "--server-address"))]
+        assert listeners, name
+        for flag in listeners:
+            assert "127.0.0.1" in flag and "0.0.0.0" not in flag, (name, flag)
+
+
+def test_etcd_requires_client_certificates(all_args: dict[str, list[str]]) -> None:
+    etcd = all_args["etcd"]
+    assert "--client-cert-auth=true" in etcd and "--peer-client-cert-auth=true" in etcd
+    assert all(url.startswith("https://") for a in etcd if a.startswith("--listen-client-urls=") for url in a.split("=", 1)[1].split(","))
+
+
+def test_apiserver_points_at_exactly_one_etcd(all_args: dict[str, list[str]]) -> None:
+    # --etcd-servers given twice appends, and an apiserver pointed at two etcd clusters dies at start.
+    assert len([a for a in all_args["kube-apiserver"] if a.startswith("--etcd-servers=")]) == 1
+
+
+def test_controllers_run_without_leader_election(all_args: dict[str, list[str]]) -> None:
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        assert "--leader-elect=false" in all_args[name]
