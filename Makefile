@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 REPORTS := reports
+# Each run also writes $(REPORTS)/<run-id>/evidence.json (SHA-256 chained), cucumber.json and junit.xml;
+# EVIDENCE_KEY=<Ed25519 PEM> signs the chain (python -m runbooks.evidence keygen <path> makes one).
+EVIDENCE := --evidence-dir=$(REPORTS) $(if $(EVIDENCE_KEY),--evidence-key=$(EVIDENCE_KEY))
 
 .PHONY: demo test test-kind unit toolchain bench clean
 
@@ -19,13 +22,13 @@ toolchain: $(VENV)/.installed
 
 # The main job: every runbook against a fresh local cluster, evidence in reports/runbooks.html.
 demo: toolchain
-	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html
+	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html $(EVIDENCE)
 
 # Everything: unit tests, then every runbook's scenarios against the real local cluster,
 # then the kind tier wherever a Docker engine can be started (it says why when it cannot).
 test: toolchain
-	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html
 	@$(PY) -m runbooks.kindenv install || true
+	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)
 	@if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi
 
 # Real kind nodes (first time: builds the node image, several minutes), smoke runbook only.

@@ -1,8 +1,14 @@
 """pytest wiring: command-line options, the cluster and evidence fixtures, tags as markers,
-and failure reports that show a RunbookError's message instead of a traceback."""
+and failure reports that show a RunbookError's message instead of a traceback.
+
+The audit trail (run header, per-step evidence, sidecar, redaction of every output) is wired in
+runbooks/evidence/plugin.py; safe operation (--plan, @destructive on existing clusters) in
+runbooks/safety.py and runbooks/plan.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import threading
@@ -11,20 +17,30 @@ from typing import Callable, Iterator
 
 import pytest
 
-from runbooks.cluster import PROVIDERS, Cluster, create_cluster
+from runbooks import safety
+from runbooks.cluster import PROVIDERS, Cluster, EtcdAccess, create_cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
+from runbooks.evidence import plugin as evidence_plugin
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
-EVIDENCE_KEY = pytest.StashKey[Evidence]()
 TAG = re.compile(r"(?<![\w@])@([\w:.-]+)")
+CONTROL_PREFIX = "control:"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kube-runbooks")
     group.addoption("--cluster", choices=PROVIDERS, default="local", help="cluster provider to run the runbooks against (default: local)")
-    group.addoption("--kube-context", default=None, help="kubeconfig context for --cluster existing")
+    group.addoption("--kube-context", default=None, help="kubeconfig context for --cluster existing (default: the current context)")
+    group.addoption("--kubeconfig", default=None, help="kubeconfig for --cluster existing (default: $KUBECONFIG, then ~/.kube/config)")
     group.addoption("--keep-cluster", action="store_true", help="leave the local cluster running after the run, for inspection")
+    group.addoption("--allow-disruption", default=None, metavar="CONTEXT",
+                    help="let @destructive runbooks change the --cluster existing cluster; must name its exact kubeconfig context")
+    group.addoption("--plan", action="store_true",
+                    help="change nothing: API writes are server-side dry runs, steps record their plans; the report is still written")
+    for flag, what in (("endpoint", "etcd client URL"), ("cacert", "etcd CA certificate"), ("cert", "etcd client certificate"), ("key", "etcd client key")):
+        group.addoption(f"--etcd-{flag}", default=None, help=f"{what}, gives --cluster existing direct etcd access (all four needed)")
+    evidence_plugin.addoptions(group)
 
 
 def feature_tags(features_dir: Path) -> set[str]:
@@ -41,6 +57,7 @@ def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # A CI runner that times out sends SIGTERM; turning it into Ctrl-C lets fixtures tear the
     # cluster down instead of leaving its folder behind.
@@ -48,7 +65,27 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     features_dir = Path(str(config.rootpath)) / "features"
     for tag in sorted(feature_tags(features_dir)):
-        config.addinivalue_line("markers", f"{tag}: runbooks tagged @{tag} in features/")
+        if not tag.startswith(CONTROL_PREFIX):
+            config.addinivalue_line("markers", f"{tag}: runbooks tagged @{tag} in features/")
+    config.addinivalue_line("markers", "control(id): the scenario evidences this control (from @control:<id> tags)")
+    # tryfirst: this sets --junitxml/--cucumberjson paths before those plugins read them.
+    evidence_plugin.configure(config)
+
+
+def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | None:
+    """`@control:ISO27001-A.8.13` becomes `pytest.mark.control("ISO27001-A.8.13")` (`-m control` selects them)."""
+    if tag.startswith(CONTROL_PREFIX):
+        pytest.mark.control(tag[len(CONTROL_PREFIX):])(function)
+        return True
+    return None
+
+
+def _existing_options(opts: object) -> dict[str, object]:
+    etcd_parts = [getattr(opts, f"etcd_{flag}") for flag in ("endpoint", "cacert", "cert", "key")]
+    if any(etcd_parts) and not all(etcd_parts):
+        raise RunbookError("etcd access needs all four of --etcd-endpoint, --etcd-cacert, --etcd-cert and --etcd-key")
+    etcd = EtcdAccess(etcd_parts[0], *(Path(p) for p in etcd_parts[1:])) if all(etcd_parts) else None
+    return {"kubeconfig": getattr(opts, "kubeconfig"), "context": getattr(opts, "kube_context"), "etcd": etcd}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +98,12 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
             reporter.write_line(f"[cluster] {message}")
 
     opts = request.config.option
-    with create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster) as started:
+    extra = _existing_options(opts) if opts.cluster == "existing" else {}
+    with contextlib.ExitStack() as stack:
+        with evidence_plugin.unrecorded():  # the provider's own API calls while starting are not the runbook's
+            started = stack.enter_context(create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra))
+        evidence_plugin.cluster_started(request.config, started)
+        safety.guard_cluster(started)
         yield started
 
 
@@ -71,12 +113,15 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     node loss); each is torn down after its scenario. Keyword options go to the provider, e.g.
     `own_cluster_factory(node_monitor_grace_period="5s")`."""
     opts = request.config.option
+    if opts.cluster == "existing":
+        pytest.skip("this runbook needs a cluster of its own to break, and --cluster existing cannot create one; run it with --cluster local")
     started: list[Cluster] = []
 
     def start(**options: object) -> Cluster:
         fresh = create_cluster(opts.cluster, keep=False, **options)
         started.append(fresh)
-        fresh.start()
+        with evidence_plugin.unrecorded():
+            fresh.start()
         return fresh
 
     yield start
@@ -92,23 +137,36 @@ def toolchain() -> Toolchain:
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
-    """This scenario's evidence; rendered into its row of the HTML report."""
-    record = Evidence()
-    request.node.stash[EVIDENCE_KEY] = record
-    return record
+    """This scenario's evidence; rendered per step into its row of the HTML report and the sidecar."""
+    return evidence_plugin.scenario_log(request.node).evidence
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.fixture
+def plan_mode(request: pytest.FixtureRequest) -> bool:
+    """True under --plan: steps that change the cluster record their plan instead (see runbooks/plan.py)."""
+    return bool(request.config.option.plan)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Refuse @destructive runbooks on an existing cluster unless the operator named its context."""
+    opts = item.config.option
+    if opts.cluster != "existing" or item.get_closest_marker("destructive") is None:
+        return
+    from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
+
+    context = resolve_context(resolve_kubeconfig(opts.kubeconfig), opts.kube_context)
+    decision = safety.may_disrupt(opts.cluster, True, opts.plan, opts.allow_disruption, context)
+    if not decision.allowed:
+        pytest.skip(decision.reason)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    # tryfirst makes this the outermost wrapper: it sees the report after every other plugin
+    # (pytest-html's extras included) and before any writer (HTML, JUnit, cucumber) reads it.
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None and isinstance(call.excinfo.value, RunbookError):
         error = call.excinfo.value
         report.longrepr = f"{type(error).__name__}: {error}"
-    if report.when == "call" or (report.when == "setup" and report.failed):
-        recorded = item.stash.get(EVIDENCE_KEY, None)
-        html_plugin = item.config.pluginmanager.get_plugin("html")
-        if recorded is not None and recorded.records and html_plugin is not None:
-            from pytest_html import extras
-
-            report.extras = [*getattr(report, "extras", []), extras.html(recorded.to_html())]
+    evidence_plugin.finish_report(item, call, report)

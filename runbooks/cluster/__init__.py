@@ -21,10 +21,10 @@ def create_cluster(provider: str, progress: Callable[[str], None] | None = None,
         from runbooks.cluster.kind.provider import KindCluster, KindClusterConfig
 
         return KindCluster(KindClusterConfig(keep=keep, **options), progress=progress or (lambda _: None))  # type: ignore[arg-type]
-    if provider in PROVIDERS:
-        raise ProviderUnavailableError(
-            f"the {provider} provider is not available yet (see the kind and evidence issues); use --cluster local"
-        )
+    if provider == "existing":
+        from runbooks.cluster.existing import ExistingCluster
+
+        return ExistingCluster(progress=progress, **options)  # type: ignore[arg-type]
     raise ProviderUnavailableError(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
 
 

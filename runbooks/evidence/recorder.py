@@ -1,22 +1,44 @@
-"""Collects a scenario's evidence (commands, tables, notes) and renders it for the HTML report."""
+"""Collects a scenario's evidence (commands, tables, notes, pictures, API actions) per Gherkin step.
+
+Everything is redacted when it is recorded, so no later writer (HTML, sidecar, JUnit, cucumber)
+can leak what a step saw; the step itself still gets the unredacted result back.
+"""
 
 from __future__ import annotations
 
-import base64
-import html
-from dataclasses import dataclass, field
+import hashlib
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
+from runbooks.evidence import redact
+from runbooks.evidence.actions import ApiAction
 from runbooks.ops.commands import CommandResult
+
+MAX_ACTIONS_PER_STEP = 200  # wait loops poll; beyond this the count is kept, not each request
 
 
 @dataclass(frozen=True)
 class EvidenceRecord:
-    """One piece of evidence attached to a step."""
+    """One piece of evidence, attached to the step (index in the scenario) that recorded it."""
 
-    kind: str  # "command", "table" or "note"
+    kind: str  # "command", "table", "note", "image" or "api"
     title: str
     payload: Any
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the sidecar stores it (pictures by digest: the HTML carries the bytes)."""
+        payload: Any = self.payload
+        if self.kind == "command":
+            result: CommandResult = payload
+            payload = {"command_line": result.command_line, "returncode": result.returncode,
+                       "stdout": result.stdout, "stderr": result.stderr, "seconds": round(result.seconds, 3)}
+        elif self.kind == "image":
+            payload = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
+        elif self.kind == "api":
+            payload = {**vars(payload), "seconds": round(payload.seconds, 4)}
+        return {"kind": self.kind, "title": self.title, "payload": payload}
 
 
 @dataclass
@@ -24,45 +46,55 @@ class Evidence:
     """Everything one scenario recorded, in order."""
 
     records: list[EvidenceRecord] = field(default_factory=list)
+    step: int | None = None  # set by the pytest plugin before each Gherkin step
+    dropped_actions: dict[int | None, int] = field(default_factory=dict)
+    # API actions also arrive from helper threads (availability probes watching pods).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def _add(self, kind: str, title: str, payload: Any) -> None:
+        with self._lock:
+            self.records.append(EvidenceRecord(kind, redact.text(title), payload, self.step))
 
     def command(self, title: str, result: CommandResult) -> CommandResult:
-        self.records.append(EvidenceRecord("command", title, result))
+        self._add("command", title, redact.value(result))
         return result
 
     def table(self, title: str, rows: Sequence[dict[str, Any]]) -> None:
-        self.records.append(EvidenceRecord("table", title, [dict(row) for row in rows]))
+        self._add("table", title, [redact.value(dict(row)) for row in rows])
 
     def image(self, title: str, png: bytes) -> None:
         """A picture (e.g. an availability plot), embedded so the report stays one file."""
-        self.records.append(EvidenceRecord("image", title, png))
+        self._add("image", title, png)
 
     def note(self, title: str, text: str) -> None:
-        self.records.append(EvidenceRecord("note", title, text))
+        self._add("note", title, redact.text(str(text)))
+
+    def api(self, action: ApiAction) -> None:
+        """An API request made during the current step; identical repeats are counted, not listed."""
+        with self._lock:
+            self._api(action)
+
+    def _api(self, action: ApiAction) -> None:
+        for index in range(len(self.records) - 1, -1, -1):
+            last = self.records[index]
+            if last.step != self.step:
+                break
+            if last.kind == "api":
+                if last.payload.same_request(action):
+                    merged = replace(last.payload, count=last.payload.count + 1, seconds=last.payload.seconds + action.seconds)
+                    self.records[index] = replace(last, payload=merged)
+                    return
+                break
+        if sum(1 for r in self.records if r.kind == "api" and r.step == self.step) >= MAX_ACTIONS_PER_STEP:
+            self.dropped_actions[self.step] = self.dropped_actions.get(self.step, 0) + 1
+            return
+        self._add("api", f"{action.method} {action.path}", redact.value(action))
+
+    def for_step(self, step: int | None) -> list[EvidenceRecord]:
+        return [r for r in self.records if r.step == step]
 
     def to_html(self) -> str:
-        return "\n".join(_render(record) for record in self.records)
+        """Every record, unsorted by step (kept for callers that render evidence on its own)."""
+        from runbooks.evidence.render import records_html
 
-
-def _render(record: EvidenceRecord) -> str:
-    title = f"<h4>{html.escape(record.title)}</h4>"
-    if record.kind == "command":
-        result: CommandResult = record.payload
-        output = (result.stdout + result.stderr).strip()
-        return (
-            f"{title}<pre class='command'>$ {html.escape(result.command_line)}</pre>"
-            f"<pre>{html.escape(output)}</pre><p>exit {result.returncode} in {result.seconds:.2f} s</p>"
-        )
-    if record.kind == "table":
-        rows = record.payload
-        if not rows:
-            return f"{title}<p>(no rows)</p>"
-        headers = list(rows[0])
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(row.get(h, '')))}</td>" for h in headers) + "</tr>" for row in rows
-        )
-        return f"{title}<table class='evidence'><tr>{head}</tr>{body}</table>"
-    if record.kind == "image":
-        encoded = base64.b64encode(record.payload).decode()
-        return f"{title}<img alt='{html.escape(record.title)}' src='data:image/png;base64,{encoded}'/>"
-    return f"{title}<pre>{html.escape(str(record.payload))}</pre>"
+        return records_html(self.records)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbooks import plan
 from runbooks.errors import RunbookError
 
 
@@ -33,7 +34,8 @@ class CommandResult:
 
 def run_command(argv: list[str | Path], timeout: float = 120.0, env: dict[str, str] | None = None) -> CommandResult:
     """Run `argv` to completion; a missing binary or a hang becomes a RunbookError naming the fix."""
-    args = tuple(str(part) for part in argv)
+    # In plan mode kubectl writes become --dry-run=server and etcdctl writes are refused.
+    args = plan.guard_argv(tuple(str(part) for part in argv))
     started = time.monotonic()
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env, check=False)

@@ -1,0 +1,133 @@
+"""The existing provider: any cluster a kubeconfig context reaches. It can do only what the
+Kubernetes API allows (no control-plane restarts, no node reboots), plus etcd when the operator
+gives its endpoint and client certificates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.errors import ClusterError
+
+CONNECT_TIMEOUT = 15.0
+
+
+def resolve_kubeconfig(explicit: str | Path | None) -> Path:
+    """--kubeconfig, else $KUBECONFIG (one file), else ~/.kube/config; an error names what was tried."""
+    if explicit:
+        path, source = Path(explicit).expanduser(), "--kubeconfig"
+    elif os.environ.get("KUBECONFIG"):
+        entries = [e for e in os.environ["KUBECONFIG"].split(os.pathsep) if e]
+        if len(entries) > 1:
+            raise ClusterError(f"KUBECONFIG lists {len(entries)} files; pass --kubeconfig with the one file to use")
+        path, source = Path(entries[0]).expanduser(), "$KUBECONFIG"
+    else:
+        path, source = Path("~/.kube/config").expanduser(), "the default location"
+    if not path.is_file():
+        raise ClusterError(f"kubeconfig {path} (from {source}) does not exist; pass --kubeconfig <file> or set KUBECONFIG")
+    return path
+
+
+def resolve_context(kubeconfig: Path, wanted: str | None) -> str:
+    """The context to use: `wanted`, or the file's current-context; unknown names list the real ones."""
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=str(kubeconfig))
+    except (config.ConfigException, OSError, ValueError) as exc:
+        raise ClusterError(f"cannot read kubeconfig {kubeconfig}: {exc}") from exc
+    names = [c["name"] for c in contexts or []]
+    if wanted is None:
+        if not current:
+            raise ClusterError(f"kubeconfig {kubeconfig} has no current-context; pass --kube-context (one of: {', '.join(names)})")
+        return current["name"]
+    if wanted not in names:
+        raise ClusterError(f"kubeconfig {kubeconfig} has no context {wanted!r}; its contexts are: {', '.join(names) or 'none'}")
+    return wanted
+
+
+class ExistingCluster(Cluster):
+    """A cluster somebody else runs: connect, never create or destroy."""
+
+    provider = "existing"
+
+    def __init__(self, kubeconfig: str | Path | None = None, context: str | None = None, etcd: EtcdAccess | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self._kubeconfig = resolve_kubeconfig(kubeconfig)
+        self._context = resolve_context(self._kubeconfig, context)
+        self._etcd = etcd
+        self._progress = progress or (lambda _: None)
+        self._server_version: str | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self._kubeconfig
+
+    @property
+    def context(self) -> str:
+        return self._context
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.ETCD_ACCESS}) if self._etcd is not None else frozenset()
+
+    def start(self) -> None:
+        """Connect and prove the server answers with these credentials."""
+        host = self.api.configuration.host
+        try:
+            self._server_version = client.VersionApi(self.api).get_code(_request_timeout=CONNECT_TIMEOUT).git_version
+            self.core.read_namespace("kube-system", _request_timeout=CONNECT_TIMEOUT)
+        except ApiException as exc:
+            if exc.status in (401, 403):
+                raise ClusterError(
+                    f"the API server {host} refused context {self._context!r} (HTTP {exc.status}); "
+                    "check the credentials in the kubeconfig, which need at least read access to namespaces and nodes"
+                ) from exc
+            raise ClusterError(f"the API server {host} answered HTTP {exc.status}: {exc.reason}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterError(
+                f"the API server {host} of context {self._context!r} is unreachable ({type(exc).__name__}); "
+                "check the network/VPN and that the kubeconfig's server URL is right"
+            ) from exc
+        self._progress(f"connected to {host} (context {self._context}, Kubernetes {self._server_version})")
+
+    def stop(self) -> None:
+        self.reset_api()
+
+    def component_versions(self) -> ComponentVersions:
+        """What the API shows: the apiserver's /version, kubelets from nodes, static pods' images."""
+        server = client.VersionApi(self.api).get_code().git_version
+        nodes = self.core.list_node().items
+        images: dict[str, str] = {}
+        try:
+            for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items:
+                component = (pod.metadata.labels or {}).get("component")
+                if component and pod.spec.containers:
+                    images.setdefault(component, pod.spec.containers[0].image.rpartition(":")[2])
+        except ApiException:
+            pass  # not allowed to list kube-system pods: those versions stay unknown
+        return ComponentVersions(
+            apiserver=server,
+            controller_manager=images.get("kube-controller-manager"),
+            scheduler=images.get("kube-scheduler"),
+            kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},
+            kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in nodes},
+            etcd=images.get("etcd"),
+        )
+
+    def expected_kubernetes_version(self) -> str:
+        # Nobody told us what to expect from a cluster we did not build: its API server's own version
+        # is the reference the other components are held to.
+        if self._server_version is None:
+            self._server_version = client.VersionApi(self.api).get_code().git_version
+        return self._server_version
+
+    def etcd_access(self) -> EtcdAccess:
+        self.require(Capability.ETCD_ACCESS)
+        assert self._etcd is not None
+        return self._etcd

@@ -1,0 +1,84 @@
+"""The report's run header: who ran what, when, against which cluster (its identity, versions and
+nodes), the controls evidenced, and the sidecar's final digest."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from kubernetes import client
+
+from runbooks.cluster import Cluster
+from runbooks.errors import RunbookError
+from runbooks.evidence.render import CSS, table_html
+from runbooks.evidence.run import RunLog
+
+
+def cluster_identity(cluster: Cluster) -> dict[str, Any]:
+    """What identifies the cluster beyond doubt (API URL, kube-system UID) and what it runs."""
+    identity: dict[str, Any] = {
+        "provider": cluster.provider,
+        "api_server": cluster.api.configuration.host,
+        "kubeconfig": str(cluster.kubeconfig),
+        "context": cluster.context,
+    }
+    try:
+        identity["kube_system_uid"] = cluster.core.read_namespace("kube-system").metadata.uid
+        identity["server_version"] = client.VersionApi(cluster.api).get_code().git_version
+        versions = cluster.component_versions()
+        identity["components"] = {
+            "kube-apiserver": versions.apiserver, "kube-controller-manager": versions.controller_manager,
+            "kube-scheduler": versions.scheduler, "etcd": versions.etcd, "kubectl": versions.kubectl,
+        }
+        identity["nodes"] = [
+            {
+                "name": node.metadata.name,
+                "roles": ",".join(sorted(k.split("/", 1)[1] for k in (node.metadata.labels or {}) if k.startswith("node-role.kubernetes.io/"))) or "worker",
+                "kubelet": node.status.node_info.kubelet_version,
+                "ready": next((c.status for c in node.status.conditions or [] if c.type == "Ready"), "Unknown"),
+            }
+            for node in cluster.core.list_node().items
+        ]
+    except (RunbookError, client.exceptions.ApiException, OSError) as exc:
+        identity["error"] = f"could not read the cluster's identity: {exc}"
+    return identity
+
+
+def header_html(run: RunLog, outputs: dict[str, str]) -> str:
+    """The block shown above the results table."""
+    header = run.header()
+    cluster = header["cluster"] or {}
+    rows = [
+        ("Run", header["run_id"] + (" — PLAN MODE: nothing was changed (server-side dry run)" if run.plan_mode else "")),
+        ("Operator", header["operator"]),
+        ("Started (UTC)", header["started_utc"]),
+        ("Finished (UTC)", header["finished_utc"]),
+        ("Runbooks commit", header["runbooks_commit"]),
+        ("Provider", header["provider"]),
+        ("API server", cluster.get("api_server", "(no cluster was used)")),
+        ("Context", cluster.get("context") or "(the kubeconfig's current context)"),
+        ("kube-system UID", cluster.get("kube_system_uid", "")),
+        ("Server version", cluster.get("server_version", "")),
+        ("Evidence chain (SHA-256, final)", run.final_digest),
+    ]
+    if cluster.get("error"):
+        rows.append(("Cluster identity", cluster["error"]))
+    rows += [(name, path) for name, path in outputs.items()]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in rows)
+    parts = [CSS, "<div class='rb-header'><h2>Run header</h2>", f"<table>{body}</table>"]
+    components = cluster.get("components") or {}
+    if components:
+        parts.append("<h3>Component versions</h3>" + table_html([{"component": k, "version": v or "(not visible)"} for k, v in components.items()]))
+    if cluster.get("nodes"):
+        parts.append("<h3>Nodes</h3>" + table_html(cluster["nodes"]))
+    controls = run.controls()
+    parts.append("<h3>Controls evidenced</h3>")
+    if controls:
+        parts.append(table_html([
+            {"control": control, "scenario": log.name or log.nodeid, "outcome": log.outcome}
+            for control, logs in controls.items() for log in logs
+        ]))
+    else:
+        parts.append("<p>No scenario in this run is tagged @control:&lt;id&gt;.</p>")
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,123 @@
+"""What one run did: its header (who, where, when, against which cluster), each scenario's steps
+with status and duration, and the evidence they recorded; turned into the sidecar's records."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbooks.evidence import redact
+from runbooks.evidence.recorder import Evidence
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """Sortable and unique: the UTC start time plus a few random hex digits."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+@dataclass
+class StepLog:
+    index: int
+    keyword: str
+    name: str
+    status: str = "not run"  # passed, failed, planned, not run
+    started: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class ScenarioLog:
+    nodeid: str
+    feature: str = ""
+    name: str = ""
+    tags: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
+    steps: list[StepLog] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
+    outcome: str = "not run"
+    started: str = ""
+    seconds: float = 0.0
+    message: str | None = None
+
+
+def git_commit(root: Path) -> str:
+    """The runbooks' commit, with `+dirty` when the work tree differs from it."""
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    return (commit or "unknown (not a git checkout)") + ("+dirty" if dirty else "")
+
+
+@dataclass
+class RunLog:
+    run_id: str
+    root: Path
+    provider: str
+    plan_mode: bool = False
+    operator: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
+    started: str = field(default_factory=utc_now)
+    finished: str = ""
+    commit: str = ""
+    cluster: dict[str, Any] = field(default_factory=dict)  # identity, versions, nodes (report.cluster_identity)
+    scenarios: list[ScenarioLog] = field(default_factory=list)
+    final_digest: str = ""
+
+    def header(self) -> dict[str, Any]:
+        return redact.value({
+            "run_id": self.run_id,
+            "operator": self.operator,
+            "started_utc": self.started,
+            "finished_utc": self.finished,
+            "runbooks_commit": self.commit,
+            "provider": self.provider,
+            "plan_mode": self.plan_mode,
+            "cluster": self.cluster,
+        })
+
+    def controls(self) -> dict[str, list[ScenarioLog]]:
+        """Each control id (from @control:<id> tags) with the scenarios that evidence it."""
+        mapping: dict[str, list[ScenarioLog]] = {}
+        for log in self.scenarios:
+            for control in log.controls:
+                mapping.setdefault(control, []).append(log)
+        return dict(sorted(mapping.items()))
+
+    def records(self) -> list[dict[str, Any]]:
+        """The sidecar's records, in order: the run, then each scenario's steps and outcome, then the end."""
+        out: list[dict[str, Any]] = [{"type": "run", **self.header()}]
+        for log in self.scenarios:
+            scenario = {"scenario": log.nodeid, "feature": log.feature, "name": log.name}
+            setup = log.evidence.for_step(None)
+            if setup:
+                out.append({"type": "setup", **scenario, "evidence": [r.to_json() for r in setup]})
+            for step in log.steps:
+                out.append({
+                    "type": "step", **scenario, "index": step.index, "keyword": step.keyword, "step": step.name,
+                    "status": step.status, "started_utc": step.started, "seconds": round(step.seconds, 3),
+                    "error": step.error,
+                    "evidence": [r.to_json() for r in log.evidence.for_step(step.index)],
+                    "api_requests_not_listed": log.evidence.dropped_actions.get(step.index, 0),
+                })
+            out.append({
+                "type": "scenario", **scenario, "tags": log.tags, "controls": log.controls, "outcome": log.outcome,
+                "started_utc": log.started, "seconds": round(log.seconds, 3), "message": log.message,
+            })
+        counts: dict[str, int] = {}
+        for log in self.scenarios:
+            counts[log.outcome] = counts.get(log.outcome, 0) + 1
+        out.append({"type": "end", "finished_utc": self.finished, "outcomes": counts,
+                    "controls": {c: [s.nodeid for s in logs] for c, logs in self.controls().items()}})
+        return [redact.value(record) for record in out]

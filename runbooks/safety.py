@@ -1,0 +1,61 @@
+"""Safe operation on clusters we do not own: when a @destructive runbook may run, and plan mode's
+guard on provider operations that have no dry run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runbooks import plan
+from runbooks.cluster import Cluster
+
+# Provider operations that change a cluster and cannot be dry-run.
+UNPLANNABLE = ("stop_component", "start_component", "use_etcd_data_dir")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+def may_disrupt(provider: str, destructive: bool, plan_mode: bool, allow_disruption: str | None, context: str | None) -> Decision:
+    """Whether a runbook may run. Only `existing` clusters are guarded: local and kind ones are ours."""
+    if not destructive or provider != "existing":
+        return Decision(True)
+    if plan_mode:
+        return Decision(True, "plan mode: the destructive runbook runs as a dry run")
+    if allow_disruption is None:
+        return Decision(False, (
+            f"refused: this runbook is @destructive and --cluster existing points at context {context!r}; "
+            f"to let it change that cluster pass --allow-disruption={context}, or run it with --plan"
+        ))
+    if allow_disruption != context:
+        return Decision(False, (
+            f"refused: --allow-disruption={allow_disruption} does not name the context in use ({context!r}); "
+            "it must name the exact kubeconfig context, so a permission given for one cluster cannot reach another"
+        ))
+    return Decision(True, f"disruption of context {context!r} allowed by the operator")
+
+
+def guard_cluster(cluster: Cluster) -> None:
+    """In plan mode, make the cluster under maintenance dry-run every API write and refuse
+    provider operations that cannot be dry-run (stopping components, swapping etcd's data)."""
+    if not plan.active():
+        return
+    identifiers = [cluster.api.configuration.host, str(cluster.kubeconfig)]
+    try:
+        identifiers.append(cluster.etcd_access().endpoint)
+    except Exception:  # noqa: BLE001 - providers without etcd access have nothing to protect there
+        pass
+    plan.protect(*identifiers)
+    for name in UNPLANNABLE:
+        if hasattr(cluster, name):
+            setattr(cluster, name, _refusing(name))
+
+
+def _refusing(name: str):  # type: ignore[no-untyped-def]
+    def refuse(*args: object, **kwargs: object) -> None:
+        target = " ".join(str(a) for a in args) or "it"
+        plan.refuse_if_active(f"{name.replace('_', ' ')} {target}")
+
+    return refuse

@@ -1,0 +1,50 @@
+"""A throwaway runbooks project (features + steps) run by pytest in a subprocess, the way an
+operator runs kube-runbooks, so tests can inspect every file the run writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str
+    reports: Path
+
+    @property
+    def run_dir(self) -> Path:
+        assert self.reports.is_dir(), f"the run wrote no reports:\n{self.output}"
+        dirs = [d for d in self.reports.iterdir() if d.is_dir()]
+        assert len(dirs) == 1, f"expected one run directory in {self.reports}: {dirs}\n{self.output}"
+        return dirs[0]
+
+    def files(self) -> list[Path]:
+        return [p for p in self.reports.rglob("*") if p.is_file()]
+
+
+def write_project(directory: Path, feature: str, steps: str) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "features").mkdir()
+    (directory / "features" / "runbook.feature").write_text(textwrap.dedent(feature))
+    (directory / "project_steps.py").write_text(textwrap.dedent(steps))
+    (directory / "test_runbooks.py").write_text("from pytest_bdd import scenarios\n\nscenarios('.')\n")
+    (directory / "conftest.py").write_text('pytest_plugins = ["runbooks.pytest_plugin", "steps.cluster_steps", "project_steps"]\n')
+    (directory / "pytest.ini").write_text("[pytest]\nbdd_features_base_dir = features\naddopts = -ra --strict-markers -p no:cacheprovider\n")
+    return directory
+
+
+def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
+    reports = project / "reports"
+    command = [sys.executable, "-m", "pytest", "-c", str(project / "pytest.ini"), f"--rootdir={project}",
+               f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={project / 'tmp'}", *args, str(project)]
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)])}
+    done = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
+    return Run(done.returncode, done.stdout + done.stderr, reports)
