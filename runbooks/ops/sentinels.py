@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.ops.workloads import wait_deployment_ready
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
 PROOF_SELECTOR = f"{PROOF_LABEL}=true"
@@ -121,24 +122,7 @@ def check_sentinels(cluster: Cluster, sentinels: Sentinels) -> SentinelCheck:
 
 def wait_reconciled(cluster: Cluster, sentinels: Sentinels, timeout: float = 120.0) -> int:
     """Wait (bounded) until the Deployment has all replicas ready and as many running pods; return them."""
-    apps, core = client.AppsV1Api(cluster.api), cluster.core
-    deadline = time.monotonic() + timeout
-    ready = running = 0
-    while time.monotonic() < deadline:
-        try:
-            deployment = apps.read_namespaced_deployment(DEPLOYMENT, sentinels.namespace)
-            ready = deployment.status.ready_replicas or 0
-            pods = core.list_namespaced_pod(sentinels.namespace, label_selector=f"app={DEPLOYMENT}").items
-            running = sum(1 for pod in pods if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp)
-            if ready == sentinels.replicas and running == sentinels.replicas:
-                return ready
-        except ApiException:
-            pass  # the apiserver may still be warming up after a restart
-        time.sleep(0.5)
-    raise RunbookError(
-        f"Deployment {sentinels.namespace}/{DEPLOYMENT} has {ready} ready replicas and {running} running pods, not "
-        f"{sentinels.replicas}, after {timeout:.0f} s: check that kube-controller-manager and kube-scheduler are running"
-    )
+    return wait_deployment_ready(cluster, sentinels.namespace, DEPLOYMENT, timeout)
 
 
 def damage(cluster: Cluster, sentinels: Sentinels, timeout: float = 120.0) -> str:
