@@ -79,7 +79,7 @@ def get_all_missed(target: Cluster, toolchain: Toolchain, backup_run: BackupRun,
     assert listed.ok, listed.stderr
     comparison = backup.compare_with_get_all(result, listed.stdout)
     evidence.table("What kubectl get all misses", comparison.missed_by_resource())
-    evidence.table("Shown by get all but left to their controllers", [{"object": name} for name in comparison.shown_not_backed_up])
+    evidence.table("Shown by get all but not backed up (reasons above)", [{"object": name} for name in comparison.shown_not_backed_up])
     missed = {row["resource"] for row in comparison.missed_by_resource()}
     assert GET_ALL_BLIND_SPOTS <= missed, f"expected get all to miss {sorted(GET_ALL_BLIND_SPOTS - missed)} as well"
 

@@ -27,6 +27,7 @@ from runbooks.ops.backup_policy import (
     ResourceType,
     Difference,
     apply_rank,
+    apply_skip_reason,
     key_from_path,
     key_of,
     relative_path,
@@ -208,7 +209,7 @@ def load(directory: Path) -> dict[ObjectKey, Obj]:
 @dataclass(frozen=True)
 class ApplyResult:
     applied: tuple[ObjectKey, ...]
-    already_identical: tuple[ObjectKey, ...]  # made by the fresh cluster itself, exactly as exported
+    already_identical: tuple[ObjectKey, ...]  # made by the fresh cluster itself (exactly as exported, or by the apiserver)
     seconds: float
 
     def by_rank(self, order: dict[ObjectKey, int]) -> list[dict[str, object]]:
@@ -287,7 +288,7 @@ def apply_export(cluster: Cluster, directory: Path) -> ApplyResult:
         if custom:
             _wait_served(api, {wanted[key]["apiVersion"] for key in custom})
         for key in batch:
-            if current.get(key) == wanted[key]:
+            if current.get(key) == wanted[key] or apply_skip_reason(key, wanted[key]):
                 identical.append(key)
                 continue
             server_side_apply(api, key, wanted[key])

@@ -137,6 +137,18 @@ def skip_reason(resource: ResourceType, obj: Obj) -> str | None:
     return None
 
 
+# Objects the apiserver itself keeps in step with what it serves: compared, never applied.
+AUTOMANAGED_LABEL = "kube-aggregator.kubernetes.io/automanaged"
+
+
+def apply_skip_reason(key: ObjectKey, obj: Obj) -> str | None:
+    """Why a backed-up object is compared but not applied on restore, or None to apply it."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if (key.group, key.resource) == ("apiregistration.k8s.io", "apiservices") and AUTOMANAGED_LABEL in labels:
+        return "registered by kube-apiserver for a built-in group or a CRD; it follows the CRD"
+    return None
+
+
 # -- cleaning -------------------------------------------------------------------------------------
 def _drop_empty(mapping: Obj, *keys: str) -> None:
     for key in keys:

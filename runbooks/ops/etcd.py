@@ -14,6 +14,9 @@ import os
 import re
 import shutil
 import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,18 +211,57 @@ def private_directory(path: Path) -> Path:
     return path
 
 
+def _hash_while_written(part: Path, final: Path, finished: threading.Event) -> tuple[str, int] | None:
+    """SHA-256 of the snapshot as etcdctl writes it: etcdctl streams into `<file>.part` and renames
+    it when done, so one open handle follows the same inode from the first byte to the last. Hashing
+    alongside the download keeps the recorded digest from adding a second pass over the file."""
+    handle = None
+    while handle is None:
+        for candidate in (part, final):
+            try:
+                handle = candidate.open("rb")
+                break
+            except FileNotFoundError:
+                continue
+        if handle is None:
+            if finished.is_set():
+                return None
+            time.sleep(0.002)
+    digest, size = hashlib.sha256(), 0
+    with handle:
+        while True:
+            done = finished.is_set()  # read before draining: bytes written before it are then all read
+            block = handle.read(1 << 20)
+            if block:
+                digest.update(block)
+                size += len(block)
+            elif done:
+                return digest.hexdigest(), size
+            else:
+                time.sleep(0.002)
+
+
 def save_snapshot(etcdctl: Path, access: EtcdAccess, snapshot: Path) -> SavedSnapshot:
     """`etcdctl snapshot save` over TLS into a private directory; the file must come out 0600."""
     private_directory(snapshot.parent)
-    if snapshot.exists():
-        raise SnapshotError(f"{snapshot} already exists; snapshots are never overwritten, choose a new file name")
-    result = _checked(run_command(save_argv(etcdctl, access, snapshot), timeout=600), "etcdctl snapshot save")
+    part = snapshot.with_name(snapshot.name + ".part")
+    for existing in (snapshot, part):
+        if existing.exists():
+            raise SnapshotError(f"{existing} already exists; snapshots are never overwritten, choose a new file name or remove it")
+    finished = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_command, save_argv(etcdctl, access, snapshot), 600)
+        running.add_done_callback(lambda _: finished.set())
+        streamed = _hash_while_written(part, snapshot, finished)
+        result = _checked(running.result(), "etcdctl snapshot save")
     info = snapshot.stat()
     mode = stat.S_IMODE(info.st_mode)
     # etcdctl creates the file 0600 itself; anything looser means another tool or umask got in.
     if mode != SNAPSHOT_MODE:
         raise SnapshotError(f"{snapshot} was written with mode {oct(mode)}, not 0600; move it somewhere private before use")
-    return SavedSnapshot(snapshot, info.st_size, sha256_file(snapshot), mode, result)
+    # Trust the streamed digest only if it covered exactly the file that is there now.
+    digest = streamed[0] if streamed is not None and streamed[1] == info.st_size else sha256_file(snapshot)
+    return SavedSnapshot(snapshot, info.st_size, digest, mode, result)
 
 
 def snapshot_status(tools: EtcdTools, snapshot: Path) -> tuple[SnapshotStatus, CommandResult]:

@@ -120,3 +120,28 @@ def test_private_directory_refuses_a_shared_one(tmp_path: Path) -> None:
 def test_restore_refuses_an_existing_data_dir(tmp_path: Path) -> None:
     with pytest.raises(etcd.SnapshotError, match="new, empty data dir"):
         etcd.restore_snapshot(tools("3.6.16"), tmp_path / "s.db", tmp_path, MEMBER)
+
+
+def test_the_digest_streamed_during_the_write_equals_the_files(tmp_path: Path) -> None:
+    import hashlib
+    import threading
+    import time
+
+    final, part = tmp_path / "s.db", tmp_path / "s.db.part"
+    payload = os.urandom(3 << 20)
+    finished = threading.Event()
+
+    def write_like_etcdctl() -> None:
+        with part.open("wb") as handle:
+            for start in range(0, len(payload), 256 << 10):
+                handle.write(payload[start : start + (256 << 10)])
+                handle.flush()
+                time.sleep(0.001)
+        part.rename(final)
+        finished.set()
+
+    writer = threading.Thread(target=write_like_etcdctl)
+    writer.start()
+    streamed = etcd._hash_while_written(part, final, finished)
+    writer.join()
+    assert streamed == (hashlib.sha256(payload).hexdigest(), len(payload))
