@@ -68,7 +68,7 @@ def snapshot_private(restore_run: RestoreRun, evidence: Evidence) -> None:
     saved = restore_run.saved
     assert saved is not None
     evidence.table("Snapshot file", [saved.summary()])
-    assert saved.mode == 0o600 and etcd.sha256_file(saved.path) == saved.sha256 and saved.size > 0
+    assert saved.mode == 0o600 and etcd.sha256_of(saved.path) == saved.sha256 and saved.size > 0
 
 
 @then("its status shows a revision and a key count consistent with the cluster")
@@ -111,8 +111,8 @@ def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
     assert saved is not None
     damaged = etcd.flip_bytes(saved.path, saved.path.with_name("snapshot-damaged.db"), saved.size // 2, count)
     restore_run.snapshot = damaged
-    evidence.table("Damaged copy", [{"file": str(damaged), "flipped bytes": count, "at offset": saved.size // 2, "sha256": etcd.sha256_file(damaged)}])
-    assert etcd.sha256_file(damaged) != saved.sha256
+    evidence.table("Damaged copy", [{"file": str(damaged), "flipped bytes": count, "at offset": saved.size // 2, "sha256": etcd.sha256_of(damaged)}])
+    assert etcd.sha256_of(damaged) != saved.sha256
 
 
 @when("I stop kube-apiserver, then the controllers")

@@ -24,6 +24,7 @@ from runbooks.cluster.base import EtcdAccess
 from runbooks.errors import RunbookError
 from runbooks.ops.commands import CommandResult, run_command
 from runbooks.toolchain import Toolchain
+from runbooks.toolchain.cache import sha256_of
 from runbooks.versions import Version
 
 # etcd's disaster-recovery guide restores for Kubernetes with this bump: far more revisions than
@@ -193,14 +194,6 @@ def _error_text(result: CommandResult) -> str:
     return found[-1] if found else (result.stderr or result.stdout).strip()[-800:]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def private_directory(path: Path) -> Path:
     """A directory only its owner can enter, so a snapshot is never readable by others, not even
     for the instant between a CLI creating it and anyone checking its mode."""
@@ -260,7 +253,7 @@ def save_snapshot(etcdctl: Path, access: EtcdAccess, snapshot: Path) -> SavedSna
     if mode != SNAPSHOT_MODE:
         raise SnapshotError(f"{snapshot} was written with mode {oct(mode)}, not 0600; move it somewhere private before use")
     # Trust the streamed digest only if it covered exactly the file that is there now.
-    digest = streamed[0] if streamed is not None and streamed[1] == info.st_size else sha256_file(snapshot)
+    digest = streamed[0] if streamed is not None and streamed[1] == info.st_size else sha256_of(snapshot)
     return SavedSnapshot(snapshot, info.st_size, digest, mode, result)
 
 
@@ -321,7 +314,7 @@ def data_dir_fingerprint(data_dir: Path) -> dict[str, str]:
     """SHA-256 of every file under an etcd data dir (stopped), to prove it was left untouched."""
     if not data_dir.is_dir():
         raise SnapshotError(f"etcd data dir {data_dir} does not exist")
-    return {str(path.relative_to(data_dir)): sha256_file(path) for path in sorted(data_dir.rglob("*")) if path.is_file()}
+    return {str(path.relative_to(data_dir)): sha256_of(path) for path in sorted(data_dir.rglob("*")) if path.is_file()}
 
 
 def flip_bytes(source: Path, damaged: Path, offset: int, count: int = 64) -> Path:
