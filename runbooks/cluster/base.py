@@ -157,3 +157,8 @@ class Cluster(abc.ABC):
     def start_component(self, name: str, version: str | None = None) -> None:
         self.require(Capability.RESTART_CONTROL_PLANE)
         raise NotImplementedError
+
+    def use_etcd_data_dir(self, data_dir: Path) -> None:
+        """Point the next etcd start at another data dir (a restored snapshot); etcd must be stopped."""
+        self.require(Capability.RESTART_CONTROL_PLANE)
+        raise NotImplementedError

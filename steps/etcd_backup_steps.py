@@ -1,0 +1,222 @@
+"""Steps of the etcd backup and restore runbook: snapshot save/status/restore and the proof."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from runbooks.cluster import Cluster
+from runbooks.evidence import Evidence
+from runbooks.ops import etcd, restore, sentinels
+from runbooks.ops.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
+from runbooks.toolchain import Toolchain
+
+
+@dataclass
+class RestoreRun:
+    """What one restore scenario carries from step to step."""
+
+    snapshot_dir: Path
+    sentinels: sentinels.Sentinels | None = None
+    saved: etcd.SavedSnapshot | None = None
+    snapshot: Path | None = None  # the file to restore (the saved one, or a damaged copy)
+    live_dir: Path | None = None
+    member: etcd.EtcdMember | None = None
+    live_fingerprint: dict[str, str] = field(default_factory=dict)
+    new_dir: Path | None = None
+    refused: etcd.SnapshotRefusedError | None = None
+    watcher: RecoveringWatcher | None = None
+    timings: list[restore.StageTiming] = field(default_factory=list)
+
+
+@pytest.fixture
+def restore_run(tmp_path: Path) -> Iterator[RestoreRun]:
+    run = RestoreRun(etcd.private_directory(tmp_path / "snapshots"))
+    yield run
+    if run.watcher is not None:
+        run.watcher.stop()
+
+
+@pytest.fixture
+def etcd_tools(toolchain: Toolchain) -> etcd.EtcdTools:
+    return etcd.EtcdTools.from_toolchain(toolchain)
+
+
+@given(parsers.parse('sentinel objects in namespace "{namespace}": a ConfigMap, a Secret and a Deployment of {replicas:d} replicas'))
+def make_sentinels(target: Cluster, restore_run: RestoreRun, namespace: str, replicas: int, evidence: Evidence) -> None:
+    restore_run.sentinels = sentinels.create_sentinels(target, namespace, replicas)
+    evidence.table("Sentinels before the snapshot", sentinels.check_sentinels(target, restore_run.sentinels).rows())
+
+
+@when("I save an etcd snapshot over TLS with the etcd client certificates")
+def save(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    access = target.etcd_access()
+    restore_run.live_dir = restore.live_data_dir(target)
+    restore_run.member, listed = etcd.current_member(etcd_tools.etcdctl, access)
+    evidence.command("etcdctl member list (the identity the restore recreates)", listed)
+    restore_run.saved = etcd.save_snapshot(etcd_tools.etcdctl, access, restore_run.snapshot_dir / "snapshot.db")
+    restore_run.snapshot = restore_run.saved.path
+    evidence.command("etcdctl snapshot save", restore_run.saved.command)
+
+
+@then("the snapshot file is readable by its owner only and its SHA-256 is recorded")
+def snapshot_private(restore_run: RestoreRun, evidence: Evidence) -> None:
+    saved = restore_run.saved
+    assert saved is not None
+    evidence.table("Snapshot file", [saved.summary()])
+    assert saved.mode == 0o600 and etcd.sha256_of(saved.path) == saved.sha256 and saved.size > 0
+
+
+@then("its status shows a revision and a key count consistent with the cluster")
+def status_consistent(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.saved is not None
+    status, result = etcd.snapshot_status(etcd_tools, restore_run.saved.path)
+    evidence.command("snapshot status", result)
+    evidence.table("Snapshot status", [status.row()])
+    access = target.etcd_access()
+    live_keys, counted = etcd.live_keys_at(etcd_tools.etcdctl, access, status.revision)
+    evidence.command("keys etcd held at the snapshot's revision", counted)
+    now = etcd.current_revision(etcd_tools.etcdctl, access)
+    assert 0 < status.revision <= now, f"snapshot revision {status.revision} is not within the cluster's history (now {now})"
+    # The status counts every bbolt key (all kept revisions, leases, members), so at least the live keys.
+    assert live_keys > 0 and status.total_keys >= live_keys, f"snapshot has {status.total_keys} keys, etcd had {live_keys} live"
+
+
+@when("a client starts watching the sentinel ConfigMaps")
+def start_watcher(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    restore_run.watcher = RecoveringWatcher(target, sentinels.PROOF_SELECTOR)
+    restore_run.watcher.start()
+    report = restore_run.watcher.report()
+    evidence.note("Watching client", f"selector {sentinels.PROOF_SELECTOR}; holds {sorted(report.view)} at resourceVersion {report.resource_version}")
+    assert restore_run.sentinels is not None and report.view == restore_run.sentinels.keys()
+
+
+@when("I delete the sentinel objects and create an object after the snapshot")
+def damage(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.sentinels is not None
+    created = sentinels.damage(target, restore_run.sentinels)
+    check = sentinels.check_sentinels(target, restore_run.sentinels)
+    evidence.table("Sentinels after the damage", check.rows())
+    evidence.note("Created after the snapshot", created)
+    assert not check.configmap and not check.deployment and sentinels.exists_after_snapshot_object(target)
+
+
+@when(parsers.parse("{count:d} bytes in the middle of the snapshot are flipped"))
+def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
+    saved = restore_run.saved
+    assert saved is not None
+    damaged = etcd.flip_bytes(saved.path, saved.path.with_name("snapshot-damaged.db"), saved.size // 2, count)
+    restore_run.snapshot = damaged
+    evidence.table("Damaged copy", [{"file": str(damaged), "flipped bytes": count, "at offset": saved.size // 2, "sha256": etcd.sha256_of(damaged)}])
+    assert etcd.sha256_of(damaged) != saved.sha256
+
+
+@when("I stop kube-apiserver, then the controllers")
+def stop_apiserver(target: Cluster, restore_run: RestoreRun) -> None:
+    restore_run.timings += restore.stop_apiserver_then_controllers(target)
+
+
+@when("I stop etcd")
+def stop_etcd(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    restore_run.timings.append(restore.stop_etcd(target))
+    assert restore_run.live_dir is not None
+    restore_run.live_fingerprint = etcd.data_dir_fingerprint(restore_run.live_dir)
+    evidence.table("Live etcd data dir (stopped)", [{"file": name, "sha256": digest} for name, digest in restore_run.live_fingerprint.items()])
+
+
+@when("I restore the snapshot into a new data dir, bumping the revision and marking it compacted")
+def restore_snapshot(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
+    restore_run.new_dir = restore.new_data_dir(restore_run.live_dir)
+    result = etcd.restore_snapshot(etcd_tools, restore_run.snapshot, restore_run.new_dir, restore_run.member)
+    evidence.command("snapshot restore", result)
+
+
+@when("I try to restore the snapshot into a new data dir")
+def try_restore(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
+    restore_run.new_dir = restore.new_data_dir(restore_run.live_dir)
+    try:
+        evidence.command("snapshot restore", etcd.restore_snapshot(etcd_tools, restore_run.snapshot, restore_run.new_dir, restore_run.member))
+    except etcd.SnapshotRefusedError as refused:
+        restore_run.refused = refused
+        evidence.command("snapshot restore (refused)", refused.result)
+        evidence.note("What the operator is told", str(refused))
+
+
+@then("the restore is refused by the snapshot hash check")
+def refused_by_hash(restore_run: RestoreRun) -> None:
+    refused = restore_run.refused
+    assert refused is not None, "the damaged snapshot was restored: etcd's integrity check did not catch it"
+    assert "sha256" in refused.reason and "damaged" in str(refused), str(refused)
+
+
+@then("no new data dir was left behind")
+def no_new_dir(restore_run: RestoreRun) -> None:
+    assert restore_run.new_dir is not None and not restore_run.new_dir.exists(), f"{restore_run.new_dir} was left behind"
+
+
+@then("the live etcd data dir is byte for byte unchanged")
+def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.live_dir is not None and restore_run.live_fingerprint
+    after = etcd.data_dir_fingerprint(restore_run.live_dir)
+    evidence.table("Live etcd data dir after the refused restore", [{"file": name, "sha256": digest, "unchanged": restore_run.live_fingerprint.get(name) == digest} for name, digest in after.items()])
+    assert after == restore_run.live_fingerprint
+
+
+@when("I restart etcd on the restored data dir")
+def start_on_restored(target: Cluster, restore_run: RestoreRun) -> None:
+    assert restore_run.new_dir is not None
+    restore_run.timings.append(restore.start_etcd_on(target, restore_run.new_dir))
+
+
+@when("I restart etcd on its live data dir")
+def start_on_live(target: Cluster, restore_run: RestoreRun) -> None:
+    assert restore_run.live_dir is not None
+    restore_run.timings.append(restore.start_etcd_on(target, restore_run.live_dir))
+
+
+@when("I start kube-apiserver, then the controllers")
+def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    restore_run.timings += restore.start_apiserver_then_controllers(target)
+    evidence.table("Control-plane stages", [timing.row() for timing in restore_run.timings])
+
+
+@then("the sentinel objects are back")
+@then("the sentinel objects are still there")
+def sentinels_back(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.sentinels is not None
+    check = sentinels.check_sentinels(target, restore_run.sentinels)
+    evidence.table("Sentinels after the restore", check.rows())
+    assert check.all_back, f"not all sentinels are back: {check}"
+
+
+@then("the object created after the snapshot is gone")
+def post_snapshot_gone(target: Cluster) -> None:
+    assert not sentinels.exists_after_snapshot_object(target), f"{sentinels.AFTER_SNAPSHOT} survived the restore"
+
+
+@then("the Deployment's pods are reconciled")
+def pods_reconciled(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    assert restore_run.sentinels is not None
+    ready = sentinels.wait_reconciled(target, restore_run.sentinels)
+    evidence.note("Deployment", f"{sentinels.DEPLOYMENT}: {ready}/{restore_run.sentinels.replicas} replicas ready and running")
+
+
+@then('the watching client recovered through "410 Gone" and holds what the server holds')
+def watcher_recovered(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    watcher = restore_run.watcher
+    assert watcher is not None and restore_run.sentinels is not None
+    server = server_view(target, sentinels.PROOF_SELECTOR)
+    report = watcher.wait_until(lambda r: r.gone >= 1 and r.view == server, timeout=120)
+    evidence.table("Watching client", [report.summary()])
+    evidence.table("Watching client's log", [entry.row() for entry in report.log])
+    require_recovered(report, server)
+    assert report.view == restore_run.sentinels.keys()
+    live = prove_live(watcher, target)
+    evidence.table("Watching client after the restore", [live.row()])
+    assert live.seen_added and live.seen_deleted, live
