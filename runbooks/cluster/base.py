@@ -150,6 +150,16 @@ class Cluster(abc.ABC):
         self.require(Capability.ETCD_ACCESS)
         raise NotImplementedError
 
+    def power_off_node(self, name: str) -> None:
+        """Take a node down without draining it, as a crash or a reboot does."""
+        self.require(Capability.REBOOT_NODES)
+        raise NotImplementedError
+
+    def power_on_node(self, name: str) -> None:
+        """Bring a powered-off node back; it reports Ready again on its own."""
+        self.require(Capability.REBOOT_NODES)
+        raise NotImplementedError
+
     def stop_component(self, name: str) -> None:
         self.require(Capability.RESTART_CONTROL_PLANE)
         raise NotImplementedError

@@ -34,3 +34,92 @@ def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: 
         f"Deployment {namespace}/{name} has {ready} ready replicas and {running} running pods, not {wanted}, "
         f"after {timeout:.0f} s: check that kube-controller-manager and kube-scheduler are running"
     )
+
+
+# -- workloads a runbook puts in place to prove a procedure (kwok runs no container: the image is a label)
+WORKLOAD_IMAGE = "registry.k8s.io/pause:3.10"
+START_DELAY_ANNOTATION = "kube-runbooks.io/start-delay"
+
+
+def deploy(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    replicas: int,
+    empty_dir: bool = False,
+    start_delay: str | None = None,
+    toleration_seconds: int | None = None,
+) -> client.V1Deployment:
+    """A Deployment labelled app=<name>; `start_delay` stands in for a container's start-up time,
+    `toleration_seconds` replaces the 300 s that DefaultTolerationSeconds gives for node loss."""
+    labels = {"app": name}
+    volumes = [client.V1Volume(name="scratch", empty_dir=client.V1EmptyDirVolumeSource())] if empty_dir else None
+    tolerations = None
+    if toleration_seconds is not None:
+        tolerations = [
+            client.V1Toleration(key=f"node.kubernetes.io/{taint}", operator="Exists", effect="NoExecute", toleration_seconds=toleration_seconds)
+            for taint in ("not-ready", "unreachable")
+        ]
+    template = client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels=labels, annotations={START_DELAY_ANNOTATION: start_delay} if start_delay else None),
+        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)], volumes=volumes, tolerations=tolerations),
+    )
+    body = client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name, labels=labels),
+        spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels), template=template),
+    )
+    return client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, body)
+
+
+def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available: int) -> client.V1PodDisruptionBudget:
+    """A PodDisruptionBudget keeping at least `min_available` pods of app=<name>."""
+    body = client.V1PodDisruptionBudget(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels={"app": name})),
+    )
+    return client.PolicyV1Api(cluster.api).create_namespaced_pod_disruption_budget(namespace, body)
+
+
+def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1DaemonSet:
+    """A DaemonSet on every schedulable worker (it tolerates nothing special, so not the control plane)."""
+    labels = {"app": name}
+    body = client.V1DaemonSet(
+        metadata=client.V1ObjectMeta(name=name, labels=labels),
+        spec=client.V1DaemonSetSpec(
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)]),
+            ),
+        ),
+    )
+    return client.AppsV1Api(cluster.api).create_namespaced_daemon_set(namespace, body)
+
+
+def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> client.V1Pod:
+    """A pod no controller owns, bound to `node`: what an operator's debug pod looks like."""
+    body = client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
+        spec=client.V1PodSpec(node_name=node, containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)]),
+    )
+    return cluster.core.create_namespaced_pod(namespace, body)
+
+
+def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> int:
+    apps = client.AppsV1Api(cluster.api)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = apps.read_namespaced_daemon_set(name, namespace).status
+        if status.desired_number_scheduled and status.number_ready == status.desired_number_scheduled:
+            return status.number_ready
+        time.sleep(0.2)
+    raise RunbookError(f"DaemonSet {namespace}/{name} did not become ready in {timeout:.0f} s: check kube-controller-manager")
+
+
+def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, list[str]]:
+    """Running, non-terminating pods of `selector` per node."""
+    placement: dict[str, list[str]] = {}
+    for pod in cluster.core.list_namespaced_pod(namespace, label_selector=selector).items:
+        if pod.metadata.deletion_timestamp is None and pod.spec.node_name:
+            placement.setdefault(pod.spec.node_name, []).append(pod.metadata.name)
+    return placement

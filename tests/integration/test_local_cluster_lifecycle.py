@@ -59,7 +59,7 @@ def start_owner(runtime: Path) -> subprocess.Popen[str]:
     owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, text=True)
     assert owner.stdout is not None
     assert owner.stdout.readline().strip() == "READY"
-    assert len(component_pids(runtime)) == 5  # etcd, apiserver, controller-manager, scheduler, kwok
+    assert len(component_pids(runtime)) == 8  # etcd, apiserver, controller-manager, scheduler, one kwok per node
     return owner
 
 

@@ -26,7 +26,6 @@ class Ports:
     apiserver: int
     controller_manager: int
     scheduler: int
-    kwok: int
 
     @classmethod
     def from_list(cls, ports: list[int]) -> "Ports":
@@ -154,16 +153,15 @@ def _controller_process_args(binary: Path, layout: Layout, user: str, port: int)
     ]
 
 
-def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int) -> list[str]:
-    """kwok plays the kubelet of every node annotated kwok.x-k8s.io/node=fake, and only those."""
+def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int, node: str) -> list[str]:
+    """One kwok per node plays that node's kubelet, and only that one: stopping the process is
+    what a power cut does to a kubelet (no heartbeats, no Lease renewals, no pod updates)."""
     return [
         str(binary),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         f"--config={KWOK_STAGES}",
-        "--manage-all-nodes=false",
-        f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_ANNOTATION_VALUE}",
+        f"--manage-single-node={node}",
         f"--cidr={POD_CIDR}",
         "--node-ip=127.0.0.1",
         f"--node-lease-duration-seconds={node_lease_seconds}",
-        f"--server-address=127.0.0.1:{layout.ports.kwok}",
     ]

@@ -26,7 +26,8 @@ from runbooks.cluster.process import ManagedProcess, Supervisor
 from runbooks.errors import ClusterError, ClusterStartError
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
-CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+KUBELET_PREFIX = "kwok-"  # one simulated kubelet process per node: "kwok-worker-1"
 KUBERNETES_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 Progress = Callable[[str], None]
 
@@ -105,7 +106,7 @@ class LocalCluster(Cluster):
         state.write_owner(root, self.config.keep, {})
         self.progress(f"local cluster folder {root}")
         pki = generate_cluster_pki(root / "pki")
-        self.layout = components.Layout(root, pki, components.Ports.from_list(free_ports(7)))
+        self.layout = components.Layout(root, pki, components.Ports.from_list(free_ports(6)))
         self._write_kubeconfigs()
         self.etcd_data_dir = root / "etcd-data"
         for name in KUBERNETES_COMPONENTS:
@@ -118,9 +119,11 @@ class LocalCluster(Cluster):
         self.start_component("kube-apiserver", wait=False)
         self._wait_healthy("etcd")
         self._wait_healthy("kube-apiserver")
-        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        for name in ("kube-controller-manager", "kube-scheduler"):
             self.start_component(name, wait=False)
         self._register_nodes(version)
+        for node in nodes.node_names(self.config.workers):
+            self.start_component(KUBELET_PREFIX + node, wait=False)
         for name in ("kube-controller-manager", "kube-scheduler"):
             self._wait_healthy(name)
         self._wait_nodes_ready()
@@ -138,7 +141,8 @@ class LocalCluster(Cluster):
                 "stop it with `python -m runbooks.cluster down`"
             )
             return
-        for name in reversed(CONTROL_PLANE):
+        kubelets = [name for name in self.processes if name.startswith(KUBELET_PREFIX)]
+        for name in [*kubelets, *reversed(CONTROL_PLANE)]:
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
@@ -177,8 +181,8 @@ class LocalCluster(Cluster):
         if name == "etcd":
             assert self.etcd_data_dir is not None
             return components.etcd_args(toolchain.etcd(), layout, self.etcd_data_dir)
-        if name == "kwok":
-            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds)
+        if name.startswith(KUBELET_PREFIX):
+            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds, name[len(KUBELET_PREFIX):])
         binary = toolchain.kubernetes(name, self.versions[name])
         if name == "kube-apiserver":
             return components.apiserver_args(binary, layout)
@@ -186,7 +190,7 @@ class LocalCluster(Cluster):
             return components.controller_manager_args(binary, layout, self.config.node_monitor_grace_period)
         if name == "kube-scheduler":
             return components.scheduler_args(binary, layout)
-        raise ClusterError(f"unknown component {name!r}; the components are: {', '.join(CONTROL_PLANE)}")
+        raise ClusterError(f"unknown component {name!r}; the components are: {', '.join(CONTROL_PLANE)} and {KUBELET_PREFIX}<node>")
 
     def start_component(self, name: str, version: str | None = None, wait: bool = True) -> None:
         """Start one component (optionally at another pinned Kubernetes version) and wait for its health."""
@@ -196,7 +200,7 @@ class LocalCluster(Cluster):
             self.versions[name] = version
         layout = self._layout
         env = None
-        if name == "kwok":
+        if name.startswith(KUBELET_PREFIX):
             # kwok reads ~/.kwok/kwok.yaml when present; a private HOME keeps a user's file out.
             home = layout.root / "kwok-home"
             home.mkdir(exist_ok=True)
@@ -207,7 +211,7 @@ class LocalCluster(Cluster):
         self._record_pids()
         if name != "etcd":
             self.supervisor.watch(process)
-        if wait:
+        if wait and not name.startswith(KUBELET_PREFIX):  # a kubelet's health is its node's Ready
             self._wait_healthy(name)
             if name == "kube-apiserver":
                 self.reset_api()
@@ -221,6 +225,17 @@ class LocalCluster(Cluster):
         self._record_pids()
         if name == "kube-apiserver":
             self.reset_api()
+
+    def power_off_node(self, name: str) -> None:
+        """Stop the node's kubelet (its kwok): no heartbeats or Lease renewals, so the real
+        node-lifecycle controller sees the node go silent, as after a power cut."""
+        self.get_node(name)
+        self.stop_component(KUBELET_PREFIX + name)
+
+    def power_on_node(self, name: str) -> None:
+        """Start the node's kubelet again; it reports the node and its pods Ready, as after a reboot."""
+        self.get_node(name)
+        self.start_component(KUBELET_PREFIX + name, wait=False)
 
     def use_etcd_data_dir(self, data_dir: Path) -> None:
         """Point the next etcd start at another data dir (a restored snapshot)."""
@@ -276,8 +291,6 @@ class LocalCluster(Cluster):
             return f"https://127.0.0.1:{ports.controller_manager}/healthz", self._ssl_context(None, None)
         if name == "kube-scheduler":
             return f"https://127.0.0.1:{ports.scheduler}/healthz", self._ssl_context(None, None)
-        if name == "kwok":
-            return f"http://127.0.0.1:{ports.kwok}/healthz", None
         raise ClusterError(f"unknown component {name!r}")
 
     def is_healthy(self, name: str) -> bool:
@@ -332,11 +345,11 @@ class LocalCluster(Cluster):
             return wanted <= ready
 
         try:
-            self._wait(all_ready, "every node to become Ready", "kwok")
+            self._wait(all_ready, "every node to become Ready")
         except ClusterStartError as exc:
             raise ClusterStartError(
                 f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, "
-                f"see {self._layout.log('kwok')} ({exc})"
+                f"see {self._layout.log(KUBELET_PREFIX + '<node>')} ({exc})"
             ) from exc
 
     def _wait_default_service_account(self) -> None:

@@ -1,0 +1,40 @@
+@node_maintenance @destructive
+Feature: Take a worker out for OS maintenance
+  A node that does not come back within its pods' tolerationSeconds loses them, and we cannot
+  know in advance that it will come back. So we cordon it, drain it (respecting every
+  PodDisruptionBudget through the Eviction API), upgrade it, and uncordon it.
+  Each scenario gets a fresh local cluster of its own: they take nodes away.
+
+  Background:
+    Given a fresh local cluster of its own
+    And a deployment "web" with 6 replicas guarded by a disruption budget of at least 5 available
+
+  Scenario: Drain, upgrade and return a worker without losing availability
+    Given a daemonset "node-agent" on every worker
+    And a deployment "cache" with 3 replicas that keeps emptyDir data
+    When I plan a drain of the worker running most of "web"
+    Then the plan shows no blocking disruption budget
+    When I cordon and drain that worker, ignoring daemonsets and deleting emptyDir data
+    Then only daemonset pods remain on it
+    And "web" never had fewer than 5 available replicas
+    And "web" and "cache" are fully available on the other workers
+    When the worker reboots for its upgrade and returns Ready
+    And I uncordon it
+    Then new pods can be scheduled on it
+
+  Scenario: A pod no controller owns stops the drain until the operator forces it
+    Given a pod "debug" that no controller owns on "worker-1"
+    When I try to drain "worker-1", ignoring daemonsets
+    Then the drain is refused naming the pod "debug"
+    And "worker-1" was not cordoned
+    When I drain "worker-1" again, ignoring daemonsets and forcing unmanaged pods
+    Then only daemonset pods remain on it
+
+  Scenario: A disruption budget that allows no disruption holds the drain, and nothing is lost
+    Given a deployment "db" with 2 replicas guarded by a disruption budget of at least 2 available
+    When I plan a drain of the worker running most of "db"
+    Then the plan names the disruption budget "db" as blocking
+    When I drain that worker anyway, giving up after 5 seconds
+    Then the drain fails naming the disruption budget "db"
+    And the worker stays cordoned
+    And "db" still has 2 ready replicas

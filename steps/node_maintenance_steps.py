@@ -1,0 +1,263 @@
+"""Steps of the node maintenance runbooks: cordon, drain, reboot, uncordon, and node loss."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from runbooks.cluster import Cluster
+from runbooks.errors import RunbookError
+from runbooks.evidence import Evidence
+from runbooks.ops import drain, node_state, workloads
+from runbooks.ops.probe import AvailabilityProbe, ProbeReport
+
+NS = "default"
+
+
+@dataclass
+class Maintenance:
+    """What the scenario's steps hand each other."""
+
+    node: str = ""
+    plan: drain.DrainPlan | None = None
+    result: drain.DrainResult | None = None
+    error: RunbookError | None = None
+    probe: ProbeReport | None = None
+    pods_before: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def maintenance() -> Maintenance:
+    return Maintenance()
+
+
+def busiest_worker(target: Cluster, app: str) -> str:
+    placement = workloads.pods_by_node(target, NS, f"app={app}")
+    return max(sorted(placement), key=lambda node: len(placement[node]))
+
+
+@given(parsers.parse('a deployment "{name}" with {replicas:d} replicas guarded by a disruption budget of at least {minimum:d} available'))
+def guarded_deployment(target: Cluster, name: str, replicas: int, minimum: int) -> None:
+    workloads.deploy(target, NS, name, replicas, start_delay="500ms")
+    workloads.guard_with_budget(target, NS, name, minimum)
+    workloads.wait_deployment_ready(target, NS, name)
+
+
+@given(parsers.parse('a daemonset "{name}" on every worker'))
+def daemonset(target: Cluster, name: str) -> None:
+    workloads.deploy_daemonset(target, NS, name)
+    workloads.wait_daemonset_ready(target, NS, name)
+
+
+@given(parsers.parse('a deployment "{name}" with {replicas:d} replicas that keeps emptyDir data'))
+def emptydir_deployment(target: Cluster, name: str, replicas: int) -> None:
+    workloads.deploy(target, NS, name, replicas, empty_dir=True)
+    workloads.wait_deployment_ready(target, NS, name)
+
+
+@given(parsers.parse('a pod "{name}" that no controller owns on "{node}"'))
+def bare_pod(target: Cluster, name: str, node: str) -> None:
+    workloads.create_bare_pod(target, NS, name, node)
+
+
+@when(parsers.parse('I plan a drain of the worker running most of "{app}"'))
+def plan_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    maintenance.node = busiest_worker(target, app)
+    maintenance.plan = drain.plan_drain(target, maintenance.node, drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True))
+    evidence.table(f"Drain plan for {maintenance.node}", maintenance.plan.rows())
+    evidence.table(f"Blockers and risks found for {maintenance.node}", maintenance.plan.blocker_rows())
+
+
+@then("the plan shows no blocking disruption budget")
+def plan_clear(maintenance: Maintenance) -> None:
+    assert maintenance.plan is not None and not maintenance.plan.blocked, maintenance.plan.blocker_rows() if maintenance.plan else None
+
+
+@then(parsers.parse('the plan names the disruption budget "{name}" as blocking'))
+def plan_names_budget(maintenance: Maintenance, name: str) -> None:
+    assert maintenance.plan is not None
+    assert any(b.blocks and b.subject == f"{NS}/{name}" for b in maintenance.plan.blockers), maintenance.plan.blocker_rows()
+
+
+def run_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, options: drain.DrainOptions, expect_failure: bool = False) -> None:
+    try:
+        maintenance.result = drain.drain_node(target, maintenance.node, options)
+        evidence.table(f"Drain of {maintenance.node}", [maintenance.result.summary()])
+    except RunbookError as error:
+        if not expect_failure:
+            raise
+        maintenance.error = error
+        evidence.note(f"Drain of {maintenance.node} refused", str(error))
+
+
+@when("I cordon and drain that worker, ignoring daemonsets and deleting emptyDir data")
+def drain_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    with AvailabilityProbe(target, "app=web", NS, budget=5) as probe:
+        run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True))
+        workloads.wait_deployment_ready(target, NS, "web")
+    maintenance.probe = probe.report
+    evidence.table("Availability of web during the drain", [probe.stop().summary()])
+
+
+@when(parsers.parse('I try to drain "{node}", ignoring daemonsets'))
+def try_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str) -> None:
+    maintenance.node = node
+    run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True), expect_failure=True)
+
+
+@when(parsers.parse('I drain "{node}" again, ignoring daemonsets and forcing unmanaged pods'))
+def drain_forced(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str) -> None:
+    maintenance.node = node
+    run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, force=True))
+
+
+@when(parsers.parse("I drain that worker anyway, giving up after {seconds:d} seconds"))
+def drain_with_timeout(target: Cluster, maintenance: Maintenance, evidence: Evidence, seconds: int) -> None:
+    run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, timeout=seconds), expect_failure=True)
+
+
+@then(parsers.parse('the drain is refused naming the pod "{name}"'))
+def refused_naming_pod(maintenance: Maintenance, name: str) -> None:
+    assert maintenance.error is not None and f"{NS}/{name}" in str(maintenance.error) and "--force" in str(maintenance.error)
+
+
+@then(parsers.parse('the drain fails naming the disruption budget "{name}"'))
+def failed_naming_budget(maintenance: Maintenance, name: str) -> None:
+    assert maintenance.error is not None, "the drain succeeded although the budget allows no disruption"
+    assert f"PodDisruptionBudget {NS}/{name}" in str(maintenance.error), str(maintenance.error)
+
+
+@then(parsers.parse('"{node}" was not cordoned'))
+def not_cordoned(target: Cluster, node: str) -> None:
+    assert not target.get_node(node).spec.unschedulable
+
+
+@then("the worker stays cordoned")
+def stays_cordoned(target: Cluster, maintenance: Maintenance) -> None:
+    assert target.get_node(maintenance.node).spec.unschedulable
+
+
+@then(parsers.parse('"{name}" still has {count:d} ready replicas'))
+def still_ready(target: Cluster, name: str, count: int) -> None:
+    assert workloads.wait_deployment_ready(target, NS, name, timeout=30) == count
+
+
+@then("only daemonset pods remain on it")
+def only_daemonsets(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    left = drain.pods_on_node(target, maintenance.node)
+    evidence.table(f"Pods left on {maintenance.node}", [{"pod": p.metadata.name, "owner": drain.classify(p, drain.DrainOptions()).owner} for p in left])
+    others = [p.metadata.name for p in left if not any(r.kind == "DaemonSet" for r in p.metadata.owner_references or [])]
+    assert not others, f"still on {maintenance.node}: {others}"
+
+
+@then(parsers.parse('"{name}" never had fewer than {minimum:d} available replicas'))
+def budget_held(maintenance: Maintenance, name: str, minimum: int) -> None:
+    assert maintenance.probe is not None and maintenance.probe.minimum_ready >= minimum, maintenance.probe.summary() if maintenance.probe else None
+
+
+@then(parsers.parse('"{first}" and "{second}" are fully available on the other workers'))
+def moved_elsewhere(target: Cluster, maintenance: Maintenance, evidence: Evidence, first: str, second: str) -> None:
+    for app in (first, second):
+        workloads.wait_deployment_ready(target, NS, app)
+        placement = workloads.pods_by_node(target, NS, f"app={app}")
+        evidence.table(f"Placement of {app}", [{"node": n, "pods": len(p)} for n, p in sorted(placement.items())])
+        assert maintenance.node not in placement, f"{app} still has pods on {maintenance.node}"
+
+
+@when("the worker reboots for its upgrade and returns Ready")
+def reboot(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    target.power_off_node(maintenance.node)
+    down = node_state.wait_node_lost(target, maintenance.node)
+    target.power_on_node(maintenance.node)
+    up = node_state.wait_node_ready(target, maintenance.node)
+    evidence.note("Reboot", f"{maintenance.node} went silent, was NotReady after {down:.1f} s, and Ready {up:.1f} s after power-on")
+
+
+@when("I uncordon it")
+def uncordon_it(target: Cluster, maintenance: Maintenance) -> None:
+    drain.uncordon(target, maintenance.node)
+
+
+@then("new pods can be scheduled on it")
+def schedulable_again(target: Cluster, maintenance: Maintenance) -> None:
+    assert not target.get_node(maintenance.node).spec.unschedulable
+    workloads.create_bare_pod(target, NS, "after-maintenance", maintenance.node)
+    workloads.deploy(target, NS, "spread", 12)
+    workloads.wait_deployment_ready(target, NS, "spread")
+    assert maintenance.node in workloads.pods_by_node(target, NS, "app=spread"), "the scheduler placed nothing on the returned worker"
+
+
+# -- node loss -------------------------------------------------------------------------------------
+@given(parsers.parse("a fresh local cluster of its own whose nodes are declared lost after {seconds:d} seconds of silence"), target_fixture="target")
+def fresh_cluster_short_grace(own_cluster_factory: Callable[..., Cluster], evidence: Evidence, seconds: int) -> Cluster:
+    # Kubelets renew their Lease every quarter of its duration; a grace period shorter than that
+    # would make every node look lost and put the controller into disruption mode (no evictions).
+    fresh = own_cluster_factory(node_monitor_grace_period=f"{seconds}s", node_lease_seconds=seconds)
+    evidence.note(
+        "Cluster",
+        f"a fresh {fresh.provider} cluster with --node-monitor-grace-period={seconds}s and {seconds} s node leases "
+        "(production defaults: 50 s and 40 s)",
+    )
+    return fresh
+
+
+@given(parsers.parse('a deployment "{name}" with {replicas:d} replicas tolerating a lost node for {seconds:d} seconds'))
+def tolerating_deployment(target: Cluster, name: str, replicas: int, seconds: int) -> None:
+    workloads.deploy(target, NS, name, replicas, toleration_seconds=seconds)
+    workloads.wait_deployment_ready(target, NS, name)
+
+
+@when(parsers.parse('the worker running most of "{app}" loses power'))
+def power_cut(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    maintenance.node = busiest_worker(target, app)
+    maintenance.pods_before = sorted(workloads.pods_by_node(target, NS, f"app={app}")[maintenance.node])
+    target.power_off_node(maintenance.node)
+    evidence.note("Power cut", f"{maintenance.node} stopped heartbeating with pods {', '.join(maintenance.pods_before)}")
+
+
+@when("it is declared lost")
+def declared_lost(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    evidence.note("Node lost", f"{maintenance.node} NotReady after {node_state.wait_node_lost(target, maintenance.node):.1f} s")
+
+
+@when(parsers.parse("it stays down for {seconds:d} seconds"))
+def stays_down(seconds: int) -> None:
+    time.sleep(seconds)  # the outage itself: nothing to wait for but the clock
+
+
+@when(parsers.parse('it stays down until "{app}" is replaced on the other workers'))
+def stays_down_until_replaced(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    count = sum(len(pods) for pods in workloads.pods_by_node(target, NS, f"app={app}").values())
+    took = node_state.wait_moved_off(target, NS, f"app={app}", maintenance.node, count)
+    evidence.note("Replacement", f"app={app} ran entirely on other workers {took:.1f} s after the node was declared lost")
+
+
+@when("it is powered on again")
+def powered_on(target: Cluster, maintenance: Maintenance) -> None:
+    target.power_on_node(maintenance.node)
+    node_state.wait_node_ready(target, maintenance.node)
+
+
+@then(parsers.parse('"{name}" has {count:d} ready replicas'))
+def has_ready(target: Cluster, name: str, count: int) -> None:
+    assert workloads.wait_deployment_ready(target, NS, name) == count
+
+
+@then(parsers.parse('the pods of "{app}" that were on the worker were {fate}'))
+def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str, fate: str) -> None:
+    node_state.wait_for(
+        lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
+        "terminating pods to be confirmed gone by the returned kubelet", 60, "check kwok on the local provider",
+    )
+    now = workloads.pods_by_node(target, NS, f"app={app}")
+    evidence.table(f"Placement of {app} afterwards", [{"node": n, "pods": ", ".join(sorted(p))} for n, p in sorted(now.items())])
+    still_there = sorted(set(maintenance.pods_before) & set(now.get(maintenance.node, [])))
+    if fate == "kept":
+        assert still_there == maintenance.pods_before, f"expected {maintenance.pods_before} still on {maintenance.node}, found {still_there}"
+    else:
+        assert not still_there, f"{still_there} survived on {maintenance.node} although their toleration ran out"
+        assert sum(len(p) for n, p in now.items() if n != maintenance.node) >= 1
