@@ -41,6 +41,7 @@ unit: $(VENV)/.installed
 bench: toolchain
 	$(PY) bench/cluster_start.py
 	$(PY) bench/snapshot.py
+	$(PY) bench/drain.py
 
 clean:
 	rm -rf $(REPORTS) .pytest_cache

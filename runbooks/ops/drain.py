@@ -222,7 +222,7 @@ def _selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
         }.get(expression.operator, False)
         if not ok:
             return False
-    return bool(selector.match_labels or selector.match_expressions)
+    return True  # policy/v1: an empty selector selects every pod of the namespace (a null one, none)
 
 
 def _ready(pod: client.V1Pod) -> bool:
@@ -261,10 +261,16 @@ def _claim_is_local(cluster: Cluster, namespace: str, claim: str, node: str) -> 
 
 
 def _message(exc: ApiException) -> str:
+    """The API's message, with its causes: a 429 names the budget only there
+    ("The disruption budget web needs 5 healthy pods and has 5 currently")."""
     try:
-        return json.loads(exc.body)["message"]
-    except (TypeError, ValueError, KeyError):
+        body = json.loads(exc.body)
+    except (TypeError, ValueError):
         return str(exc.reason)
+    if not isinstance(body, dict) or "message" not in body:
+        return str(exc.reason)
+    causes = [cause["message"] for cause in (body.get("details") or {}).get("causes") or [] if cause.get("message")]
+    return "; ".join([body["message"], *causes])
 
 
 class _Evictor:

@@ -49,9 +49,11 @@ def deploy(
     empty_dir: bool = False,
     start_delay: str | None = None,
     toleration_seconds: int | None = None,
+    node: str | None = None,
 ) -> client.V1Deployment:
     """A Deployment labelled app=<name>; `start_delay` stands in for a container's start-up time,
-    `toleration_seconds` replaces the 300 s that DefaultTolerationSeconds gives for node loss."""
+    `toleration_seconds` replaces the 300 s that DefaultTolerationSeconds gives for node loss,
+    `node` pins every replica to one node."""
     labels = {"app": name}
     volumes = [client.V1Volume(name="scratch", empty_dir=client.V1EmptyDirVolumeSource())] if empty_dir else None
     tolerations = None
@@ -62,7 +64,12 @@ def deploy(
         ]
     template = client.V1PodTemplateSpec(
         metadata=client.V1ObjectMeta(labels=labels, annotations={START_DELAY_ANNOTATION: start_delay} if start_delay else None),
-        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)], volumes=volumes, tolerations=tolerations),
+        spec=client.V1PodSpec(
+            containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)],
+            volumes=volumes,
+            tolerations=tolerations,
+            node_selector={"kubernetes.io/hostname": node} if node else None,  # pinned: e.g. a benchmark's full worker
+        ),
     )
     body = client.V1Deployment(
         metadata=client.V1ObjectMeta(name=name, labels=labels),
