@@ -13,12 +13,12 @@ from pytest_bdd import given, parsers, then, when
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
 from runbooks.ops import etcd, guarded_app, legacy_objects
+from runbooks.ops.guarded_app import APP_NAMESPACE
 from runbooks.ops.commands import CommandResult, run_command
 from runbooks.policy import gate
 from runbooks.toolchain import Toolchain
 from runbooks.versions import Version
 
-APP_NAMESPACE = "maintenance-demo"
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -11,6 +11,7 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.workloads import wait_deployment_ready
 
+APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
 IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok plays the kubelet
 
 
