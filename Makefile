@@ -46,6 +46,7 @@ unit: $(VENV)/.installed
 
 bench: toolchain
 	$(PY) bench/cluster_start.py
+	$(PY) bench/snapshot.py
 
 clean:
 	rm -rf $(REPORTS) .pytest_cache

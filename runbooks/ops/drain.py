@@ -1,0 +1,375 @@
+"""Cordon, drain and uncordon with `kubectl drain` semantics, plus a plan that predicts blockers.
+
+Eviction goes through the policy/v1 Eviction API so PodDisruptionBudgets are respected: a 429
+means a budget forbids the eviction right now, and is retried with backoff until the drain's
+timeout; the error then names the budget and states that the node stays cordoned (nothing is
+lost: the pods are still running). 404 means the pod is already gone.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from runbooks.cluster.base import Cluster
+from runbooks.errors import RunbookError
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+class DrainError(RunbookError):
+    """A drain could not finish; the message says what blocks it and in what state the node is."""
+
+
+class DrainBlockedError(DrainError):
+    """A drain was refused before anything changed (a filter or the plan), or a PDB held out."""
+
+
+@dataclass(frozen=True)
+class DrainOptions:
+    """The knobs of `kubectl drain`, with its defaults."""
+
+    ignore_daemonsets: bool = False
+    delete_emptydir_data: bool = False
+    force: bool = False  # evict pods no controller will recreate
+    disable_eviction: bool = False  # DELETE instead of Eviction: bypasses PDBs, only when asked
+    pod_selector: str | None = None
+    timeout: float = 120.0  # the whole drain; 0 would mean forever in kubectl, here it must be > 0
+    skip_wait_for_delete_timeout: float = 0.0  # pods deleted longer ago than this are not waited for
+    grace_period: int | None = None
+    dry_run: bool = False  # server-side: every request is sent with dryRun=All
+    parallelism: int = 16
+
+
+@dataclass(frozen=True)
+class PodVerdict:
+    """What the drain does with one pod, and why."""
+
+    namespace: str
+    name: str
+    action: str  # "evict", "delete", "skip" or "refuse"
+    reason: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that will stop or endanger the drain, found before anything changes."""
+
+    kind: str
+    subject: str
+    detail: str
+    blocks: bool = True  # False: a risk worth showing (e.g. a single replica) that does not stop the drain
+
+
+@dataclass(frozen=True)
+class DrainPlan:
+    node: str
+    verdicts: tuple[PodVerdict, ...]
+    blockers: tuple[Blocker, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return any(b.blocks for b in self.blockers)
+
+    @property
+    def to_remove(self) -> tuple[PodVerdict, ...]:
+        return tuple(v for v in self.verdicts if v.action in ("evict", "delete"))
+
+    def rows(self) -> list[dict[str, str]]:
+        return [{"pod": f"{v.namespace}/{v.name}", "owner": v.owner, "action": v.action, "reason": v.reason} for v in self.verdicts]
+
+    def blocker_rows(self) -> list[dict[str, str]]:
+        return [{"finding": b.kind, "subject": b.subject, "blocks the drain": "yes" if b.blocks else "no", "detail": b.detail} for b in self.blockers]
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    node: str
+    evicted: tuple[str, ...]
+    skipped: tuple[PodVerdict, ...]
+    retries: int
+    seconds: float
+    dry_run: bool
+    pdb_waits: dict[str, int] = field(default_factory=dict)  # pod -> 429 answers it got
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "evicted": len(self.evicted),
+            "skipped": len(self.skipped),
+            "429 retries": self.retries,
+            "seconds": round(self.seconds, 2),
+            "dry run": "yes" if self.dry_run else "no",
+        }
+
+
+def _dry(options: DrainOptions) -> dict[str, str]:
+    return {"dry_run": "All"} if options.dry_run else {}
+
+
+def cordon(cluster: Cluster, node: str, dry_run: bool = False) -> None:
+    """Mark the node unschedulable (`kubectl cordon`)."""
+    _set_unschedulable(cluster, node, True, dry_run)
+
+
+def uncordon(cluster: Cluster, node: str, dry_run: bool = False) -> None:
+    """Make the node schedulable again (`kubectl uncordon`)."""
+    _set_unschedulable(cluster, node, False, dry_run)
+
+
+def _set_unschedulable(cluster: Cluster, node: str, value: bool, dry_run: bool) -> None:
+    cluster.get_node(node)  # an unknown node is an error that lists the real ones
+    cluster.core.patch_node(node, {"spec": {"unschedulable": value or None}}, **({"dry_run": "All"} if dry_run else {}))
+
+
+def pods_on_node(cluster: Cluster, node: str, selector: str | None = None) -> list[client.V1Pod]:
+    kwargs: dict[str, Any] = {"field_selector": f"spec.nodeName={node}"}
+    if selector:
+        kwargs["label_selector"] = selector
+    try:
+        return cluster.core.list_pod_for_all_namespaces(**kwargs).items
+    except ApiException as exc:
+        if exc.status == 400 and selector:
+            raise DrainError(f"the pod selector {selector!r} is not valid: {_message(exc)}") from exc
+        raise
+
+
+def classify(pod: client.V1Pod, options: DrainOptions) -> PodVerdict:
+    """kubectl drain's filters, in its order: the first one that applies decides."""
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    controller = next((ref for ref in meta.owner_references or [] if ref.controller), None)
+    owner = f"{controller.kind}/{controller.name}" if controller else "-"
+    verdict = lambda action, reason: PodVerdict(meta.namespace, meta.name, action, reason, owner)  # noqa: E731
+    remove = "delete" if options.disable_eviction else "evict"
+    if meta.deletion_timestamp:
+        return verdict("skip", "already terminating")
+    if (meta.annotations or {}).get(MIRROR_ANNOTATION):
+        return verdict("skip", "mirror pod of a static pod: only its kubelet can remove it")
+    if status and status.phase in ("Succeeded", "Failed"):
+        return verdict(remove, "finished pod")
+    if controller and controller.kind == "DaemonSet":
+        if options.ignore_daemonsets:
+            return verdict("skip", "DaemonSet pod (--ignore-daemonsets): its controller ignores unschedulable")
+        return verdict("refuse", "DaemonSet-managed: pass --ignore-daemonsets")
+    if controller is None:
+        if not options.force:
+            return verdict("refuse", "not managed by a controller, it would be lost: pass --force")
+    if any(volume.empty_dir is not None for volume in spec.volumes or []):
+        if not options.delete_emptydir_data:
+            return verdict("refuse", "has emptyDir data that eviction deletes: pass --delete-emptydir-data")
+        return verdict(remove, "emptyDir data will be deleted" + ("; unmanaged (--force)" if controller is None else ""))
+    return verdict(remove, "unmanaged (--force)" if controller is None else "managed by a controller")
+
+
+def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainPlan:
+    """Predict what a drain would do and what would block it, changing nothing."""
+    cluster.get_node(node)  # an unknown node fails here, listing the real ones
+    pods = pods_on_node(cluster, node, options.pod_selector)
+    verdicts = tuple(classify(pod, options) for pod in pods)
+    blockers: list[Blocker] = []
+    leaving = {(v.namespace, v.name) for v in verdicts if v.action == "evict"}
+    pod_by_key = {(p.metadata.namespace, p.metadata.name): p for p in pods}
+    for pdb in client.PolicyV1Api(cluster.api).list_pod_disruption_budget_for_all_namespaces().items:
+        covered = [key for key in leaving if key[0] == pdb.metadata.namespace and _selects(pdb, pod_by_key[key])]
+        if not covered:
+            continue
+        allowed = (pdb.status.disruptions_allowed if pdb.status else 0) or 0
+        name = f"{pdb.metadata.namespace}/{pdb.metadata.name}"
+        if allowed == 0:
+            blockers.append(Blocker("PodDisruptionBudget", name, f"allows 0 disruptions now; {len(covered)} of its pods are on {node}"))
+        elif allowed < len(covered):
+            blockers.append(Blocker("PodDisruptionBudget", name, f"allows {allowed} at a time for {len(covered)} pods: the drain will wait for replacements", blocks=False))
+        if pdb.spec.unhealthy_pod_eviction_policy in (None, "IfHealthyBudget"):
+            unhealthy = [k[1] for k in covered if not _ready(pod_by_key[k])]
+            if unhealthy and allowed == 0:
+                blockers.append(Blocker("unhealthy pod", name, f"IfHealthyBudget keeps unready pods {', '.join(unhealthy)} from eviction"))
+    for key in sorted(leaving):
+        pod = pod_by_key[key]
+        owner = _replica_owner(cluster, pod)
+        if owner is not None and owner[1] == 1:
+            blockers.append(Blocker("single replica", f"{key[0]}/{owner[0]}", "its only replica is on this node: it will be unavailable until rescheduled", blocks=False))
+        for volume in pod.spec.volumes or []:
+            claim = volume.persistent_volume_claim
+            if claim and _claim_is_local(cluster, key[0], claim.claim_name, node):
+                blockers.append(Blocker("local PersistentVolume", f"{key[0]}/{claim.claim_name}", f"bound to a volume on {node}: the pod cannot run elsewhere"))
+    for verdict in verdicts:
+        if verdict.action == "refuse":
+            blockers.append(Blocker("filter", f"{verdict.namespace}/{verdict.name}", verdict.reason))
+    return DrainPlan(node, verdicts, tuple(blockers))
+
+
+def _selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
+    selector = pdb.spec.selector
+    if selector is None:
+        return False
+    labels = pod.metadata.labels or {}
+    if any(labels.get(k) != v for k, v in (selector.match_labels or {}).items()):
+        return False
+    for expression in selector.match_expressions or []:
+        value, values = labels.get(expression.key), expression.values or []
+        ok = {
+            "In": value in values,
+            "NotIn": value not in values,
+            "Exists": expression.key in labels,
+            "DoesNotExist": expression.key not in labels,
+        }.get(expression.operator, False)
+        if not ok:
+            return False
+    return bool(selector.match_labels or selector.match_expressions)
+
+
+def _ready(pod: client.V1Pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []) if pod.status)
+
+
+def _replica_owner(cluster: Cluster, pod: client.V1Pod) -> tuple[str, int] | None:
+    """(owner name, desired replicas) for ReplicaSet/StatefulSet pods; None otherwise."""
+    ref = next((r for r in pod.metadata.owner_references or [] if r.controller), None)
+    if ref is None or ref.kind not in ("ReplicaSet", "StatefulSet"):
+        return None
+    apps = client.AppsV1Api(cluster.api)
+    try:
+        if ref.kind == "ReplicaSet":
+            rs = apps.read_namespaced_replica_set(ref.name, pod.metadata.namespace)
+            deployment = next((r.name for r in rs.metadata.owner_references or [] if r.kind == "Deployment"), ref.name)
+            return deployment, rs.spec.replicas or 0
+        sts = apps.read_namespaced_stateful_set(ref.name, pod.metadata.namespace)
+        return ref.name, sts.spec.replicas or 0
+    except ApiException:
+        return None
+
+
+def _claim_is_local(cluster: Cluster, namespace: str, claim: str, node: str) -> bool:
+    try:
+        pvc = cluster.core.read_namespaced_persistent_volume_claim(claim, namespace)
+        if not pvc.spec.volume_name:
+            return False
+        pv = cluster.core.read_persistent_volume(pvc.spec.volume_name)
+    except ApiException:
+        return False
+    if pv.spec.local is None and pv.spec.host_path is None:
+        return False
+    terms = (pv.spec.node_affinity.required.node_selector_terms if pv.spec.node_affinity and pv.spec.node_affinity.required else []) or []
+    return not terms or any(node in (e.values or []) for t in terms for e in t.match_expressions or [])
+
+
+def _message(exc: ApiException) -> str:
+    try:
+        return json.loads(exc.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return str(exc.reason)
+
+
+class _Evictor:
+    """Evicts one pod, retrying while a PodDisruptionBudget answers 429."""
+
+    def __init__(self, cluster: Cluster, options: DrainOptions, deadline: float) -> None:
+        self.core = cluster.core
+        self.options = options
+        self.deadline = deadline
+        self.retries: dict[str, int] = {}
+        self.last_refusal: dict[str, str] = {}
+
+    def remove(self, verdict: PodVerdict) -> str:
+        key = f"{verdict.namespace}/{verdict.name}"
+        delete_options = client.V1DeleteOptions(grace_period_seconds=self.options.grace_period, **_dry(self.options))
+        delay = 0.1
+        while True:
+            try:
+                if verdict.action == "delete":
+                    self.core.delete_namespaced_pod(verdict.name, verdict.namespace, body=delete_options, **_dry(self.options))
+                else:
+                    eviction = client.V1Eviction(
+                        metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options
+                    )
+                    self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction, **_dry(self.options))
+                return key
+            except ApiException as exc:
+                if exc.status == 404:
+                    return key
+                if exc.status != 429:
+                    raise DrainError(f"evicting {key} failed: HTTP {exc.status} {_message(exc)}") from exc
+                self.retries[key] = self.retries.get(key, 0) + 1
+                self.last_refusal[key] = _message(exc)
+                if time.monotonic() + delay > self.deadline:
+                    raise DrainBlockedError(
+                        f"{key} could not be evicted before the drain timed out: {_message(exc)}"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainResult:
+    """Cordon `node` and evict its pods as `kubectl drain` does; wait until they are gone.
+
+    On failure the node stays cordoned and the pods that were not evicted keep running: the
+    error says which and why, and `uncordon` returns the node to service.
+    """
+    started = time.monotonic()
+    deadline = started + options.timeout
+    plan = plan_drain(cluster, node, options)
+    refused = [v for v in plan.verdicts if v.action == "refuse"]
+    if refused:
+        listing = "; ".join(f"{v.namespace}/{v.name}: {v.reason}" for v in refused)
+        raise DrainBlockedError(f"cannot drain {node}, nothing was changed: {listing}")
+    cordon(cluster, node, options.dry_run)
+    evictor = _Evictor(cluster, options, deadline)
+    removing = plan.to_remove
+    evicted: list[str] = []
+    failures: list[str] = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(options.parallelism, len(removing) or 1))) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(evictor.remove, v) for v in removing]):
+            try:
+                evicted.append(future.result())
+            except DrainError as exc:
+                failures.append(str(exc))
+    if failures:
+        blockers = sorted({b.subject for b in plan.blockers if b.kind == "PodDisruptionBudget"})
+        named = f" (PodDisruptionBudget {', '.join(blockers)})" if blockers else ""
+        raise DrainBlockedError(
+            f"drain of {node} stopped after {time.monotonic() - started:.0f} s{named}: {'; '.join(sorted(failures))}. "
+            f"{node} stays cordoned; {len(evicted)} pods were evicted, the others still run. "
+            "Fix the budget (or scale the workload) and drain again, or uncordon the node."
+        )
+    if not options.dry_run:
+        _wait_gone(cluster, node, [v for v in removing], deadline, options.skip_wait_for_delete_timeout)
+    return DrainResult(
+        node=node,
+        evicted=tuple(sorted(evicted)),
+        skipped=tuple(v for v in plan.verdicts if v.action == "skip"),
+        retries=sum(evictor.retries.values()),
+        seconds=time.monotonic() - started,
+        dry_run=options.dry_run,
+        pdb_waits=dict(evictor.retries),
+    )
+
+
+def _wait_gone(cluster: Cluster, node: str, removed: list[PodVerdict], deadline: float, skip_after: float) -> None:
+    waiting = {(v.namespace, v.name) for v in removed}
+    delay = 0.05
+    while waiting:
+        present = {(p.metadata.namespace, p.metadata.name): p for p in pods_on_node(cluster, node)}
+        now = time.time()
+        for key in list(waiting):
+            pod = present.get(key)
+            if pod is None:
+                waiting.discard(key)
+            elif skip_after and pod.metadata.deletion_timestamp and now - pod.metadata.deletion_timestamp.timestamp() > skip_after:
+                waiting.discard(key)
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{ns}/{name}" for ns, name in sorted(waiting))
+            raise DrainError(
+                f"timed out waiting for {names} to be deleted from {node}; the node stays cordoned. "
+                "A pod stuck Terminating means its kubelet is not confirming: check the node"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)

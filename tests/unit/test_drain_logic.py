@@ -1,0 +1,83 @@
+"""kubectl drain's filters and the PDB retry loop, on typed objects and a scripted API (no cluster)."""
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from runbooks.ops.drain import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, classify
+
+
+def pod(owner_kind: str | None = "ReplicaSet", empty_dir: bool = False, mirror: bool = False, phase: str = "Running", deleting: bool = False) -> client.V1Pod:
+    owners = [client.V1OwnerReference(api_version="apps/v1", kind=owner_kind, name="web-1", uid="u", controller=True)] if owner_kind else None
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(
+            name="p", namespace="ns", owner_references=owners,
+            annotations={"kubernetes.io/config.mirror": "x"} if mirror else None,
+            deletion_timestamp="2026-01-01T00:00:00Z" if deleting else None,
+        ),
+        spec=client.V1PodSpec(containers=[], volumes=[client.V1Volume(name="v", empty_dir=client.V1EmptyDirVolumeSource())] if empty_dir else None),
+        status=client.V1PodStatus(phase=phase),
+    )
+
+
+@pytest.mark.parametrize(
+    ("the_pod", "options", "action", "reason"),
+    [
+        (pod(), DrainOptions(), "evict", "managed"),
+        (pod(mirror=True), DrainOptions(force=True), "skip", "mirror"),
+        (pod(deleting=True), DrainOptions(), "skip", "terminating"),
+        (pod("DaemonSet"), DrainOptions(), "refuse", "--ignore-daemonsets"),
+        (pod("DaemonSet"), DrainOptions(ignore_daemonsets=True), "skip", "DaemonSet"),
+        (pod(None), DrainOptions(), "refuse", "--force"),
+        (pod(None), DrainOptions(force=True), "evict", "unmanaged"),
+        (pod(empty_dir=True), DrainOptions(), "refuse", "--delete-emptydir-data"),
+        (pod(empty_dir=True), DrainOptions(delete_emptydir_data=True), "evict", "emptyDir"),
+        (pod(None, phase="Succeeded"), DrainOptions(), "evict", "finished"),
+        (pod(), DrainOptions(disable_eviction=True), "delete", "managed"),
+    ],
+)
+def test_filters_follow_kubectl(the_pod: client.V1Pod, options: DrainOptions, action: str, reason: str) -> None:
+    verdict = classify(the_pod, options)
+    assert verdict.action == action and reason in verdict.reason
+
+
+class ScriptedCore:
+    """Answers evictions from a script of HTTP statuses (201 = accepted)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.calls = 0
+
+    def create_namespaced_pod_eviction(self, name: str, namespace: str, body: object, **kwargs: object) -> None:
+        status = self.statuses[min(self.calls, len(self.statuses) - 1)]
+        self.calls += 1
+        if status != 201:
+            raise ApiException(status=status, reason="scripted")
+
+
+def evictor(statuses: list[int], timeout: float) -> tuple[_Evictor, ScriptedCore]:
+    core = ScriptedCore(statuses)
+    return _Evictor(SimpleNamespace(core=core), DrainOptions(), time.monotonic() + timeout), core  # type: ignore[arg-type]
+
+
+VERDICT = PodVerdict("ns", "p", "evict", "managed", "ReplicaSet/web-1")
+
+
+def test_429_is_retried_until_the_budget_allows() -> None:
+    ev, core = evictor([429, 429, 201], timeout=10)
+    assert ev.remove(VERDICT) == "ns/p"
+    assert core.calls == 3 and ev.retries == {"ns/p": 2}
+
+
+def test_404_means_already_gone() -> None:
+    ev, core = evictor([404], timeout=10)
+    assert ev.remove(VERDICT) == "ns/p" and core.calls == 1
+
+
+def test_a_budget_that_never_allows_times_out_with_a_clear_error() -> None:
+    ev, _ = evictor([429], timeout=0.5)
+    with pytest.raises(DrainBlockedError, match="could not be evicted before the drain timed out"):
+        ev.remove(VERDICT)
