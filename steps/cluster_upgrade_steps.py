@@ -14,7 +14,7 @@ from runbooks.evidence import Evidence
 from runbooks.ops import etcd, health, upgrade
 from runbooks.ops.probe import AvailabilityProbe
 from runbooks.policy import skew
-from runbooks.policy.upgrade_path import UpgradePlan, UpgradeRefusedError, plan_upgrade
+from runbooks.policy.upgrade_path import StepKind, UpgradePlan, UpgradeRefusedError, plan_upgrade
 from runbooks.toolchain import Toolchain
 from runbooks.versions import Version
 
@@ -93,17 +93,17 @@ def apiserver_version(target: Cluster, version: str, evidence: Evidence) -> None
 
 
 @when("I drain, upgrade and uncordon every node in turn, checking the skew after each")
-def nodes(target: Cluster, toolchain: Toolchain, upgrade_run: UpgradeRun, evidence: Evidence) -> None:
+def nodes(target: Cluster, upgrade_run: UpgradeRun, evidence: Evidence) -> None:
     assert upgrade_run.plan is not None
     hop = upgrade_run.plan.hops[-1]
-    kubectl = toolchain.kubernetes("kubectl", str(hop.target))
-    evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrade' patches the node status's kubeletVersion/kubeProxyVersion; "
-                  "drain/uncordon use the upstream `kubectl drain`/`kubectl uncordon` (stop-gap until the drain engine of issue 3 lands)")
-    for node in dict.fromkeys(step.subject for step in hop.steps if step.kind.name == "UPGRADE_NODE"):
-        record = upgrade.upgrade_node(kubectl, target, node, hop.target)
+    evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
+                  "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
+    drains = []
+    for node in dict.fromkeys(step.subject for step in hop.steps if step.kind is StepKind.UPGRADE_NODE):
+        record, drained = upgrade.upgrade_node(target, node, hop.target)
         upgrade_run.records.append(record)
-        for command in record.commands:
-            evidence.command(f"{node}: {command.argv[3] if len(command.argv) > 3 else ''}", command)
+        drains.append(drained.summary())
+    evidence.table("Drains", drains)
     evidence.table("Every step of the upgrade", [r.row() for r in upgrade_run.records])
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import ProviderUnavailableError, RunbookError
-from runbooks.ops.commands import CommandResult, run_command
+from runbooks.ops import drain
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, UpgradeRefusedError, check_single_hop
 from runbooks.versions import Version
@@ -35,7 +34,6 @@ class StepRecord:
     seconds: float
     within_policy: bool
     skew_rows: tuple[dict[str, object], ...]
-    commands: tuple[CommandResult, ...] = ()
 
     def row(self) -> dict[str, object]:
         return {"step": self.step, "subject": self.subject, "before": self.before, "after": self.after,
@@ -63,10 +61,9 @@ def _component_version(cluster: Cluster, name: str) -> str:
     return (found.controller_manager if name == "kube-controller-manager" else found.scheduler) or "unknown"
 
 
-def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float,
-             commands: tuple[CommandResult, ...] = ()) -> StepRecord:
+def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float) -> StepRecord:
     report = skew.check(live_versions(cluster))
-    record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()), commands)
+    record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()))
     if not report.ok:
         raise UpgradeStepError(f"after '{step} {subject}' the cluster is outside the skew policy: {report.explain()}; "
                                "stop here and bring that component back within policy before going on")
@@ -91,24 +88,7 @@ def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]
 
 
 # -- nodes -----------------------------------------------------------------------------------------
-def drain(kubectl: Path, cluster: Cluster, node: str) -> CommandResult:
-    """STOP-GAP until runbooks/ops/drain.py (issue 3) lands: the upstream `kubectl drain`, which
-    cordons, then evicts through the Eviction API (so disruption budgets are honoured) and retries."""
-    result = run_command([kubectl, "--kubeconfig", str(cluster.kubeconfig), *(["--context", cluster.context] if cluster.context else []),
-                          "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={DRAIN_TIMEOUT_SECONDS}s"],
-                         timeout=DRAIN_TIMEOUT_SECONDS + 30)
-    if not result.ok:
-        raise UpgradeStepError(f"draining {node} failed (it stays cordoned; `kubectl uncordon {node}` returns it): {result.stderr.strip()[-500:]}")
-    return result
-
-
-def uncordon(kubectl: Path, cluster: Cluster, node: str) -> CommandResult:
-    """STOP-GAP until runbooks/ops/drain.py lands: the upstream `kubectl uncordon`."""
-    result = run_command([kubectl, "--kubeconfig", str(cluster.kubeconfig), *(["--context", cluster.context] if cluster.context else []),
-                          "uncordon", node], timeout=60)
-    if not result.ok:
-        raise UpgradeStepError(f"uncordoning {node} failed: {result.stderr.strip()}")
-    return result
+DRAIN_OPTIONS = drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, timeout=DRAIN_TIMEOUT_SECONDS)
 
 
 def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
@@ -121,15 +101,16 @@ def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
     client.CoreV1Api(cluster.api).patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
 
 
-def upgrade_node(kubectl: Path, cluster: Cluster, node: str, target: Version) -> StepRecord:
-    """Drain, raise kubelet/kube-proxy, uncordon; then the skew check."""
+def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepRecord, drain.DrainResult]:
+    """Drain (evicting through the Eviction API, so disruption budgets hold), raise kubelet/kube-proxy,
+    uncordon; then the skew check. A failed drain leaves the node cordoned and says so."""
     started = time.monotonic()
     before = cluster.get_node(node).status.node_info.kubelet_version
-    drained = drain(kubectl, cluster, node)
+    drained = drain.drain_node(cluster, node, DRAIN_OPTIONS)
     raise_node_versions(cluster, node, target)
-    returned = uncordon(kubectl, cluster, node)
+    drain.uncordon(cluster, node)
     after = cluster.get_node(node).status.node_info.kubelet_version
-    return _checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started, (drained, returned))
+    return _checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started), drained
 
 
 def set_kubelet_versions(cluster: Cluster, nodes: list[str], version: Version) -> None:
