@@ -8,7 +8,7 @@ REPORTS := reports
 # EVIDENCE_KEY=<Ed25519 PEM> signs the chain (python -m runbooks.evidence keygen <path> makes one).
 EVIDENCE := --evidence-dir=$(REPORTS) $(if $(EVIDENCE_KEY),--evidence-key=$(EVIDENCE_KEY))
 
-.PHONY: demo test test-kind unit toolchain bench clean
+.PHONY: demo test test-kind unit toolchain bench clean gate
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: toolchain
 # Real kind nodes (first time: builds the node image, several minutes), smoke runbook only.
 test-kind: $(VENV)/.installed
 	$(PYTEST) tests/features --cluster kind -m smoke --html=$(REPORTS)/kind-report.html --self-contained-html
+
+# The pre-upgrade gate: exit code 0 only when every check passes for TARGET (e.g. make gate TARGET=v1.37).
+# GATE_ARGS passes the rest, e.g. GATE_ARGS="--cluster existing --snapshot-dir /backups/etcd".
+gate: toolchain
+	@test -n "$(TARGET)" || { echo "make gate needs TARGET=vX.Y, e.g. make gate TARGET=v1.37"; exit 2; }
+	$(PYTEST) tests/features -m gate --target-version $(TARGET) $(GATE_ARGS) --html=$(REPORTS)/gate.html --self-contained-html $(EVIDENCE)
 
 unit: $(VENV)/.installed
 	$(PYTEST) tests/unit

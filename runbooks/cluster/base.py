@@ -145,6 +145,18 @@ class Cluster(abc.ABC):
         """The version this provider was asked to run; providers that cannot know it say so."""
         raise ProviderUnavailableError(f"the {self.provider} provider does not know which Kubernetes version to expect")
 
+    def component_healthy(self, name: str) -> bool | None:
+        """Whether a control-plane component (kube-controller-manager, kube-scheduler...) is healthy.
+        The default reads its kube-system static pod's Ready condition, as on kubeadm clusters;
+        None when no such pod is visible (a managed control plane, or no right to list kube-system)."""
+        try:
+            pods = self.core.list_namespaced_pod("kube-system", label_selector=f"component={name}").items
+        except client.exceptions.ApiException:
+            return None
+        if not pods:
+            return None
+        return all(any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])) for pod in pods)
+
     # -- optional capabilities ------------------------------------------------------------------
     def etcd_access(self) -> EtcdAccess:
         self.require(Capability.ETCD_ACCESS)

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
@@ -149,16 +150,19 @@ class AvailabilityProbe:
         self.stop()
 
     def start(self) -> None:
+        self._started = time.monotonic()
+        resource_version = self._relist()
+        self._thread = threading.Thread(target=self._watch, args=(resource_version,), name=f"probe {self.selector}", daemon=True)
+        self._thread.start()
+
+    def _relist(self) -> str:
+        """Replace the book with a fresh list; returns the list's resourceVersion to watch from."""
         listing = self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False)
         body = json.loads(listing.data)
-        self._started = time.monotonic()
-        for pod in body["items"]:
-            self.book.apply("ADDED", pod)
+        with self._lock:
+            self.book.pods = {pod["metadata"]["name"]: pod for pod in body["items"]}
         self._record()
-        self._thread = threading.Thread(
-            target=self._watch, args=(body["metadata"]["resourceVersion"],), name=f"probe {self.selector}", daemon=True
-        )
-        self._thread.start()
+        return body["metadata"]["resourceVersion"]
 
     def _record(self, force: bool = False) -> None:
         with self._lock:
@@ -186,6 +190,10 @@ class AvailabilityProbe:
                 try:
                     for line in response:
                         event = json.loads(line)
+                        if event["type"] == "ERROR" and event["object"].get("code") == 410:
+                            # A restarted apiserver's watch cache starts at "now": re-list, as informers do.
+                            resource_version = self._relist()
+                            break
                         if event["type"] == "ERROR":
                             raise RunbookError(f"the pod watch for {self.selector!r} failed: {event['object'].get('message')}")
                         resource_version = event["object"]["metadata"]["resourceVersion"]
@@ -198,9 +206,28 @@ class AvailabilityProbe:
                     response.release_conn()
             except (ReadTimeoutError, ProtocolError):
                 continue
+            except ApiException as exc:
+                if exc.status not in (410, 429) and (exc.status or 0) < 500:
+                    self._error = exc
+                    return
+                time.sleep(0.5)  # the apiserver is coming up or its cache is behind: ask again
+                if exc.status == 410:
+                    resource_version = self._relist_quietly(resource_version)
+                continue
+            except MaxRetryError:
+                # The apiserver is restarting (an upgrade step): no pod can change while it is away,
+                # so resuming from the last resourceVersion loses nothing.
+                time.sleep(0.5)
+                continue
             except Exception as exc:  # noqa: BLE001 - handed to stop(), which raises it in the caller
                 self._error = exc
                 return
+
+    def _relist_quietly(self, resource_version: str) -> str:
+        try:
+            return self._relist()
+        except (ApiException, MaxRetryError):
+            return resource_version  # still coming up: the next round tries again
 
     def stop(self) -> ProbeReport:
         """Stop watching and return the report (idempotent)."""

@@ -298,6 +298,9 @@ class LocalCluster(Cluster):
         status, body = self._get(url, context)
         return status == 200 and ("true" in body if name == "etcd" else True)
 
+    def component_healthy(self, name: str) -> bool | None:
+        return self.is_healthy(name)
+
     def _wait_healthy(self, name: str) -> None:
         self._wait(lambda: self.is_healthy(name), f"{name} to report healthy", name)
 

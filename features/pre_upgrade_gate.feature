@@ -1,0 +1,47 @@
+@pre_upgrade
+Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
+  An upgrade that starts on a cluster that cannot finish it ends half-done, at night. Before the first
+  step we check, and a CI pipeline gets one answer in the exit code: zero only when every check passes.
+  The checks: the version skew policy allows the target; every node is Ready; no disruption budget
+  allows zero disruptions (a drain would hang on it); no client requests, and no object or manifest
+  uses, an API version the target no longer serves (the apiserver's own apiserver_requested_deprecated_apis
+  metric, and a scan against the table from the Deprecated API Migration Guide); kube-apiserver,
+  kube-controller-manager and kube-scheduler are healthy; etcd is healthy and a snapshot younger than
+  --snapshot-max-age lies in --snapshot-dir. The gate only reads.
+  Run it as: make gate TARGET=v1.37 (or pytest -m gate --target-version v1.37 --snapshot-dir DIR).
+
+  @gate
+  Scenario: The cluster under maintenance passes every check for the target version
+    Given the cluster under maintenance
+    And a recent etcd snapshot in the snapshot directory
+    When I run the pre-upgrade gate for the target version
+    Then every gate check passes
+
+  @gate_proof @destructive
+  Scenario: A disruption budget that allows no disruption fails the gate until it is relaxed
+    Given a fresh local cluster of its own
+    And a recent etcd snapshot in the snapshot directory
+    And a deployment "web" with 3 replicas guarded by a disruption budget of at least 3 available
+    When I run the pre-upgrade gate for "v1.37.2"
+    Then the gate fails only on "no drain blockers", naming "maintenance-demo/web"
+    When the CI gate command runs against it as an existing cluster
+    Then it exits with a non-zero code
+    When I relax the disruption budget of "web" to at least 2 available
+    And I run the pre-upgrade gate for "v1.37.2"
+    Then every gate check passes
+    When the CI gate command runs against it as an existing cluster
+    Then it exits with code 0
+
+  # Kubernetes 1.37 removes no API of its own (the guide's newest removal is 1.32), and a 1.36
+  # apiserver cannot store objects through an API it no longer serves. What survives years of
+  # upgrades is the last-applied configuration: the pipeline that re-applies it will fail on 1.37.
+  @gate_proof @destructive
+  Scenario: An object last applied through a removed API fails the gate until it is re-applied
+    Given a fresh local cluster of its own
+    And a recent etcd snapshot in the snapshot directory
+    And a CronJob "nightly" last applied through batch/v1beta1, an API the target no longer serves
+    When I run the pre-upgrade gate for "v1.37.2"
+    Then the gate fails only on "no objects of APIs removed in 1.37 (static scan)", naming "maintenance-demo/nightly"
+    When I re-apply "nightly" as batch/v1 with kubectl
+    And I run the pre-upgrade gate for "v1.37.2"
+    Then every gate check passes

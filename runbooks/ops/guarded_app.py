@@ -1,0 +1,72 @@
+"""A Deployment guarded by a PodDisruptionBudget: the workload the gate and upgrade runbooks protect."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kubernetes import client
+
+from runbooks.cluster.base import Cluster
+from runbooks.errors import RunbookError
+from runbooks.ops.workloads import wait_deployment_ready
+
+APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
+IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok plays the kubelet
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    name: str
+    min_available: int
+    expected_pods: int
+    disruptions_allowed: int
+
+    def row(self) -> dict[str, object]:
+        return {"budget": self.name, "minAvailable": self.min_available, "expected pods": self.expected_pods, "disruptions allowed": self.disruptions_allowed}
+
+
+def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, replicas: int, min_available: int) -> BudgetStatus:
+    """Namespace, Deployment (pods labelled app=<name>, spread over workers) and its PDB; waits until
+    the disruption controller has computed the budget."""
+    core, apps, policy = cluster.core, client.AppsV1Api(cluster.api), client.PolicyV1Api(cluster.api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    labels = {"app": name}
+    pod = client.V1PodSpec(
+        containers=[client.V1Container(name=name, image=IMAGE)],
+        topology_spread_constraints=[client.V1TopologySpreadConstraint(max_skew=1, topology_key="kubernetes.io/hostname",
+                                                                       when_unsatisfiable="ScheduleAnyway", label_selector=client.V1LabelSelector(match_labels=labels))],
+    )
+    apps.create_namespaced_deployment(namespace, client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name, labels=labels),
+        spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels),
+                                     template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod))))
+    policy.create_namespaced_pod_disruption_budget(namespace, client.V1PodDisruptionBudget(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels=labels))))
+    wait_deployment_ready(cluster, namespace, name)
+    return wait_budget(cluster, namespace, name, replicas - min_available)
+
+
+def set_min_available(cluster: Cluster, namespace: str, name: str, min_available: int) -> BudgetStatus:
+    policy = client.PolicyV1Api(cluster.api)
+    policy.patch_namespaced_pod_disruption_budget(name, namespace, {"spec": {"minAvailable": min_available}})
+    replicas = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, namespace).spec.replicas or 0
+    return wait_budget(cluster, namespace, name, replicas - min_available)
+
+
+def wait_budget(cluster: Cluster, namespace: str, name: str, allowed: int, timeout: float = 120.0) -> BudgetStatus:
+    """Wait (bounded) until the disruption controller reports `allowed` disruptions for the current spec."""
+    policy = client.PolicyV1Api(cluster.api)
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        pdb = policy.read_namespaced_pod_disruption_budget(name, namespace)
+        observed = pdb.status is not None and pdb.status.observed_generation == pdb.metadata.generation
+        status = BudgetStatus(f"{namespace}/{name}", int(pdb.spec.min_available), pdb.status.expected_pods if pdb.status else 0,
+                              pdb.status.disruptions_allowed if pdb.status else 0)
+        if observed and status.disruptions_allowed == allowed and status.expected_pods:
+            return status
+        time.sleep(0.5)
+    raise RunbookError(f"disruption budget {namespace}/{name} did not reach {allowed} allowed disruptions in {timeout:.0f} s "
+                       f"(last seen {status}); check that kube-controller-manager runs its disruption controller")

@@ -1,0 +1,119 @@
+"""Carrying out one minor hop of an upgrade: the control plane component by component, then each
+node drained, its kubelet/kube-proxy raised, and uncordoned; the skew policy checked after every
+step, stopping at the first step that leaves the cluster outside it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kubernetes import client
+
+from runbooks.cluster.base import Capability, Cluster
+from runbooks.errors import ProviderUnavailableError, RunbookError
+from runbooks.ops import drain
+from runbooks.policy import skew
+from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, UpgradeRefusedError, check_single_hop
+from runbooks.versions import Version
+
+DRAIN_TIMEOUT_SECONDS = 300
+
+
+class UpgradeStepError(RunbookError):
+    """An upgrade step failed or left the cluster outside the skew policy; the message says where it stopped."""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One executed step: what changed, what the cluster reported after it, and the skew verdict."""
+
+    step: str
+    subject: str
+    before: str
+    after: str
+    seconds: float
+    within_policy: bool
+    skew_rows: tuple[dict[str, object], ...]
+
+    def row(self) -> dict[str, object]:
+        return {"step": self.step, "subject": self.subject, "before": self.before, "after": self.after,
+                "seconds": round(self.seconds, 2), "skew after": "within policy" if self.within_policy else "OUTSIDE"}
+
+
+def live_versions(cluster: Cluster) -> skew.ClusterVersions:
+    return skew.ClusterVersions.from_components(cluster.component_versions())
+
+
+def refuse_unless_allowed(cluster: Cluster, target: Version) -> skew.ControlPlaneUpgradeCheck:
+    """Before anything changes: one minor at a time, and the skew policy must hold afterwards."""
+    versions = live_versions(cluster)
+    check_single_hop(versions.oldest_apiserver, target)
+    verdict = skew.check_control_plane_upgrade(versions, target)
+    if not verdict.allowed:
+        raise UpgradeRefusedError(verdict.explain())
+    return verdict
+
+
+def _component_version(cluster: Cluster, name: str) -> str:
+    found = cluster.component_versions()
+    if name == "kube-apiserver":
+        return found.apiserver  # from GET /version of the running apiserver
+    return (found.controller_manager if name == "kube-controller-manager" else found.scheduler) or "unknown"
+
+
+def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float) -> StepRecord:
+    report = skew.check(live_versions(cluster))
+    record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()))
+    if not report.ok:
+        raise UpgradeStepError(f"after '{step} {subject}' the cluster is outside the skew policy: {report.explain()}; "
+                               "stop here and bring that component back within policy before going on")
+    return record
+
+
+def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]:
+    """kube-apiserver, then kube-controller-manager, then kube-scheduler: each stopped and started
+    at the target version, its running version read back, the skew checked."""
+    cluster.require(Capability.SWAP_CONTROL_PLANE_BINARIES)
+    refuse_unless_allowed(cluster, target)
+    records = []
+    for name in CONTROL_PLANE_ORDER:
+        started, before = time.monotonic(), _component_version(cluster, name)
+        cluster.stop_component(name)
+        cluster.start_component(name, version=str(target))
+        after = _component_version(cluster, name)
+        if Version.parse(after) != target:
+            raise UpgradeStepError(f"{name} reports {after} after its restart, not {target}; check its log and start it again")
+        records.append(_checked(cluster, "upgrade", name, before, after, started))
+    return records
+
+
+# -- nodes -----------------------------------------------------------------------------------------
+DRAIN_OPTIONS = drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, timeout=DRAIN_TIMEOUT_SECONDS)
+
+
+def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
+    """The node's kubelet and kube-proxy now run `version`. Only possible here where kwok plays the
+    kubelet: the node status it reports is patched, as a restarted kubelet of that version would."""
+    if Capability.SIMULATED_KUBELETS not in cluster.capabilities:
+        raise ProviderUnavailableError(
+            f"upgrading the kubelet on {node} means installing the {version} packages on that machine; "
+            "this provider cannot do that, so upgrade it by hand between drain and uncordon")
+    client.CoreV1Api(cluster.api).patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
+
+
+def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepRecord, drain.DrainResult]:
+    """Drain (evicting through the Eviction API, so disruption budgets hold), raise kubelet/kube-proxy,
+    uncordon; then the skew check. A failed drain leaves the node cordoned and says so."""
+    started = time.monotonic()
+    before = cluster.get_node(node).status.node_info.kubelet_version
+    drained = drain.drain_node(cluster, node, DRAIN_OPTIONS)
+    raise_node_versions(cluster, node, target)
+    drain.uncordon(cluster, node)
+    after = cluster.get_node(node).status.node_info.kubelet_version
+    return _checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started), drained
+
+
+def set_kubelet_versions(cluster: Cluster, nodes: list[str], version: Version) -> None:
+    """Seed nodes whose kubelets report `version` (kwok only), e.g. to show an upgrade blocked by old kubelets."""
+    for node in nodes:
+        raise_node_versions(cluster, node, version)
