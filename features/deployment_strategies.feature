@@ -52,7 +52,7 @@ Feature: Roll out a new release with the deployment strategy that fits, measured
     Then the Service's ready endpoints went from all "green" to all "blue"
     And the Service had a ready endpoint in every sample
 
-  Scenario Outline: A canary takes a quarter of the endpoints, then is <decision>d
+  Scenario Outline: A canary takes a quarter of the endpoints, then I <decision> it
     Given a deployment "web-stable" of 3 replicas of release "v1" labelled track=stable
     And a Service "web" selecting app=web
     When I add a deployment "web-canary" of 1 replica of release "v2" labelled track=canary, watching the Service's EndpointSlices

@@ -233,7 +233,7 @@ def decide(target: Cluster, strategy_run: StrategyRun, decision: str, evidence: 
         else:
             strategies.abort_canary(target, strategy_run.namespace, canary)
         probe.wait_for(lambda s: s.by_label == {"stable": stable.replicas} and s.total == stable.replicas, "only the stable track serving")
-    _plot(evidence, strategy_run, probe.stop(), f"canary {decision}d", what="endpoints")
+    _plot(evidence, strategy_run, probe.stop(), f"canary: {decision} (3 stable + 1 canary -> one release)", what="endpoints")
 
 
 @then(parsers.parse('every ready endpoint of the Service runs release "{release}"'))
