@@ -149,8 +149,10 @@ def never_fewer(strategy_run: StrategyRun, name: str, min_ready: int) -> None:
 @then(parsers.parse('"{name}" never had more than replicas + maxSurge = {max_pods:d} pods that were not terminating'))
 def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Evidence) -> None:
     report = strategy_run.measured()
-    # The controller's maxSurge counts pods of its ReplicaSets that are not terminating; a pod being
-    # deleted is not counted (with a real kubelet it may run on for its grace period), so we report it apart.
+    # maxSurge bounds the pods the controller counts in its ReplicaSets, and a ReplicaSet does not count
+    # a pod that is terminating (unless the Deployment opts into podReplacementPolicy TerminationComplete,
+    # KEP-3973). With a real kubelet such a pod may run on for its grace period above the ceiling, so
+    # the ceiling is checked on pods that are not terminating and the terminating ones are reported apart.
     evidence.note("Pods", f"at most {report.maximum_total} pods not terminating (ceiling {max_pods}); "
                           f"at most {max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count")
     assert strategy_run.ceiling == max_pods, f"the Examples row says {max_pods}, the controller's rounding gives {strategy_run.ceiling}"
