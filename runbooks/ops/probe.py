@@ -2,7 +2,8 @@
 
 Watch-based, not sleep-polling: every pod event from the apiserver updates the book, and each
 update is one sample, so a dip that lasts milliseconds is still seen. Reused by the node
-maintenance, upgrade and deployment-strategy runbooks.
+maintenance, upgrade and deployment-strategy runbooks. `EndpointProbe` does the same for a
+Service's EndpointSlices: what the Service routes to, rather than what the pods say.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from kubernetes import client
 
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
@@ -21,6 +24,7 @@ from runbooks.errors import RunbookError
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,10 @@ class PodBook:
         self.pods: dict[str, dict[str, Any]] = {}
         self.split_label = split_label
 
+    def replace_all(self, pods: list[dict[str, Any]]) -> None:
+        """Start over from a fresh list (after a watch expired with 410 Gone)."""
+        self.pods = {pod["metadata"]["name"]: pod for pod in pods}
+
     def apply(self, event_type: str, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
         if event_type == "DELETED":
@@ -118,6 +126,57 @@ class PodBook:
         return Sample(round(seconds, 4), ready, total, terminating, by_label)
 
 
+class EndpointSliceBook:
+    """Bookkeeping of one Service's EndpointSlices, fed with watch events: the endpoints it routes to.
+
+    An endpoint is counted ready when its `ready` condition is true (what kube-proxy sends traffic to);
+    its pod's labels, for `split_label`, come from `labels_of(pod name)`, since slices do not carry them.
+    """
+
+    def __init__(self, split_label: str | None = None, labels_of: Callable[[str], dict[str, str]] | None = None) -> None:
+        self.slices: dict[str, dict[str, Any]] = {}
+        self.split_label = split_label
+        self.labels_of = labels_of or (lambda _pod: {})
+
+    def replace_all(self, endpoint_slices: list[dict[str, Any]]) -> None:
+        """Start over from a fresh list (after a watch expired with 410 Gone)."""
+        self.slices = {item["metadata"]["name"]: item for item in endpoint_slices}
+
+    def apply(self, event_type: str, endpoint_slice: dict[str, Any]) -> None:
+        name = endpoint_slice["metadata"]["name"]
+        if event_type == "DELETED":
+            self.slices.pop(name, None)
+        else:
+            self.slices[name] = endpoint_slice
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        # The same pod can briefly sit in two slices while the controller moves it; count it once.
+        seen: dict[str, dict[str, Any]] = {}
+        for endpoint_slice in self.slices.values():
+            for endpoint in endpoint_slice.get("endpoints") or []:
+                key = ((endpoint.get("targetRef") or {}).get("name")) or ",".join(endpoint.get("addresses") or [])
+                seen[key] = endpoint
+        return list(seen.values())
+
+    def sample(self, seconds: float) -> Sample:
+        ready = total = terminating = 0
+        by_label: dict[str, int] = {}
+        for endpoint in self.endpoints():
+            conditions = endpoint.get("conditions") or {}
+            if conditions.get("terminating"):
+                terminating += 1
+                continue
+            total += 1
+            # An absent `ready` means ready (discovery.k8s.io/v1: "nil should be interpreted as true").
+            if conditions.get("ready", True) is not False:
+                ready += 1
+                if self.split_label:
+                    pod = (endpoint.get("targetRef") or {}).get("name", "")
+                    value = self.labels_of(pod).get(self.split_label, "")
+                    by_label[value] = by_label.get(value, 0) + 1
+        return Sample(round(seconds, 4), ready, total, terminating, by_label)
+
+
 class AvailabilityProbe:
     """Context manager: `with AvailabilityProbe(cluster, "app=web", budget=5) as probe: ...; probe.report`."""
 
@@ -133,7 +192,7 @@ class AvailabilityProbe:
         self.selector = selector
         self.namespace = namespace
         self.budget = budget
-        self.book = PodBook(split_label)
+        self.book: PodBook | EndpointSliceBook = PodBook(split_label)
         self.samples: list[Sample] = []
         self.report: ProbeReport | None = None
         self._stop = threading.Event()
@@ -149,6 +208,10 @@ class AvailabilityProbe:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _list(self, **options: Any) -> Any:
+        """List (or, with watch=True, watch) what the probe counts: the pods of the selector."""
+        return self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, **options)
+
     def start(self) -> None:
         self._started = time.monotonic()
         resource_version = self._relist()
@@ -157,10 +220,10 @@ class AvailabilityProbe:
 
     def _relist(self) -> str:
         """Replace the book with a fresh list; returns the list's resourceVersion to watch from."""
-        listing = self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, _preload_content=False)
+        listing = self._list(_preload_content=False)
         body = json.loads(listing.data)
         with self._lock:
-            self.book.pods = {pod["metadata"]["name"]: pod for pod in body["items"]}
+            self.book.replace_all(body["items"])
         self._record()
         return body["metadata"]["resourceVersion"]
 
@@ -177,9 +240,7 @@ class AvailabilityProbe:
         # the last resourceVersion every READ_TIMEOUT seconds, so no event is lost in between.
         while not self._stop.is_set():
             try:
-                response = self.cluster.core.list_namespaced_pod(
-                    self.namespace,
-                    label_selector=self.selector,
+                response = self._list(
                     watch=True,
                     resource_version=resource_version,
                     allow_watch_bookmarks=True,
@@ -195,7 +256,7 @@ class AvailabilityProbe:
                             resource_version = self._relist()
                             break
                         if event["type"] == "ERROR":
-                            raise RunbookError(f"the pod watch for {self.selector!r} failed: {event['object'].get('message')}")
+                            raise RunbookError(f"the watch for {self.selector!r} failed: {event['object'].get('message')}")
                         resource_version = event["object"]["metadata"]["resourceVersion"]
                         if event["type"] != "BOOKMARK":
                             self.book.apply(event["type"], event["object"])
@@ -229,6 +290,25 @@ class AvailabilityProbe:
         except (ApiException, MaxRetryError):
             return resource_version  # still coming up: the next round tries again
 
+    def latest(self) -> Sample:
+        with self._lock:
+            return self.samples[-1]
+
+    def wait_for(self, condition: Callable[[Sample], bool], what: str, timeout: float = 60.0) -> Sample:
+        """Wait (bounded) until the latest sample satisfies `condition`; a RunbookError names `what` otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._error is not None:
+                break
+            sample = self.latest()
+            if condition(sample):
+                return sample
+            time.sleep(0.05)
+        raise RunbookError(
+            f"{self.selector}: {what} did not happen within {timeout:.0f} s (last seen: {self.latest()}); "
+            "check that kube-controller-manager is running and the pods are scheduled"
+        )
+
     def stop(self) -> ProbeReport:
         """Stop watching and return the report (idempotent)."""
         if self.report is not None:
@@ -243,3 +323,28 @@ class AvailabilityProbe:
             raise RunbookError(f"the availability probe for {self.selector!r} stopped: {self._error}") from self._error
         self.report = ProbeReport(self.selector, self.budget, tuple(self.samples))
         return self.report
+
+
+class EndpointProbe(AvailabilityProbe):
+    """Context manager watching a Service's EndpointSlices: `EndpointProbe(cluster, "web", ns, budget=1, split_label="version")`.
+
+    Pod labels for the split are read once per pod (they do not change during a rollout)."""
+
+    def __init__(self, cluster: Cluster, service: str, namespace: str = "default", budget: int | None = None, split_label: str | None = None) -> None:
+        super().__init__(cluster, f"service/{service}", namespace, budget, split_label)
+        self.service = service
+        self._labels: dict[str, dict[str, str]] = {}
+        self.book = EndpointSliceBook(split_label, self._labels_of)
+
+    def _labels_of(self, pod: str) -> dict[str, str]:
+        if pod and pod not in self._labels:
+            try:
+                self._labels[pod] = self.cluster.core.read_namespaced_pod(pod, self.namespace).metadata.labels or {}
+            except client.ApiException:
+                return {}  # already gone: counted without a label value this once
+        return self._labels.get(pod, {})
+
+    def _list(self, **options: Any) -> Any:
+        return client.DiscoveryV1Api(self.cluster.api).list_namespaced_endpoint_slice(
+            self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.service}", **options
+        )

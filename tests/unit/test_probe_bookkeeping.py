@@ -1,6 +1,6 @@
 """The availability probe's bookkeeping, fed with synthetic watch events."""
 
-from runbooks.ops.probe import PodBook, ProbeReport, Sample
+from runbooks.ops.probe import EndpointSliceBook, PodBook, ProbeReport, Sample
 
 
 def pod(name: str, ready: bool = True, deleting: bool = False, phase: str = "Running", version: str = "v1") -> dict:
@@ -55,3 +55,27 @@ def test_zero_ready_window_is_measured_between_samples() -> None:
     # ready: 3 at t0, 0 at t1 and t2, 3 at t3 -> two seconds with nothing ready
     assert report(3, 0, 0, 3).zero_ready_seconds() == 2.0
     assert report(3, 2, 3).zero_ready_seconds() == 0.0
+
+
+def endpoint(pod: str, ready: bool | None = True, terminating: bool = False) -> dict:
+    conditions = {"terminating": terminating} | ({} if ready is None else {"ready": ready})
+    return {"addresses": ["10.0.0.1"], "conditions": conditions, "targetRef": {"kind": "Pod", "name": pod}}
+
+
+def test_endpoint_slices_count_ready_endpoints_split_by_the_pods_label() -> None:
+    labels = {"b1": {"version": "blue"}, "b2": {"version": "blue"}, "g1": {"version": "green"}, "g2": {"version": "green"}}
+    book = EndpointSliceBook("version", labels.get)
+    book.apply("ADDED", {"metadata": {"name": "web-1"}, "endpoints": [endpoint("b1"), endpoint("b2", ready=None), endpoint("g1", ready=False)]})
+    book.apply("ADDED", {"metadata": {"name": "web-2"}, "endpoints": [endpoint("g2", ready=False, terminating=True)]})
+    sample = book.sample(0.5)
+    assert (sample.ready, sample.total, sample.terminating, sample.by_label) == (2, 3, 1, {"blue": 2})
+
+
+def test_a_pod_in_two_slices_while_it_moves_is_counted_once_and_deleted_slices_drop_out() -> None:
+    book = EndpointSliceBook()
+    book.apply("ADDED", {"metadata": {"name": "a"}, "endpoints": [endpoint("p1")]})
+    book.apply("ADDED", {"metadata": {"name": "b"}, "endpoints": [endpoint("p1"), endpoint("p2")]})
+    assert book.sample(0).ready == 2
+    book.apply("DELETED", {"metadata": {"name": "b"}})
+    book.apply("MODIFIED", {"metadata": {"name": "a"}, "endpoints": None})
+    assert book.sample(0).ready == 0

@@ -1,0 +1,252 @@
+"""Steps of the deployment-strategies runbook: create releases, roll out and back, switch and split a
+Service, each measured by an availability probe whose timeline is plotted into the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from runbooks import plan
+from runbooks.cluster import Cluster
+from runbooks.evidence import Evidence
+from runbooks.evidence.plots import availability_png
+from runbooks.ops import strategies
+from runbooks.ops.probe import AvailabilityProbe, EndpointProbe, ProbeReport
+from runbooks.toolchain import Toolchain
+
+
+@dataclass
+class StrategyRun:
+    """What one scenario created and measured."""
+
+    cluster: Cluster | None = None
+    namespace: str = ""
+    releases: dict[str, strategies.Release] = field(default_factory=dict)
+    report: ProbeReport | None = None  # the latest measured change
+    ceiling: int | None = None
+
+    def measured(self) -> ProbeReport:
+        plan.skip_effect("plan mode: nothing was rolled out, so there is no availability to check")
+        assert self.report is not None, "no change was measured in this scenario"
+        return self.report
+
+
+@pytest.fixture
+def strategy_run() -> Iterator[StrategyRun]:
+    run = StrategyRun()
+    yield run
+    if run.cluster is not None and run.namespace and not plan.active():
+        strategies.delete_namespace(run.cluster, run.namespace)
+
+
+def _labels(text: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in text.split(","))
+
+
+def _plot(evidence: Evidence, run: StrategyRun, report: ProbeReport, title: str, what: str = "pods") -> None:
+    evidence.table("Availability", [report.summary()])
+    evidence.table("Timeline (one row per change)", [
+        {"seconds": s.seconds, "ready": s.ready, "live": s.total, "terminating": s.terminating, **s.by_label} for s in report.samples
+    ])
+    evidence.image(title, availability_png(report, title, ceiling=run.ceiling, what=what))
+    run.report = report
+
+
+@given("a namespace of the scenario's own, deleted afterwards")
+def own_namespace(target: Cluster, strategy_run: StrategyRun, evidence: Evidence) -> None:
+    strategy_run.cluster = target
+    strategy_run.namespace = strategies.create_namespace(target)
+    evidence.note("Namespace", f"{strategy_run.namespace}" + (" (plan mode: created as a dry run only)" if plan.active() else ", deleted after the scenario"))
+
+
+def _create(target: Cluster, run: StrategyRun, release: strategies.Release, evidence: Evidence) -> None:
+    run.releases[release.name] = release
+    evidence.table(f"Deployment {release.name}" + (" (plan: would create)" if plan.active() else ""), [{
+        "replicas": release.replicas, "image": strategies.image(release.release), "selector": release.selector,
+        "strategy": release.strategy, "start delay": release.start_delay}])
+    if plan.active():
+        return  # its namespace exists only as a dry run, so there is nothing to create it in
+    strategies.create_release(target, run.namespace, release)
+    strategies.wait_rolled_out(target, run.namespace, release.name)
+
+
+@given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" with strategy Recreate'))
+def recreate_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, evidence: Evidence) -> None:
+    _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.recreate()), evidence)
+
+
+@given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" with strategy RollingUpdate, '
+                     'maxSurge {max_surge} and maxUnavailable {max_unavailable}'))
+def rolling_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str,
+                    max_surge: str, max_unavailable: str, evidence: Evidence) -> None:
+    surge, unavailable = strategies.int_or_percent(max_surge), strategies.int_or_percent(max_unavailable)
+    strategy_run.ceiling = strategies.rolling_bounds(replicas, surge, unavailable).max_pods
+    _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.rolling_update(surge, unavailable)), evidence)
+
+
+@given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" labelled {labels}'))
+def labelled_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, labels: str, evidence: Evidence) -> None:
+    _create(target, strategy_run, strategies.Release(name, replicas, release, labels=_labels(labels)), evidence)
+
+
+@given(parsers.parse('a Service "{name}" selecting {selector}'))
+def service(target: Cluster, strategy_run: StrategyRun, name: str, selector: str, evidence: Evidence) -> None:
+    evidence.table(f"Service {name}", [{"selector": selector, "port": "80 -> 8080"}])
+    if not plan.active():
+        strategies.create_service(target, strategy_run.namespace, name, _labels(selector))
+
+
+@when(parsers.parse('I roll "{name}" out to release "{release}", watching its pods'))
+def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
+    current = strategy_run.releases[name]
+    evidence.note("Rollout" + (" (plan)" if plan.active() else ""), f"deployment/{name}: image {strategies.image(current.release)} -> {strategies.image(release)}, strategy {current.strategy}")
+    if plan.active():
+        return
+    budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready if current.strategy["type"] == "RollingUpdate" else 1
+    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL) as probe:
+        strategies.roll_out(target, strategy_run.namespace, name, release)
+        strategies.wait_rolled_out(target, strategy_run.namespace, name)
+    strategy_run.releases[name] = replace(current, release=release)
+    _plot(evidence, strategy_run, probe.stop(), f"{current.strategy['type']} of {name}: {current.release} -> {release}")
+
+
+def _surge_unavailable(release: strategies.Release) -> dict[str, int | str]:
+    rolling = release.strategy.get("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
+    return {"max_surge": rolling["maxSurge"], "max_unavailable": rolling["maxUnavailable"]}
+
+
+@when(parsers.parse('I roll "{name}" back with "kubectl rollout undo", watching its pods'))
+def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, name: str, evidence: Evidence) -> None:
+    kubectl = toolchain.kubernetes("kubectl")
+    if plan.active():
+        evidence.note("Rollback (plan)", " ".join(strategies.roll_back_argv(kubectl, target, strategy_run.namespace, name)))
+        return
+    current = strategy_run.releases[name]
+    budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready
+    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL) as probe:
+        evidence.command("kubectl rollout undo", strategies.roll_back(kubectl, target, strategy_run.namespace, name))
+        strategies.wait_rolled_out(target, strategy_run.namespace, name)
+    _plot(evidence, strategy_run, probe.stop(), f"rollback of {name} (kubectl rollout undo)")
+
+
+@then(parsers.parse('there was a measured window in which no pod of "{name}" was ready'))
+def downtime(strategy_run: StrategyRun, name: str, evidence: Evidence) -> None:
+    report = strategy_run.measured()
+    evidence.note("Downtime", f"no pod of {name} was ready for {report.zero_ready_seconds():.2f} s")
+    assert report.samples[0].ready > 0 and report.minimum_ready == 0 and report.zero_ready_seconds() > 0, report.summary()
+
+
+@then(parsers.parse('"{name}" never had fewer than replicas - maxUnavailable = {min_ready:d} ready pods'))
+def never_fewer(strategy_run: StrategyRun, name: str, min_ready: int) -> None:
+    report = strategy_run.measured()
+    assert report.budget == min_ready, f"the Examples row says {min_ready}, the controller's rounding gives {report.budget}"
+    assert report.held and len(report.samples) > 2, f"{name} fell to {report.minimum_ready} ready pods: {report.summary()}"
+
+
+@then(parsers.parse('"{name}" never had more than replicas + maxSurge = {max_pods:d} pods that were not terminating'))
+def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Evidence) -> None:
+    report = strategy_run.measured()
+    # maxSurge bounds the pods the controller counts in its ReplicaSets, and a ReplicaSet does not count
+    # a pod that is terminating (unless the Deployment opts into podReplacementPolicy TerminationComplete,
+    # KEP-3973). With a real kubelet such a pod may run on for its grace period above the ceiling, so
+    # the ceiling is checked on pods that are not terminating and the terminating ones are reported apart.
+    evidence.note("Pods", f"at most {report.maximum_total} pods not terminating (ceiling {max_pods}); "
+                          f"at most {max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count")
+    assert strategy_run.ceiling == max_pods, f"the Examples row says {max_pods}, the controller's rounding gives {strategy_run.ceiling}"
+    assert report.maximum_total <= max_pods, f"{name} had {report.maximum_total} pods: {report.summary()}"
+
+
+@then(parsers.parse('every pod of "{name}" runs release "{release}"'))
+def every_pod_runs(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
+    plan.skip_effect("plan mode: nothing was rolled out")
+    found = strategies.pod_releases(target, strategy_run.namespace, ",".join(f"{k}={v}" for k, v in strategy_run.releases[name].selector.items()))
+    evidence.table(f"Pods of {name} by release (from their images)", [{"release": r, "pods": n} for r, n in sorted(found.items())])
+    assert dict(found) == {release: strategy_run.releases[name].replicas}, dict(found)
+
+
+@when(parsers.parse('I switch the selector of Service "{service}" to {labels}, watching its EndpointSlices'))
+def switch(target: Cluster, strategy_run: StrategyRun, service: str, labels: str, evidence: Evidence) -> None:
+    (key, value), = _labels(labels).items()
+    evidence.note("Switch" + (" (plan)" if plan.active() else ""), f"service/{service}: selector {key}={value}")
+    if plan.active():
+        return  # the Service exists only in the plan
+    serving = sum(r.replicas for r in strategy_run.releases.values() if r.labels.get(key) == value)
+    with EndpointProbe(target, service, strategy_run.namespace, budget=1, split_label=key) as probe:
+        selector = strategies.switch_selector(target, strategy_run.namespace, service, {key: value})
+        probe.wait_for(lambda s: s.by_label == {value: serving} and s.total == serving, f"every endpoint {key}={value}")
+    evidence.note("New selector", ",".join(f"{k}={v}" for k, v in selector.items()))
+    _plot(evidence, strategy_run, probe.stop(), f"blue/green: Service {service} switched to {key}={value}", what="endpoints")
+
+
+@then(parsers.parse('the Service\'s ready endpoints went from all "{before}" to all "{after}"'))
+def went_from_to(strategy_run: StrategyRun, before: str, after: str, evidence: Evidence) -> None:
+    report = strategy_run.measured()
+    first, last = report.samples[0], report.samples[-1]
+    mixed = [s.seconds for s in report.samples if len(s.by_label) > 1]
+    evidence.note("Switch", f"first sample {first.by_label}, last {last.by_label}; {len(mixed)} samples with both colours ready")
+    assert set(first.by_label) == {before} and first.ready > 0, first
+    assert set(last.by_label) == {after} and last.ready > 0, last
+
+
+@then("the Service had a ready endpoint in every sample")
+def always_an_endpoint(strategy_run: StrategyRun) -> None:
+    report = strategy_run.measured()
+    assert report.budget == 1 and report.held and len(report.samples) >= 2, f"the Service had no ready endpoint: {report.summary()}"
+
+
+@when(parsers.parse('I add a deployment "{name}" of {replicas:d} replica of release "{release}" labelled {labels}, watching the Service\'s EndpointSlices'))
+def add_canary(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, labels: str, evidence: Evidence) -> None:
+    canary = strategies.Release(name, replicas, release, labels=_labels(labels))
+    if plan.active():
+        _create(target, strategy_run, canary, evidence)
+        return
+    stable = sum(r.replicas for r in strategy_run.releases.values())
+    with EndpointProbe(target, "web", strategy_run.namespace, budget=stable, split_label="track") as probe:
+        _create(target, strategy_run, canary, evidence)
+        probe.wait_for(lambda s: s.ready == stable + replicas, f"{stable + replicas} ready endpoints")
+    _plot(evidence, strategy_run, probe.stop(), f"canary {name} added beside {stable} stable", what="endpoints")
+
+
+@then(parsers.parse('the Service\'s ready endpoints split {stable_share:d}/{canary_share:d} between track "{stable}" and "{canary}"'))
+def split(target: Cluster, strategy_run: StrategyRun, stable_share: int, canary_share: int, stable: str, canary: str, evidence: Evidence) -> None:
+    plan.skip_effect("plan mode: no canary was added")
+    served = strategies.served_endpoints(target, strategy_run.namespace, "web")
+    evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
+    tracks = [e.labels.get("track") for e in served]
+    shares = {t: round(100 * tracks.count(t) / len(tracks)) for t in (stable, canary)} if tracks else {}
+    assert shares == {stable: stable_share, canary: canary_share} and len(tracks) == tracks.count(stable) + tracks.count(canary), shares
+
+
+@when(parsers.parse("I {decision} the canary, watching the Service's EndpointSlices"))
+def decide(target: Cluster, strategy_run: StrategyRun, decision: str, evidence: Evidence) -> None:
+    stable = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "stable")
+    canary = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "canary")
+    plans = {"promote": f"roll {stable.name} out to {canary.release}, then scale {canary.name} to 0",
+             "abort": f"scale {canary.name} to 0; {stable.name} stays at {stable.release}"}
+    evidence.note(f"{decision.capitalize()} the canary" + (" (plan)" if plan.active() else ""), plans[decision])
+    if plan.active():
+        return
+    with EndpointProbe(target, "web", strategy_run.namespace, budget=stable.replicas, split_label="track") as probe:
+        if decision == "promote":
+            strategies.promote_canary(target, strategy_run.namespace, stable, canary)
+        else:
+            strategies.abort_canary(target, strategy_run.namespace, canary)
+        probe.wait_for(lambda s: s.by_label == {"stable": stable.replicas} and s.total == stable.replicas, "only the stable track serving")
+    _plot(evidence, strategy_run, probe.stop(), f"canary: {decision} (3 stable + 1 canary -> one release)", what="endpoints")
+
+
+@then(parsers.parse('every ready endpoint of the Service runs release "{release}"'))
+def single_release(target: Cluster, strategy_run: StrategyRun, release: str, evidence: Evidence) -> None:
+    plan.skip_effect("plan mode: the canary was neither promoted nor aborted")
+    served = strategies.served_endpoints(target, strategy_run.namespace, "web")
+    evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
+    assert served and {e.release for e in served} == {release}, [(e.pod, e.release) for e in served]
+
+
+@then(parsers.parse("the Service never had fewer than {count:d} ready endpoints"))
+def never_fewer_endpoints(strategy_run: StrategyRun, count: int) -> None:
+    report = strategy_run.measured()
+    assert report.budget == count and report.held and len(report.samples) >= 2, report.summary()

@@ -1,0 +1,47 @@
+"""Pure logic of the deployment-strategies runbook: the controller's rounding of maxSurge/maxUnavailable,
+the release manifests and the availability plot."""
+
+import pytest
+
+from runbooks.errors import RunbookError
+from runbooks.evidence.plots import availability_png
+from runbooks.ops import strategies
+from runbooks.ops.probe import ProbeReport, Sample
+
+
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable", "min_ready", "max_pods"),
+    [
+        (4, 1, 0, 4, 5),
+        (4, 0, 1, 3, 4),
+        (4, "25%", "50%", 2, 5),
+        (10, "25%", "25%", 8, 13),  # the documentation's example: surge rounds up (3), unavailable down (2)
+        (3, "25%", "25%", 3, 4),  # 0.75 -> surge 1, unavailable 0
+        (1, "10%", "10%", 1, 2),  # a zero pair after rounding would never progress: unavailable stays 0 as surge is 1
+        (4, "0%", "10%", 3, 4),  # both round to 0: the controller makes maxUnavailable 1
+    ],
+)
+def test_rolling_bounds_round_like_the_deployment_controller(replicas, surge, unavailable, min_ready, max_pods) -> None:
+    bounds = strategies.rolling_bounds(replicas, surge, unavailable)
+    assert (bounds.min_ready, bounds.max_pods) == (min_ready, max_pods)
+
+
+def test_int_or_percent() -> None:
+    assert strategies.int_or_percent("2") == 2 and strategies.int_or_percent(" 25% ") == "25%"
+    with pytest.raises(RunbookError, match="25%"):
+        strategies.int_or_percent("a quarter")
+
+
+def test_release_manifest_selects_by_labels_and_delays_readiness() -> None:
+    manifest = strategies.Release("web-green", 3, "v2", labels={"version": "green"}).manifest()
+    template = manifest["spec"]["template"]
+    assert manifest["spec"]["selector"]["matchLabels"] == {"app": "web", "version": "green"}
+    assert template["metadata"]["labels"] == {"app": "web", "version": "green", "release": "v2"}
+    assert template["metadata"]["annotations"][strategies.START_DELAY_ANNOTATION] == strategies.START_DELAY
+    assert strategies.release_of(template["spec"]["containers"][0]["image"]) == "v2"
+
+
+def test_availability_plot_is_a_small_png() -> None:
+    samples = (Sample(0.0, 3, 3, 0, {"v1": 3}), Sample(0.1, 0, 3, 3), Sample(0.7, 3, 3, 0, {"v2": 3}))
+    png = availability_png(ProbeReport("app=web", 1, samples), "Recreate", ceiling=4)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(png) < 60_000
