@@ -13,9 +13,10 @@ from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
 from runbooks.ops import drain, node_state, workloads
+from runbooks.ops.guarded_app import APP_NAMESPACE
 from runbooks.ops.probe import AvailabilityProbe, ProbeReport
 
-NS = "default"
+NS = APP_NAMESPACE  # the guarded workload's namespace: the Background's step is shared with the upgrade runbooks
 
 
 @dataclass
@@ -38,13 +39,6 @@ def maintenance() -> Maintenance:
 def busiest_worker(target: Cluster, app: str) -> str:
     placement = workloads.pods_by_node(target, NS, f"app={app}")
     return max(sorted(placement), key=lambda node: len(placement[node]))
-
-
-@given(parsers.parse('a deployment "{name}" with {replicas:d} replicas guarded by a disruption budget of at least {minimum:d} available'))
-def guarded_deployment(target: Cluster, name: str, replicas: int, minimum: int) -> None:
-    workloads.deploy(target, NS, name, replicas, start_delay="500ms")
-    workloads.guard_with_budget(target, NS, name, minimum)
-    workloads.wait_deployment_ready(target, NS, name)
 
 
 @given(parsers.parse('a daemonset "{name}" on every worker'))

@@ -9,7 +9,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.workloads import wait_deployment_ready
+from runbooks.ops.workloads import ensure_namespace, wait_deployment_ready
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
 IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok plays the kubelet
@@ -30,7 +30,7 @@ def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, repli
     """Namespace, Deployment (pods labelled app=<name>, spread over workers) and its PDB; waits until
     the disruption controller has computed the budget."""
     core, apps, policy = cluster.core, client.AppsV1Api(cluster.api), client.PolicyV1Api(cluster.api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    ensure_namespace(cluster, namespace)
     labels = {"app": name}
     pod = client.V1PodSpec(
         containers=[client.V1Container(name=name, image=IMAGE)],

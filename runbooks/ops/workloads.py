@@ -36,6 +36,15 @@ def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: 
     )
 
 
+def ensure_namespace(cluster: Cluster, namespace: str) -> None:
+    """Create `namespace` unless it exists (several Givens of one scenario may need it)."""
+    try:
+        cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 # -- workloads a runbook puts in place to prove a procedure (kwok runs no container: the image is a label)
 WORKLOAD_IMAGE = "registry.k8s.io/pause:3.10"
 START_DELAY_ANNOTATION = "kube-runbooks.io/start-delay"
@@ -75,6 +84,7 @@ def deploy(
         metadata=client.V1ObjectMeta(name=name, labels=labels),
         spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels), template=template),
     )
+    ensure_namespace(cluster, namespace)
     return client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, body)
 
 
@@ -100,6 +110,7 @@ def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1Da
             ),
         ),
     )
+    ensure_namespace(cluster, namespace)
     return client.AppsV1Api(cluster.api).create_namespaced_daemon_set(namespace, body)
 
 
@@ -109,6 +120,7 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
         metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
         spec=client.V1PodSpec(node_name=node, containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)]),
     )
+    ensure_namespace(cluster, namespace)
     return cluster.core.create_namespaced_pod(namespace, body)
 
 
