@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
+from runbooks.cluster.images import image_tag
 from runbooks.errors import BadVersionError
 from runbooks.policy.skew import ClusterVersions
 from runbooks.versions import Version
@@ -29,14 +30,6 @@ class PodImage:
     component: str
     node: str
     image: str
-
-
-def image_tag(image: str | None) -> str | None:
-    """The tag of `registry.k8s.io/kube-apiserver:v1.36.3@sha256:...`; None when untagged."""
-    if not image:
-        return None
-    tail = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return tail.rsplit(":", 1)[1] if ":" in tail else None
 
 
 def _version(image: str) -> Version | None:

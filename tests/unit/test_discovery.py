@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runbooks.ops.discovery import PodImage, image_tag, merge
+from runbooks.cluster.images import image_tag
+from runbooks.ops.discovery import PodImage, merge
 from runbooks.policy import skew
 from runbooks.policy.skew import ClusterVersions
 from runbooks.versions import Version
