@@ -13,6 +13,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.images import image_tag
 from runbooks.errors import ClusterError
 
 CONNECT_TIMEOUT = 15.0
@@ -107,8 +108,9 @@ class ExistingCluster(Cluster):
         try:
             for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items:
                 component = (pod.metadata.labels or {}).get("component")
-                if component and pod.spec.containers:
-                    images.setdefault(component, pod.spec.containers[0].image.rpartition(":")[2])
+                tag = image_tag(pod.spec.containers[0].image) if pod.spec.containers else None
+                if component and tag:
+                    images.setdefault(component, tag)
         except ApiException:
             pass  # not allowed to list kube-system pods: those versions stay unknown
         return ComponentVersions(

@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
-from runbooks.ops import backup, etcd, health
+from runbooks.ops import backup, discovery, etcd, health
 from runbooks.policy import removed_apis, skew
 from runbooks.versions import Version
 
@@ -65,7 +65,7 @@ class GateReport:
 
 # -- the checks ------------------------------------------------------------------------------------
 def check_skew(cluster: Cluster, target: Version) -> GateCheck:
-    versions = skew.ClusterVersions.from_components(cluster.component_versions())
+    versions = discovery.live_versions(cluster)
     now = skew.check(versions)
     upgrade = skew.check_control_plane_upgrade(versions, target)
     passed = now.ok and upgrade.allowed

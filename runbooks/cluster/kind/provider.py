@@ -19,6 +19,7 @@ from typing import Callable
 from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
 from runbooks.errors import ClusterStartError, ProviderUnavailableError
 from runbooks.kindenv import engine as engines
@@ -190,11 +191,11 @@ class KindCluster(Cluster):
         }
         return ComponentVersions(
             apiserver=client.VersionApi(self.api).get_code().git_version,
-            controller_manager=_tag(images.get("kube-controller-manager")),
-            scheduler=_tag(images.get("kube-scheduler")),
+            controller_manager=image_tag(images.get("kube-controller-manager")),
+            scheduler=image_tag(images.get("kube-scheduler")),
             kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},
             kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in nodes},
-            etcd=_tag(images.get("etcd")),
+            etcd=image_tag(images.get("etcd")),
         )
 
     def etcd_access(self) -> EtcdAccess:
@@ -203,7 +204,3 @@ class KindCluster(Cluster):
         address = next(a.address for a in node.status.addresses if a.type == "InternalIP")
         certs = self.folder / "etcd"
         return EtcdAccess(f"https://{address}:2379", certs / "ca.crt", certs / "client.crt", certs / "client.key")
-
-
-def _tag(image: str | None) -> str | None:
-    return image.rsplit(":", 1)[1] if image and ":" in image else None
