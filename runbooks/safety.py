@@ -9,7 +9,7 @@ from runbooks import plan
 from runbooks.cluster import Cluster
 
 # Provider operations that change a cluster and cannot be dry-run.
-UNPLANNABLE = ("stop_component", "start_component", "use_etcd_data_dir")
+UNPLANNABLE = ("stop_component", "start_component", "use_etcd_data_dir", "power_off_node", "power_on_node")
 
 
 @dataclass(frozen=True)

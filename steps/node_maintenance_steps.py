@@ -66,6 +66,21 @@ def plan_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence, 
     evidence.table(f"Blockers and risks found for {maintenance.node}", maintenance.plan.blocker_rows())
 
 
+@when(parsers.parse('I plan a drain of "{node}" for pods matching "{selector}"'))
+def plan_with_selector(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str, selector: str) -> None:
+    try:
+        maintenance.plan = drain.plan_drain(target, node, drain.DrainOptions(ignore_daemonsets=True, pod_selector=selector))
+    except RunbookError as error:
+        maintenance.error = error
+        evidence.note("Refused", str(error))
+
+
+@then(parsers.parse('the plan is refused with a message naming "{fix}"'))
+def plan_refused(maintenance: Maintenance, fix: str) -> None:
+    assert maintenance.error is not None, "the plan was made although the request was wrong"
+    assert fix in str(maintenance.error), str(maintenance.error)
+
+
 @then("the plan shows no blocking disruption budget")
 def plan_clear(maintenance: Maintenance) -> None:
     assert maintenance.plan is not None and not maintenance.plan.blocked, maintenance.plan.blocker_rows() if maintenance.plan else None

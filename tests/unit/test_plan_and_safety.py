@@ -129,6 +129,8 @@ def test_guard_protects_the_cluster_under_maintenance_only_in_plan_mode() -> Non
         with pytest.raises(plan.PlanModeError, match="stop component kube-apiserver"):
             fake.stop_component("kube-apiserver")
         assert fake.stopped == ["kube-scheduler"]
+        with pytest.raises(plan.PlanModeError):
+            fake.power_off_node("worker-1")  # a power cut cannot be dry-run either
         assert plan.dry_run_url("DELETE", "https://127.0.0.1:7443/api/v1/nodes/w").endswith("?dryRun=All")
         assert plan.guard_argv(("kubectl", "--kubeconfig=/tmp/fake.conf", "uncordon", "w"))[-1] == "--dry-run=server"
     finally:
