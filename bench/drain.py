@@ -18,7 +18,7 @@ import time
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from kubernetes import client
 
-from runbooks.ops import node_state, workloads
+from runbooks.ops import workloads
 from runbooks.ops.commands import run_command
 from runbooks.ops.drain import DrainOptions, drain_node, pods_on_node, uncordon
 from runbooks.toolchain import ensure_toolchain
@@ -44,7 +44,7 @@ def refill(cluster: LocalCluster, pods: int) -> None:
         running = [p for p in pods_on_node(cluster, NODE) if p.status.phase == "Running" and not p.metadata.deletion_timestamp]
         return len(running) >= pods + 1
 
-    node_state.wait_for(full, f"{pods} pods running on {NODE}", 300, "check kube-scheduler")
+    workloads.wait_for(full, f"{pods} pods running on {NODE}", 300, "check kube-scheduler")
 
 
 def ours(cluster: LocalCluster) -> float:

@@ -194,7 +194,6 @@ def uncordon_it(target: Cluster, maintenance: Maintenance) -> None:
 @then("new pods can be scheduled on it")
 def schedulable_again(target: Cluster, maintenance: Maintenance) -> None:
     assert not target.get_node(maintenance.node).spec.unschedulable
-    workloads.create_bare_pod(target, NS, "after-maintenance", maintenance.node)
     workloads.deploy(target, NS, "spread", 12)
     workloads.wait_deployment_ready(target, NS, "spread")
     assert maintenance.node in workloads.pods_by_node(target, NS, "app=spread"), "the scheduler placed nothing on the returned worker"
@@ -258,7 +257,7 @@ def has_ready(target: Cluster, name: str, count: int) -> None:
 
 @then(parsers.parse('the pods of "{app}" that were on the worker were {fate}'))
 def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str, fate: str) -> None:
-    node_state.wait_for(
+    workloads.wait_for(
         lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
         "terminating pods to be confirmed gone by the returned kubelet", 60, "check kwok on the local provider",
     )
@@ -269,4 +268,6 @@ def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app:
         assert still_there == maintenance.pods_before, f"expected {maintenance.pods_before} still on {maintenance.node}, found {still_there}"
     else:
         assert not still_there, f"{still_there} survived on {maintenance.node} although their toleration ran out"
-        assert sum(len(p) for n, p in now.items() if n != maintenance.node) >= 1
+        replacements = [pod for node, pods in now.items() if node != maintenance.node for pod in pods]
+        assert not set(replacements) & set(maintenance.pods_before), "an evicted pod is still counted elsewhere"
+        assert len(replacements) >= len(maintenance.pods_before), f"only {replacements} were recreated on other workers"

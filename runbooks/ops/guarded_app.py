@@ -29,7 +29,7 @@ class BudgetStatus:
 def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, replicas: int, min_available: int) -> BudgetStatus:
     """Namespace, Deployment (pods labelled app=<name>, spread over workers) and its PDB; waits until
     the disruption controller has computed the budget."""
-    core, apps, policy = cluster.core, client.AppsV1Api(cluster.api), client.PolicyV1Api(cluster.api)
+    apps, policy = client.AppsV1Api(cluster.api), client.PolicyV1Api(cluster.api)
     ensure_namespace(cluster, namespace)
     labels = {"app": name}
     pod = client.V1PodSpec(

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from typing import Callable
-
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
-from runbooks.ops.workloads import pods_by_node
+from runbooks.ops.workloads import pods_by_node, wait_for
 
 
 def node_ready(cluster: Cluster, name: str) -> bool:
     node = cluster.get_node(name)
     return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float, fix: str) -> float:
-    """Poll `predicate` (bounded); return the seconds it took, or fail naming what to check."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise RunbookError(f"{what} did not happen within {timeout:.0f} s: {fix}")
 
 
 def wait_node_lost(cluster: Cluster, name: str, timeout: float = 120.0) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -124,15 +125,24 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
     return cluster.core.create_namespaced_pod(namespace, body)
 
 
-def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> int:
-    apps = client.AppsV1Api(cluster.api)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = apps.read_namespaced_daemon_set(name, namespace).status
-        if status.desired_number_scheduled and status.number_ready == status.desired_number_scheduled:
-            return status.number_ready
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float, fix: str) -> float:
+    """Poll `predicate` (bounded); return the seconds it took, or fail naming what to check."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
         time.sleep(0.2)
-    raise RunbookError(f"DaemonSet {namespace}/{name} did not become ready in {timeout:.0f} s: check kube-controller-manager")
+    raise RunbookError(f"{what} did not happen within {timeout:.0f} s: {fix}")
+
+
+def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> None:
+    apps = client.AppsV1Api(cluster.api)
+
+    def ready() -> bool:
+        status = apps.read_namespaced_daemon_set(name, namespace).status
+        return bool(status.desired_number_scheduled) and status.number_ready == status.desired_number_scheduled
+
+    wait_for(ready, f"DaemonSet {namespace}/{name} becoming ready", timeout, "check kube-controller-manager")
 
 
 def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbooks.cluster import Capability, create_cluster
+from runbooks.cluster import create_cluster
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.errors import ClusterError, ProviderUnavailableError
 from runbooks.ops.health import node_health
