@@ -4,8 +4,9 @@ Feature: Roll out a new release with the deployment strategy that fits, measured
   cons. Here each runs on a real control plane (the real deployment, ReplicaSet and EndpointSlice
   controllers) while an availability probe watches the pods, or the Service's EndpointSlices, and
   counts what is ready at every change; each timeline is drawn against its budget in the report.
-  Pods take half a second to become Ready (annotation kube-runbooks.io/start-delay), standing in for
-  a container's start-up time. Releases are image tags: registry.example/web:v1, :v2.
+  Pods take half a second to become Ready: on kind the container answers its readiness probe only
+  then, on the local cluster kwok holds the pod back as long. Releases are image tags:
+  kube-runbooks/web:v1, :v2.
 
   # A/B testing (the source notes' fourth strategy) sends chosen users to version B by HTTP header,
   # cookie or user agent. A Service balances connections over its endpoints and never reads a

@@ -33,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cluster", choices=PROVIDERS, default="local", help="cluster provider to run the runbooks against (default: local)")
     group.addoption("--kube-context", default=None, help="kubeconfig context for --cluster existing (default: the current context)")
     group.addoption("--kubeconfig", default=None, help="kubeconfig for --cluster existing (default: $KUBECONFIG, then ~/.kube/config)")
+    group.addoption("--kubernetes-version", default=None, metavar="VERSION",
+                    help="Kubernetes version of the clusters the run creates (local, kind): one of the pinned versions (default: the older pin)")
     group.addoption("--keep-cluster", action="store_true", help="leave the local cluster running after the run, for inspection")
     group.addoption("--allow-disruption", default=None, metavar="CONTEXT",
                     help="let @destructive runbooks change the --cluster existing cluster; must name its exact kubeconfig context")
@@ -88,6 +90,14 @@ def _existing_options(opts: object) -> dict[str, object]:
     return {"kubeconfig": getattr(opts, "kubeconfig"), "context": getattr(opts, "kube_context"), "etcd": etcd}
 
 
+def _created_options(opts: object) -> dict[str, object]:
+    """Options for the clusters a run creates (local, kind)."""
+    version = getattr(opts, "kubernetes_version")
+    if version and getattr(opts, "cluster") == "existing":
+        raise RunbookError("--kubernetes-version chooses the version of a cluster the run creates; an existing cluster has its own")
+    return {"kubernetes_version": version} if version else {}
+
+
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The cluster shared by read-only runbooks for the whole session."""
@@ -98,7 +108,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
             reporter.write_line(f"[cluster] {message}")
 
     opts = request.config.option
-    extra = _existing_options(opts) if opts.cluster == "existing" else {}
+    extra = _existing_options(opts) if opts.cluster == "existing" else _created_options(opts)
     with contextlib.ExitStack() as stack:
         with evidence_plugin.unrecorded():  # the provider's own API calls while starting are not the runbook's
             started = stack.enter_context(create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra))
@@ -118,7 +128,7 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     started: list[Cluster] = []
 
     def start(**options: object) -> Cluster:
-        fresh = create_cluster(opts.cluster, keep=False, **options)
+        fresh = create_cluster(opts.cluster, keep=False, **{**_created_options(opts), **options})
         started.append(fresh)
         with evidence_plugin.unrecorded():
             fresh.start()

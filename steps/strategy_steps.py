@@ -13,7 +13,7 @@ from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
 from runbooks.evidence.plots import availability_png
-from runbooks.ops import strategies
+from runbooks.ops import strategies, workloads
 from runbooks.ops.probe import AvailabilityProbe, EndpointProbe, ProbeReport
 from runbooks.toolchain import Toolchain
 
@@ -39,7 +39,7 @@ def strategy_run() -> Iterator[StrategyRun]:
     run = StrategyRun()
     yield run
     if run.cluster is not None and run.namespace and not plan.active():
-        strategies.delete_namespace(run.cluster, run.namespace)
+        workloads.delete_namespace(run.cluster, run.namespace)
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -58,7 +58,7 @@ def _plot(evidence: Evidence, run: StrategyRun, report: ProbeReport, title: str,
 @given("a namespace of the scenario's own, deleted afterwards")
 def own_namespace(target: Cluster, strategy_run: StrategyRun, evidence: Evidence) -> None:
     strategy_run.cluster = target
-    strategy_run.namespace = strategies.create_namespace(target)
+    strategy_run.namespace = workloads.create_scenario_namespace(target, "strategy", "deployment-strategies")
     evidence.note("Namespace", f"{strategy_run.namespace}" + (" (plan mode: created as a dry run only)" if plan.active() else ", deleted after the scenario"))
 
 

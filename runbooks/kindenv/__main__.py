@@ -1,7 +1,7 @@
 """`python -m runbooks.kindenv up|down|status|image|install|check`: the Docker engine and node image kind uses.
 
 up/down start and stop the private engine (down also removes its containers and bridge);
-image builds the node image; install apt-installs missing host packages; check exits 0 when the
+image builds the node image and the workload image; install apt-installs missing host packages; check exits 0 when the
 kind tier can run here and otherwise prints why (make test uses it).
 """
 
@@ -13,6 +13,8 @@ import sys
 from runbooks.errors import RunbookError
 from runbooks.kindenv import engine
 from runbooks.kindenv.nodeimage import ensure_node_image
+from runbooks.kindenv.workload import ensure_workload_image
+from runbooks.toolchain.pins import load_pins
 
 
 def progress(message: str) -> None:
@@ -22,16 +24,21 @@ def progress(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "image", "install", "check"])
+    parser.add_argument("--kubernetes-version", action="append", metavar="VERSION",
+                        help="image: the pinned version to build the node image for (repeatable; default: every pinned version)")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             found = engine.up(progress)
             print(f"DOCKER_HOST={found.host or ''}")
         elif args.command == "image":
-            built = ensure_node_image(engine.up(progress), progress)
-            print(built.tag)
-            if built.seconds:
-                progress(f"node image built in {built.seconds:.0f} s")
+            running = engine.up(progress)
+            for version in args.kubernetes_version or load_pins().kubernetes_versions:
+                built = ensure_node_image(running, progress, version=version)
+                print(built.tag)
+                if built.seconds:
+                    progress(f"node image {built.tag} built in {built.seconds:.0f} s")
+            print(ensure_workload_image(running, progress).archive)
         elif args.command == "install":
             engine.install_host_packages(progress)
         elif args.command == "check":

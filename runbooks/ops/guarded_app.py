@@ -9,10 +9,10 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.ops.container import container
 from runbooks.ops.workloads import ensure_namespace, wait_deployment_ready
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
-IMAGE = "registry.k8s.io/pause:3.10"  # never pulled: kwok plays the kubelet
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, repli
     ensure_namespace(cluster, namespace)
     labels = {"app": name}
     pod = client.V1PodSpec(
-        containers=[client.V1Container(name=name, image=IMAGE)],
+        containers=[container(name)],
         topology_spread_constraints=[client.V1TopologySpreadConstraint(max_skew=1, topology_key="kubernetes.io/hostname",
                                                                        when_unsatisfiable="ScheduleAnyway", label_selector=client.V1LabelSelector(match_labels=labels))],
     )

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.commands import CommandResult, run_command
+from runbooks.ops.container import container
 from runbooks.policy.removed_apis import LAST_APPLIED
 
 
@@ -18,7 +19,7 @@ def cronjob_manifest(namespace: str, name: str, api_version: str) -> dict:
     return {
         "apiVersion": api_version, "kind": "CronJob", "metadata": {"name": name, "namespace": namespace},
         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
-            "restartPolicy": "Never", "containers": [{"name": name, "image": "registry.k8s.io/pause:3.10"}]}}}}},
+            "restartPolicy": "Never", "containers": [container(name)]}}}}},
     }
 
 

@@ -10,6 +10,7 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.backup import request, server_side_apply
 from runbooks.ops.backup_policy import ObjectKey
+from runbooks.ops.container import container
 
 CRD_GROUP = "runbooks.example.com"
 FIELD_MANAGER = "kube-runbooks-sample"
@@ -22,7 +23,7 @@ def manifests(namespace: str) -> list[tuple[str, dict]]:
     meta = lambda name, **extra: {"name": name, "namespace": namespace, "labels": labels, **extra}  # noqa: E731
     pod_template = {
         "metadata": {"labels": labels},
-        "spec": {"serviceAccountName": "shop", "containers": [{"name": "web", "image": "registry.k8s.io/pause:3.10", "envFrom": [{"configMapRef": {"name": "shop-settings"}}]}]},
+        "spec": {"serviceAccountName": "shop", "containers": [{**container("web"), "envFrom": [{"configMapRef": {"name": "shop-settings"}}]}]},
     }
     return [
         ("customresourcedefinitions", {

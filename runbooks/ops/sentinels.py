@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.ops.container import container
 from runbooks.ops.workloads import wait_deployment_ready
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
@@ -80,7 +81,7 @@ def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeou
                 selector=client.V1LabelSelector(match_labels=labels),
                 template=client.V1PodTemplateSpec(
                     metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[client.V1Container(name="web", image="registry.k8s.io/pause:3.10")]),
+                    spec=client.V1PodSpec(containers=[container("web")]),
                 ),
             ),
         ),

@@ -8,37 +8,25 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.commands import CommandResult, run_command
+from runbooks.ops.container import container, image, release_of, start_delay_annotations
 from runbooks.ops.probe import SERVICE_NAME_LABEL
 
 APP = "web"
 CONTAINER = "web"
-IMAGE = "registry.example/web"  # never pulled: kwok plays the kubelets
 RELEASE_LABEL = "release"
-# kwok makes a scheduled pod Ready at once; this annotation (runbooks/cluster/local/kwok-stages.yaml)
-# holds it back, standing in for a container's start-up time, so that rollouts take visible steps.
-START_DELAY_ANNOTATION = "kube-runbooks.io/start-delay"
+# Each pod takes this long to become ready (really on kind, through kwok's stage on local), so that
+# rollouts take visible steps.
 START_DELAY = "500ms"
-
-
-def image(release: str) -> str:
-    return f"{IMAGE}:{release}"
-
-
-def release_of(image_name: str) -> str:
-    """`registry.example/web:v2` -> `v2` (the tag is the release)."""
-    return image_name.rsplit(":", 1)[-1]
 
 
 def int_or_percent(text: str) -> int | str:
@@ -113,10 +101,10 @@ class Release:
                 "template": {
                     "metadata": {
                         "labels": {**self.selector, RELEASE_LABEL: self.release},
-                        "annotations": {START_DELAY_ANNOTATION: self.start_delay},
+                        "annotations": start_delay_annotations(self.start_delay),
                     },
                     # No grace period: the point is the controller's ordering, not slow shutdowns.
-                    "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": CONTAINER, "image": image(self.release)}]},
+                    "spec": {"terminationGracePeriodSeconds": 0, "containers": [container(CONTAINER, self.release, self.start_delay)]},
                 },
             },
         }
@@ -134,22 +122,6 @@ def _apps(cluster: Cluster) -> client.AppsV1Api:
     return client.AppsV1Api(cluster.api)
 
 
-def create_namespace(cluster: Cluster, prefix: str = "strategy") -> str:
-    """A namespace of the scenario's own, with a unique name, so scenarios never see each other."""
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    cluster.core.create_namespace({"metadata": {"name": name, "labels": {"kube-runbooks.io/runbook": "deployment-strategies"}}})
-    return name
-
-
-def delete_namespace(cluster: Cluster, namespace: str) -> None:
-    """Delete the scenario's namespace (the namespace controller removes what is in it)."""
-    try:
-        cluster.core.delete_namespace(namespace)
-    except ApiException as error:
-        if error.status != 404:
-            raise
-
-
 def create_release(cluster: Cluster, namespace: str, release: Release) -> None:
     _apps(cluster).create_namespaced_deployment(namespace, release.manifest())
 
@@ -162,7 +134,7 @@ def create_service(cluster: Cluster, namespace: str, name: str, selector: dict[s
 def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
     """Change the pod template to the new release (image and release label): the controller rolls it out."""
     patch = {"spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}},
-                                   "spec": {"containers": [{"name": CONTAINER, "image": image(release)}]}}}}
+                                   "spec": {"containers": [{"name": CONTAINER, "image": image(release), "env": [{"name": "RELEASE", "value": release}]}]}}}}
     _apps(cluster).patch_namespaced_deployment(name, namespace, patch)
 
 

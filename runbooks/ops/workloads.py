@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Callable
 
 from kubernetes import client
@@ -10,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.ops.container import container, start_delay_annotations
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
@@ -46,9 +48,7 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
             raise
 
 
-# -- workloads a runbook puts in place to prove a procedure (kwok runs no container: the image is a label)
-WORKLOAD_IMAGE = "registry.k8s.io/pause:3.10"
-START_DELAY_ANNOTATION = "kube-runbooks.io/start-delay"
+# -- workloads a runbook puts in place to prove a procedure (their container: runbooks/ops/container.py)
 
 
 def deploy(
@@ -73,9 +73,9 @@ def deploy(
             for taint in ("not-ready", "unreachable")
         ]
     template = client.V1PodTemplateSpec(
-        metadata=client.V1ObjectMeta(labels=labels, annotations={START_DELAY_ANNOTATION: start_delay} if start_delay else None),
+        metadata=client.V1ObjectMeta(labels=labels, annotations=start_delay_annotations(start_delay)),
         spec=client.V1PodSpec(
-            containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)],
+            containers=[container(name, start_delay=start_delay)],
             volumes=volumes,
             tolerations=tolerations,
             node_selector={"kubernetes.io/hostname": node} if node else None,  # pinned: e.g. a benchmark's full worker
@@ -87,6 +87,23 @@ def deploy(
     )
     ensure_namespace(cluster, namespace)
     return client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, body)
+
+
+def create_scenario_namespace(cluster: Cluster, prefix: str, runbook: str) -> str:
+    """A namespace of the scenario's own, with a unique name, so scenarios never see each other;
+    labelled with the runbook that made it, so a leftover one says where it came from."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cluster.core.create_namespace({"metadata": {"name": name, "labels": {"kube-runbooks.io/runbook": runbook}}})
+    return name
+
+
+def delete_namespace(cluster: Cluster, namespace: str) -> None:
+    """Delete a scenario's namespace (the namespace controller removes what is in it)."""
+    try:
+        cluster.core.delete_namespace(namespace)
+    except ApiException as error:
+        if error.status != 404:
+            raise
 
 
 def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available: int) -> client.V1PodDisruptionBudget:
@@ -107,7 +124,7 @@ def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1Da
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)]),
+                spec=client.V1PodSpec(containers=[container(name)]),
             ),
         ),
     )
@@ -119,7 +136,7 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
     """A pod no controller owns, bound to `node`: what an operator's debug pod looks like."""
     body = client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
-        spec=client.V1PodSpec(node_name=node, containers=[client.V1Container(name=name, image=WORKLOAD_IMAGE)]),
+        spec=client.V1PodSpec(node_name=node, containers=[container(name)]),
     )
     ensure_namespace(cluster, namespace)
     return cluster.core.create_namespaced_pod(namespace, body)

@@ -64,25 +64,39 @@ def _validate(pins: Pins, path: Path) -> None:
 
 
 @dataclass(frozen=True)
-class KindPins:
-    """The versions only the kind tier needs: kind itself and the add-on images kubeadm expects."""
+class AddonPins:
+    """The add-on images one minor's kubeadm expects."""
 
-    kind: str
     coredns: str
     pause: str  # a tag, not a module version: pause is built from C source in k8s.io/kubernetes
+
+
+@dataclass(frozen=True)
+class KindPins:
+    """The versions only the kind tier needs: kind itself and, per minor, the add-on images kubeadm expects."""
+
+    kind: str
+    addons: dict[str, AddonPins]  # "v1.36" -> its CoreDNS and pause
+
+    def addons_for(self, kubernetes_version: str) -> AddonPins:
+        minor = ".".join(kubernetes_version.split(".")[:2])
+        if minor not in self.addons:
+            raise ToolchainError(f"no [kind.addons.\"{minor}\"] table in the pin file: add the CoreDNS and pause tags kubeadm {minor} expects")
+        return self.addons[minor]
 
 
 def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
     """The [kind] table of the pin file, validated like the other pins."""
     try:
         table = tomllib.loads(path.read_text())["kind"]
-        pins = KindPins(kind=table["version"], coredns=table["coredns"], pause=table["pause"])
+        addons = {minor: AddonPins(coredns=entry["coredns"], pause=entry["pause"]) for minor, entry in table["addons"].items()}
+        pins = KindPins(kind=table["version"], addons=addons)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
     except KeyError as exc:
         raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [kind] table") from exc
-    for name in ("kind", "coredns"):
-        value = getattr(pins, name)
+    versions = {"kind.version": pins.kind, **{f"kind.addons.{minor}.coredns": a.coredns for minor, a in addons.items()}}
+    for name, value in versions.items():
         if not value.startswith("v") or value.count(".") != 2:
-            raise ToolchainError(f"pin kind.{name} in {path} must be an exact version like v1.2.3, not {value!r}")
+            raise ToolchainError(f"pin {name} in {path} must be an exact version like v1.2.3, not {value!r}")
     return pins

@@ -103,8 +103,8 @@ def recipes_for(pins: Pins) -> list[Recipe]:
     return recipes
 
 
-def kind_recipes_for(pins: Pins, kind: KindPins) -> list[Recipe]:
-    """The extra recipes of the kind tier: kind, the node binaries of the older minor, CoreDNS.
+def kind_recipes_for(kind: KindPins, kubernetes_version: str) -> list[Recipe]:
+    """The extra recipes of a kind node image: kind, the node binaries of its version, its CoreDNS.
 
     The node binaries get their own component name so that the local tier's manifest of
     kubernetes@VERSION is never rewritten; Go's shared build cache still reuses every package.
@@ -118,16 +118,16 @@ def kind_recipes_for(pins: Pins, kind: KindPins) -> list[Recipe]:
         ),
         Recipe(
             component="kubernetes-node",
-            version=pins.kubernetes_older,
-            requires=((KUBERNETES_MODULE, pins.kubernetes_older),),
+            version=kubernetes_version,
+            requires=((KUBERNETES_MODULE, kubernetes_version),),
             binaries=tuple(Binary(cmd, f"{KUBERNETES_MODULE}/cmd/{cmd}") for cmd in KUBERNETES_NODE_COMMANDS),
-            version_ldflags=kubernetes_version_ldflags(pins.kubernetes_older),
+            version_ldflags=kubernetes_version_ldflags(kubernetes_version),
             pins_staging_modules=True,
         ),
         Recipe(
             component="coredns",
-            version=kind.coredns,
-            requires=((COREDNS_MODULE, kind.coredns),),
+            version=kind.addons_for(kubernetes_version).coredns,
+            requires=((COREDNS_MODULE, kind.addons_for(kubernetes_version).coredns),),
             binaries=(Binary("coredns", COREDNS_MODULE),),
         ),
     ]

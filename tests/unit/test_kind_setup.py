@@ -2,19 +2,33 @@
 
 import json
 
+import pytest
 from kubernetes import client
 
 from runbooks.cluster.kind.network import cni_config, node_routes, node_script
 from runbooks.cluster.kind.provider import kind_config
-from runbooks.kindenv.nodeimage import etcd_image_tag
+from runbooks.errors import ToolchainError
+from runbooks.kindenv.nodeimage import etcd_image_tag, node_image_tag
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
 
 
-def test_kind_recipes_never_share_the_local_tiers_cache_folders() -> None:
-    pins = load_pins()
-    keys = {r.key for r in kind_recipes_for(pins, load_kind_pins())}
-    assert keys == {f"kind@{load_kind_pins().kind}", f"kubernetes-node@{pins.kubernetes_older}", f"coredns@{load_kind_pins().coredns}"}
+@pytest.mark.parametrize("which", ["kubernetes_older", "kubernetes_newer"])
+def test_each_pinned_version_has_its_node_recipes_apart_from_the_local_tiers(which: str) -> None:
+    version, kind = getattr(load_pins(), which), load_kind_pins()
+    keys = {r.key for r in kind_recipes_for(kind, version)}
+    assert keys == {f"kind@{kind.kind}", f"kubernetes-node@{version}", f"coredns@{kind.addons_for(version).coredns}"}
+
+
+def test_a_minor_without_addon_pins_names_the_table_to_add() -> None:
+    with pytest.raises(ToolchainError, match=r'kind.addons."v1.99"'):
+        load_kind_pins().addons_for("v1.99.0")
+
+
+def test_node_images_of_the_two_pins_never_share_a_tag() -> None:
+    pins, kind = load_pins(), load_kind_pins()
+    older, newer = (node_image_tag(pins, kind, v) for v in pins.kubernetes_versions)
+    assert older.startswith(f"kube-runbooks/node:{pins.kubernetes_older}-") and newer.startswith(f"kube-runbooks/node:{pins.kubernetes_newer}-")
 
 
 def test_etcd_tag_follows_registry_convention() -> None:
@@ -49,8 +63,6 @@ def test_cni_config_hands_out_the_nodes_own_cidr() -> None:
 
 
 def test_node_without_pod_cidr_is_a_clear_error() -> None:
-    import pytest
-
     from runbooks.errors import ClusterStartError
 
     with pytest.raises(ClusterStartError, match="no pod CIDR"):

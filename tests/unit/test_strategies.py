@@ -5,7 +5,7 @@ import pytest
 
 from runbooks.errors import RunbookError
 from runbooks.evidence.plots import availability_png
-from runbooks.ops import strategies
+from runbooks.ops import container, strategies
 from runbooks.ops.probe import ProbeReport, Sample
 
 
@@ -37,8 +37,10 @@ def test_release_manifest_selects_by_labels_and_delays_readiness() -> None:
     template = manifest["spec"]["template"]
     assert manifest["spec"]["selector"]["matchLabels"] == {"app": "web", "version": "green"}
     assert template["metadata"]["labels"] == {"app": "web", "version": "green", "release": "v2"}
-    assert template["metadata"]["annotations"][strategies.START_DELAY_ANNOTATION] == strategies.START_DELAY
-    assert strategies.release_of(template["spec"]["containers"][0]["image"]) == "v2"
+    assert template["metadata"]["annotations"][container.START_DELAY_ANNOTATION] == strategies.START_DELAY
+    web = template["spec"]["containers"][0]
+    assert strategies.release_of(web["image"]) == "v2"
+    assert {"name": "READY_DELAY", "value": "0.5"} in web["env"] and web["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_availability_plot_is_a_small_png() -> None:

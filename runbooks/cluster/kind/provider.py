@@ -24,6 +24,7 @@ from runbooks.cluster.kind.network import install_pod_network
 from runbooks.errors import ClusterStartError, ProviderUnavailableError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
+from runbooks.kindenv.workload import ensure_workload_image
 from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
@@ -37,7 +38,7 @@ ETCD_CERTS = {"ca.crt": "ca.crt", "healthcheck-client.crt": "client.crt", "healt
 
 @dataclass(frozen=True)
 class KindClusterConfig:
-    """What to create: 1 control plane + `workers` at the older pinned minor."""
+    """What to create: 1 control plane + `workers` at a pinned version (default: the older one)."""
 
     workers: int = 2
     name: str | None = None
@@ -76,9 +77,11 @@ class KindCluster(Cluster):
         self.config = config
         self.progress = progress
         self.pins = load_pins()
-        if config.kubernetes_version not in (None, self.pins.kubernetes_older):
+        self.version = config.kubernetes_version or self.pins.kubernetes_older
+        if self.version not in self.pins.kubernetes_versions:
             raise ProviderUnavailableError(
-                f"the kind node image is built for {self.pins.kubernetes_older} only, not {config.kubernetes_version}: use --cluster local"
+                f"Kubernetes {self.version} is not pinned: kind node images are built for {' and '.join(self.pins.kubernetes_versions)} "
+                "(runbooks/toolchain/pins.toml)"
             )
         self.name = config.name or f"krb-{os.getpid()}-{next(_names)}"
         self.folder = cache.cache_root() / "kindenv" / "clusters" / self.name
@@ -93,20 +96,24 @@ class KindCluster(Cluster):
         self.engine = engines.up(self.progress)
         self.started_engine = existing is None and self.engine.private
         self.toolchain = ensure_toolchain(self.pins, self.progress)
-        ensure_recipes(kind_recipes_for(self.pins, load_kind_pins()), self.pins, self.progress, lock=".lock-kind")
-        image = ensure_node_image(self.engine, self.progress)
+        ensure_recipes(kind_recipes_for(load_kind_pins(), self.version), self.pins, self.progress, lock=".lock-kind")
+        image = ensure_node_image(self.engine, self.progress, version=self.version)
         if image.seconds:
             self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
+        workload = ensure_workload_image(self.engine, self.progress)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd)))
-        self.progress(f"creating kind cluster {self.name} (1 control plane, {self.config.workers} workers)")
+        self.progress(f"creating kind cluster {self.name} at {self.version} (1 control plane, {self.config.workers} workers)")
         started = time.monotonic()
         self.kind("create", "cluster", "--name", self.name, "--image", image.tag,
                   "--config", str(self.folder / "kind.yaml"), "--kubeconfig", str(self.kubeconfig))
         self.kubeconfig.chmod(0o600)
         self.wait_for_pod_cidrs()
         install_pod_network(self.engine, self.core.list_node().items)
+        # As a user would: the runbooks' workload image (runbooks/ops/container.py) into every node.
+        self.kind("load", "image-archive", str(workload.archive), "--name", self.name)
         self.wait_until_ready()
+        self.wait_for_system_deployments()
         self.copy_etcd_certificates()
         self.create_seconds = time.monotonic() - started
         self.progress(f"kind cluster {self.name} ready in {self.create_seconds:.0f} s")
@@ -143,6 +150,20 @@ class KindCluster(Cluster):
             return all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
 
         self._wait(ready, "every node is Ready")
+
+    def wait_for_system_deployments(self) -> None:
+        """kube-system's Deployments (CoreDNS) available: until then Services have no names."""
+        apps = client.AppsV1Api(self.api)
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending: list[str] = []
+        while time.monotonic() < deadline:
+            deployments = apps.list_namespaced_deployment("kube-system").items
+            pending = [d.metadata.name for d in deployments if (d.status.available_replicas or 0) < (d.spec.replicas or 0)]
+            if deployments and not pending:
+                return
+            time.sleep(1)
+        raise ClusterStartError(f"kind cluster {self.name}: kube-system deployments {pending} not available after {READY_TIMEOUT:.0f} s; "
+                                f"see `kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods`")
 
     def _wait(self, condition: Callable[[list[client.V1Node]], bool], what: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -181,7 +202,7 @@ class KindCluster(Cluster):
         return frozenset(offered)
 
     def expected_kubernetes_version(self) -> str:
-        return self.pins.kubernetes_older
+        return self.version
 
     def component_versions(self) -> ComponentVersions:
         nodes = self.core.list_node().items
