@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import pytest
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
+from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
-from runbooks.ops import health
+from runbooks.ops import health, pod_network
 from runbooks.toolchain import Toolchain
 
 
@@ -23,6 +25,14 @@ def a_fresh_cluster(own_cluster_factory: Callable[..., Cluster], evidence: Evide
     fresh = own_cluster_factory()
     evidence.note("Cluster", f"a fresh {fresh.provider} cluster for this scenario alone, kubeconfig {fresh.kubeconfig.name}")
     return fresh
+
+
+@given("kubelets that run real containers")
+def real_kubelets(target: Cluster) -> None:
+    try:
+        pod_network.require_real_kubelets(target)
+    except RunbookError as reason:
+        pytest.skip(str(reason))
 
 
 @then("the API server reports ready")

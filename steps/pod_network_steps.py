@@ -9,7 +9,6 @@ import pytest
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
-from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
 from runbooks.ops import pod_network, workloads
 
@@ -29,14 +28,6 @@ def web_app() -> Iterator[WebApp]:
     yield app
     if app.cluster is not None and app.namespace:
         workloads.delete_namespace(app.cluster, app.namespace)
-
-
-@given("kubelets that run real containers")
-def real_kubelets(target: Cluster) -> None:
-    try:
-        pod_network.require_real_kubelets(target)
-    except RunbookError as reason:
-        pytest.skip(str(reason))
 
 
 @given(parsers.parse('a web app "{name}" with one pod on every schedulable worker, each ready {delay:d} seconds after it starts'))

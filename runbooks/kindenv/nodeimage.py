@@ -1,4 +1,4 @@
-"""Builds the kind node image offline: a Debian rootfs, our node layout, and preloaded component images.
+"""Builds the kind node image offline: a Debian rootfs, our node layout, and preloaded images.
 
 Nothing is pulled: the rootfs comes from Debian through debootstrap, every binary from the
 toolchain's Go-module builds, pause from its C source in the k8s.io/kubernetes module. Each
@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Callable
 
 from runbooks.errors import ProviderUnavailableError
+from runbooks.cluster.workload_image import reference
+from runbooks.kindenv import workload
 from runbooks.kindenv.engine import Engine, Layout
+from runbooks.kindenv.workload import ensure_workload_image
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import AddonPins, KindPins, Pins, load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
@@ -29,6 +32,7 @@ Progress = Callable[[str], None]
 NODE_FILES = Path(__file__).with_name("node")
 COLLECT_IPTABLES = Path(__file__).with_name("kube-proxy") / "collect-iptables"
 REGISTRY = "registry.k8s.io"
+LOCAL_IMAGES = "kube-runbooks"  # images of ours, never pulled: the node holds them
 DEBIAN_SUITE = "bookworm"  # systemd 252: still boots on cgroup v1 hosts (systemd >= 258 does not)
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # What kind's nodes need from the distribution (see runbooks/kindenv/node/install.sh for the rest).
@@ -68,7 +72,7 @@ def fingerprint(pins: Pins, kind: KindPins, version: str) -> str:
     digest = hashlib.sha256(repr((pins.etcd, version, kind.kind, kind.addons_for(version), DEBIAN_SUITE, DEBIAN_PACKAGES)).encode())
     for path in sorted(NODE_FILES.iterdir()):
         digest.update(path.name.encode() + path.read_bytes())
-    digest.update(Path(__file__).read_bytes() + COLLECT_IPTABLES.read_bytes())
+    digest.update(Path(__file__).read_bytes() + COLLECT_IPTABLES.read_bytes() + workload.fingerprint_of_recipe().encode())
     return digest.hexdigest()[:12]
 
 
@@ -93,6 +97,12 @@ def component_images(toolchain: Toolchain, pins: Pins, addons: AddonPins, versio
     ))
     images.append(ComponentImage(f"{REGISTRY}/pause:{addons.pause}", (("pause", pause),), entrypoint=("/pause",)))
     return images
+
+
+def local_path_provisioner_image(toolchain: Toolchain, kind: KindPins) -> ComponentImage:
+    """The provisioner behind the default StorageClass (node/default-storage.yaml runs it)."""
+    binary = toolchain.folder("local-path-provisioner", kind.local_path_provisioner) / "local-path-provisioner"
+    return ComponentImage(f"{LOCAL_IMAGES}/local-path-provisioner:{kind.local_path_provisioner}", (("usr/local/bin/local-path-provisioner", binary),))
 
 
 class NodeImageBuilder:
@@ -123,13 +133,14 @@ class NodeImageBuilder:
         self.progress(f"building node image {self.tag} (first time: several minutes)")
         toolchain = ensure_toolchain(self.pins, self.progress)
         ensure_recipes(kind_recipes_for(self.kind, self.version), self.pins, self.progress, lock=".lock-kind")
-        stage = self.layout.root / "stage"
+        stage = self.layout.root / f"stage-{self.version}"
         shutil.rmtree(stage, ignore_errors=True)
         (stage / "images").mkdir(parents=True)
         (stage / "bin").mkdir()
         base = self.base_image()
         pause = self.build_pause(stage)
         images = component_images(toolchain, self.pins, self.addons, self.version, pause)
+        images.append(local_path_provisioner_image(toolchain, self.kind))
         for image in images:
             self.progress(f"packaging {image.ref}")
             self.import_image(image, stage / "images" / f"{len(list((stage / 'images').iterdir())):02d}.tar")
@@ -139,8 +150,13 @@ class NodeImageBuilder:
         for name in ("kubelet", "kubeadm", "kube-proxy"):
             shutil.copy(toolchain.folder("kubernetes-node", self.version) / name, stage / "bin" / name)
         shutil.copy(toolchain.kubernetes("kubectl", self.version), stage / "bin" / "kubectl")
+        workload = ensure_workload_image(self.engine, self.progress, self.layout)
+        shutil.copy(workload.archive, stage / "images" / "workload.tar")
+        substitutions = {"@PAUSE@": self.addons.pause, "@LOCAL_PATH_IMAGE@": images[-1].ref, "@HELPER_IMAGE@": reference()}
         for path in NODE_FILES.iterdir():
-            text = path.read_text().replace("@PAUSE@", self.addons.pause)
+            text = path.read_text()
+            for placeholder, value in substitutions.items():
+                text = text.replace(placeholder, value)
             (stage / path.name).write_text(text)
             (stage / path.name).chmod(path.stat().st_mode)
         (stage / "version").write_text(self.version + "\n")
@@ -148,7 +164,7 @@ class NodeImageBuilder:
         self.commit_node(base, stage)
         shutil.rmtree(stage, ignore_errors=True)
         self.remove_stale_node_images()
-        refs = (*(image.ref for image in images), proxy_ref)
+        refs = (*(image.ref for image in images), proxy_ref, *workload.refs)
         return NodeImage(self.tag, self.version, refs, time.monotonic() - started)
 
     def remove_stale_node_images(self) -> None:

@@ -1,8 +1,8 @@
 """Builds the runbooks' workload image offline: Debian's busybox-static plus our `serve` script.
 
 Nothing is pulled: the .deb comes from Debian's mirror through apt, the image is assembled from
-files with `docker import`, tagged once per release in runbooks/ops/container.py, and saved as one
-archive that `kind load image-archive` puts into every node (as a user loads their own images).
+files with `docker import`, tagged once per release in runbooks/cluster/workload_image.py, and saved as one
+archive that the node image preloads (its helper pods for volumes run it too).
 The archive's name carries a fingerprint of its inputs, so it is built once and rebuilt only when
 the busybox package, the script or the releases change.
 """
@@ -19,7 +19,7 @@ from typing import Callable
 
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv.engine import Engine, Layout
-from runbooks.ops.container import RELEASES, REPOSITORY
+from runbooks.cluster.workload_image import RELEASES, reference
 
 Progress = Callable[[str], None]
 SERVE = Path(__file__).with_name("workload") / "serve"
@@ -90,22 +90,27 @@ def rootfs_tar(busybox: bytes, names: list[str], serve: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def fingerprint(deb: Path) -> str:
-    digest = hashlib.sha256(repr((deb.name, RELEASES, REPOSITORY)).encode())
+def fingerprint_of_recipe() -> str:
+    """Changes when the script, this builder or the tags change (the node image includes it)."""
+    digest = hashlib.sha256(repr([reference(r) for r in RELEASES]).encode())
     digest.update(SERVE.read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:12]
+
+
+def fingerprint(deb: Path) -> str:
+    return hashlib.sha256(f"{deb.name} {fingerprint_of_recipe()}".encode()).hexdigest()[:12]
 
 
 def ensure_workload_image(engine: Engine, progress: Progress = lambda _: None, layout: Layout | None = None) -> WorkloadImage:
     """The workload image archive for kind nodes, built into `engine` the first time."""
     layout = layout or Layout.default()
     deb = busybox_deb(layout, progress)
-    refs = tuple(f"{REPOSITORY}:{release}" for release in RELEASES)
+    refs = tuple(reference(release) for release in RELEASES)
     archive = layout.root / "images" / f"workload-{fingerprint(deb)}.tar"
     if archive.exists():
         return WorkloadImage(archive, refs)
-    progress(f"building the workload image {REPOSITORY} ({', '.join(RELEASES)}) from {deb.name}")
+    progress(f"building the workload image {', '.join(refs)} from {deb.name}")
     archive.parent.mkdir(parents=True, exist_ok=True)
     busybox = busybox_binary(deb)
     host_copy = layout.root / "debs" / "busybox"
@@ -121,4 +126,7 @@ def ensure_workload_image(engine: Engine, progress: Progress = lambda _: None, l
     partial = archive.with_suffix(".partial")
     engine.run("save", "-o", str(partial), *refs, timeout=300)
     partial.rename(archive)  # only a complete archive counts as built
+    for stale in archive.parent.glob("workload-*.tar"):
+        if stale != archive:
+            stale.unlink()
     return WorkloadImage(archive, refs)

@@ -14,17 +14,12 @@ import os
 import re
 from typing import Any
 
+from runbooks.cluster.workload_image import DEFAULT_RELEASE, PORT, RELEASES, REPOSITORY, reference
 from runbooks.errors import RunbookError
 
-REPOSITORY = "kube-runbooks/web"
 # On an existing cluster, push the image (python -m runbooks.kindenv image builds its archive) to a
 # registry its nodes can pull from and name that repository here.
 REPOSITORY_ENV = "KUBE_RUNBOOKS_WORKLOAD_IMAGE"
-# The tags loaded into kind nodes (IfNotPresent: they are never pulled there). The image is the
-# same under each tag; a release is what the pod reports at / and what rollouts change.
-RELEASES = ("v1", "v2")
-DEFAULT_RELEASE = "v1"
-PORT = 8080
 READY_PATH = "/ready"
 # kwok's stand-in for start-up time (the real container gets the same delay as READY_DELAY).
 START_DELAY_ANNOTATION = "kube-runbooks.io/start-delay"
@@ -34,8 +29,8 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
 def image(release: str = DEFAULT_RELEASE) -> str:
     """`v2` -> `kube-runbooks/web:v2`; only releases the kind nodes hold are accepted."""
     if release not in RELEASES:
-        raise RunbookError(f"release {release!r} has no image: the workload image is tagged {', '.join(RELEASES)} (runbooks/ops/container.py RELEASES)")
-    return f"{os.environ.get(REPOSITORY_ENV) or REPOSITORY}:{release}"
+        raise RunbookError(f"release {release!r} has no image: the workload image is tagged {', '.join(RELEASES)} (runbooks/cluster/workload_image.py RELEASES)")
+    return reference(release, os.environ.get(REPOSITORY_ENV) or REPOSITORY)
 
 
 def release_of(image_name: str) -> str:
@@ -60,7 +55,7 @@ def container(name: str, release: str = DEFAULT_RELEASE, start_delay: str | None
     return {
         "name": name,
         "image": image(release),
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": "IfNotPresent",  # kind nodes hold every release: nothing is pulled
         "env": env,
         "ports": [{"name": "http", "containerPort": PORT}],
         "readinessProbe": {"httpGet": {"path": READY_PATH, "port": PORT}, "periodSeconds": 1, "failureThreshold": 1},

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kubernetes import client
-from kubernetes.stream import stream
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.container import PORT, container, start_delay_annotations
+from runbooks.ops.pod_exec import exec_in_pod
 from runbooks.ops.workloads import wait_deployment_ready
 
 CLUSTER_DOMAIN = "cluster.local"  # kubeadm's (and kind's) default
@@ -107,12 +107,8 @@ def fetch(cluster: Cluster, namespace: str, pod: ServingPod, url: str, target_no
     """`kubectl exec <pod> -- wget -qO- <url>`: a request made from inside the pod's network namespace."""
     # busybox's own `wget -T` crashes in Debian's static build; `timeout` bounds the request instead.
     argv = ["timeout", str(FETCH_TIMEOUT_SECONDS), "wget", "-qO-", url]
-    try:
-        output = stream(cluster.core.connect_get_namespaced_pod_exec, pod.name, namespace, command=argv,
-                        stderr=True, stdin=False, stdout=True, tty=False, _request_timeout=FETCH_TIMEOUT_SECONDS + 10)
-    except client.exceptions.ApiException as error:
-        output = f"exec failed: HTTP {error.status} {error.reason}"
-    return Reach(pod.name, pod.node, url, target_node, str(output).strip() or "(no answer)")
+    answer = exec_in_pod(cluster, namespace, pod.name, argv, timeout=FETCH_TIMEOUT_SECONDS + 10)
+    return Reach(pod.name, pod.node, url, target_node, answer or "(no answer)")
 
 
 def across_nodes(cluster: Cluster, namespace: str, pods: list[ServingPod]) -> list[Reach]:

@@ -76,6 +76,7 @@ class KindPins:
     """The versions only the kind tier needs: kind itself and, per minor, the add-on images kubeadm expects."""
 
     kind: str
+    local_path_provisioner: str
     addons: dict[str, AddonPins]  # "v1.36" -> its CoreDNS and pause
 
     def addons_for(self, kubernetes_version: str) -> AddonPins:
@@ -90,12 +91,12 @@ def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
     try:
         table = tomllib.loads(path.read_text())["kind"]
         addons = {minor: AddonPins(coredns=entry["coredns"], pause=entry["pause"]) for minor, entry in table["addons"].items()}
-        pins = KindPins(kind=table["version"], addons=addons)
+        pins = KindPins(kind=table["version"], local_path_provisioner=table["local_path_provisioner"], addons=addons)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
     except KeyError as exc:
         raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [kind] table") from exc
-    versions = {"kind.version": pins.kind, **{f"kind.addons.{minor}.coredns": a.coredns for minor, a in addons.items()}}
+    versions = {"kind.version": pins.kind, "kind.local_path_provisioner": pins.local_path_provisioner, **{f"kind.addons.{minor}.coredns": a.coredns for minor, a in addons.items()}}
     for name, value in versions.items():
         if not value.startswith("v") or value.count(".") != 2:
             raise ToolchainError(f"pin {name} in {path} must be an exact version like v1.2.3, not {value!r}")

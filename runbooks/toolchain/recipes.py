@@ -24,6 +24,7 @@ KWOK_MODULE = "sigs.k8s.io/kwok"
 KUBERNETES_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
 KIND_MODULE = "sigs.k8s.io/kind"
 COREDNS_MODULE = "github.com/coredns/coredns"
+LOCAL_PATH_MODULE = "github.com/rancher/local-path-provisioner"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def recipes_for(pins: Pins) -> list[Recipe]:
 
 
 def kind_recipes_for(kind: KindPins, kubernetes_version: str) -> list[Recipe]:
-    """The extra recipes of a kind node image: kind, the node binaries of its version, its CoreDNS.
+    """The extra recipes of a kind node image: kind, the node binaries of its version, its CoreDNS,
+    and the local-path provisioner behind its default StorageClass.
 
     The node binaries get their own component name so that the local tier's manifest of
     kubernetes@VERSION is never rewritten; Go's shared build cache still reuses every package.
@@ -129,6 +131,13 @@ def kind_recipes_for(kind: KindPins, kubernetes_version: str) -> list[Recipe]:
             version=kind.addons_for(kubernetes_version).coredns,
             requires=((COREDNS_MODULE, kind.addons_for(kubernetes_version).coredns),),
             binaries=(Binary("coredns", COREDNS_MODULE),),
+        ),
+        Recipe(
+            component="local-path-provisioner",
+            version=kind.local_path_provisioner,
+            requires=((LOCAL_PATH_MODULE, kind.local_path_provisioner),),
+            binaries=(Binary("local-path-provisioner", LOCAL_PATH_MODULE),),
+            version_ldflags=(f"-X main.VERSION={kind.local_path_provisioner}",),
         ),
     ]
 

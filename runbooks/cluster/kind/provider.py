@@ -24,7 +24,6 @@ from runbooks.cluster.kind.network import install_pod_network
 from runbooks.errors import ClusterStartError, ProviderUnavailableError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
-from runbooks.kindenv.workload import ensure_workload_image
 from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
@@ -100,7 +99,6 @@ class KindCluster(Cluster):
         image = ensure_node_image(self.engine, self.progress, version=self.version)
         if image.seconds:
             self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
-        workload = ensure_workload_image(self.engine, self.progress)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd)))
         self.progress(f"creating kind cluster {self.name} at {self.version} (1 control plane, {self.config.workers} workers)")
@@ -110,8 +108,6 @@ class KindCluster(Cluster):
         self.kubeconfig.chmod(0o600)
         self.wait_for_pod_cidrs()
         install_pod_network(self.engine, self.core.list_node().items)
-        # As a user would: the runbooks' workload image (runbooks/ops/container.py) into every node.
-        self.kind("load", "image-archive", str(workload.archive), "--name", self.name)
         self.wait_until_ready()
         self.wait_for_system_deployments()
         self.copy_etcd_certificates()
