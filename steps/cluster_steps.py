@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 from pytest_bdd import given, parsers, then
@@ -10,8 +10,23 @@ from pytest_bdd import given, parsers, then
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
-from runbooks.ops import health, pod_network
+from runbooks.ops import health, pod_network, workloads
 from runbooks.toolchain import Toolchain
+
+
+@pytest.fixture
+def scenario_namespace(target: Cluster) -> Iterator[Callable[[str, str], str]]:
+    """Makes namespaces of the scenario's own (unique names, labelled with their runbook) on the
+    cluster under maintenance, and deletes them after the scenario, whatever its outcome."""
+    made: list[str] = []
+
+    def make(prefix: str, runbook: str) -> str:
+        made.append(workloads.create_scenario_namespace(target, prefix, runbook))
+        return made[-1]
+
+    yield make
+    for namespace in made:
+        workloads.delete_namespace(target, namespace)
 
 
 @given("the cluster under maintenance", target_fixture="target")

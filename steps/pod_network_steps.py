@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import pod_network, workloads
+from runbooks.ops import pod_network
 
 
 @dataclass
@@ -23,17 +23,15 @@ class WebApp:
 
 
 @pytest.fixture
-def web_app() -> Iterator[WebApp]:
-    app = WebApp()
-    yield app
-    if app.cluster is not None and app.namespace:
-        workloads.delete_namespace(app.cluster, app.namespace)
+def web_app() -> WebApp:
+    return WebApp()
 
 
 @given(parsers.parse('a web app "{name}" with one pod on every schedulable worker, each ready {delay:d} seconds after it starts'))
-def web_app_on_every_worker(target: Cluster, web_app: WebApp, name: str, delay: int, evidence: Evidence) -> None:
+def web_app_on_every_worker(target: Cluster, web_app: WebApp, scenario_namespace: Callable[[str, str], str], name: str, delay: int,
+                            evidence: Evidence) -> None:
     web_app.cluster = target
-    web_app.namespace = workloads.create_scenario_namespace(target, "pod-network", "pod-network")
+    web_app.namespace = scenario_namespace("pod-network", "pod-network")
     web_app.pods = pod_network.deploy_on_every_worker(target, web_app.namespace, name, f"{delay}s")
     evidence.table(f"Pods of {name} in namespace {web_app.namespace} (deleted afterwards)", [pod.row() for pod in web_app.pods])
     workers = pod_network.schedulable_workers(target)

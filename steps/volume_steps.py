@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import volumes, workloads
+from runbooks.ops import volumes
 
 
 @dataclass
@@ -26,18 +26,16 @@ class VolumeCheck:
 
 
 @pytest.fixture
-def volume_check() -> Iterator[VolumeCheck]:
-    check = VolumeCheck()
-    yield check
-    if check.cluster is not None and check.namespace:
-        workloads.delete_namespace(check.cluster, check.namespace)
+def volume_check() -> VolumeCheck:
+    return VolumeCheck()
 
 
 @given(parsers.parse('a claim "{claim}" of {size} on the default StorageClass'))
-def a_claim(target: Cluster, volume_check: VolumeCheck, claim: str, size: str, evidence: Evidence) -> None:
+def a_claim(target: Cluster, volume_check: VolumeCheck, scenario_namespace: Callable[[str, str], str], claim: str, size: str,
+            evidence: Evidence) -> None:
     storage_class = volumes.default_storage_class(target)
     volume_check.cluster = target
-    volume_check.namespace = workloads.create_scenario_namespace(target, "volumes", "local-volumes")
+    volume_check.namespace = scenario_namespace("volumes", "local-volumes")
     volumes.create_claim(target, volume_check.namespace, claim, size)
     evidence.note("Claim", f"{volume_check.namespace}/{claim}: {size}, ReadWriteOnce, default class {storage_class}")
 
