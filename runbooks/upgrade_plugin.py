@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.policy.gate import GateOptions
+from runbooks.ops.upgrade_gate import GateOptions
 from runbooks.toolchain import Toolchain
 from runbooks.versions import Version
 

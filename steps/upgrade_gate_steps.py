@@ -15,7 +15,7 @@ from runbooks.evidence import Evidence
 from runbooks.ops import etcd, guarded_app, legacy_objects
 from runbooks.ops.guarded_app import APP_NAMESPACE
 from runbooks.ops.commands import CommandResult, run_command
-from runbooks.policy import gate
+from runbooks.ops import upgrade_gate as gate
 from runbooks.toolchain import Toolchain
 from runbooks.versions import Version
 

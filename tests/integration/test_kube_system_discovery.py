@@ -11,7 +11,8 @@ from kubernetes import client
 
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.ops import discovery
-from runbooks.policy import gate, skew
+from runbooks.ops import upgrade_gate as gate
+from runbooks.policy import skew
 from runbooks.versions import Version
 
 TARGET = Version.parse("v1.37.2")
