@@ -163,8 +163,11 @@ class NodeImageBuilder:
         self.progress("laying out the node and preloading images into its containerd")
         self.commit_node(base, stage)
         shutil.rmtree(stage, ignore_errors=True)
+        refs = (*(image.ref for image in images), proxy_ref)
+        # The node holds these now; in the engine they would only pile up with every rebuild.
+        self.engine.run("rmi", *refs, check=False)
         self.remove_stale_node_images()
-        refs = (*(image.ref for image in images), proxy_ref, *workload.refs)
+        refs = (*refs, *workload.refs)
         return NodeImage(self.tag, self.version, refs, time.monotonic() - started)
 
     def remove_stale_node_images(self) -> None:
