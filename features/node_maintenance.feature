@@ -23,11 +23,11 @@ Feature: Take a worker out for OS maintenance
     Then new pods can be scheduled on it
 
   Scenario: A pod no controller owns stops the drain until the operator forces it
-    Given a pod "debug" that no controller owns on "worker-1"
-    When I try to drain "worker-1", ignoring daemonsets
+    Given a pod "debug" that no controller owns on a worker
+    When I try to drain that worker, ignoring daemonsets
     Then the drain is refused naming the pod "debug"
-    And "worker-1" was not cordoned
-    When I drain "worker-1" again, ignoring daemonsets and forcing unmanaged pods
+    And that worker was not cordoned
+    When I drain that worker again, ignoring daemonsets and forcing unmanaged pods
     Then only daemonset pods remain on it
 
   Scenario: A disruption budget that allows no disruption holds the drain, and nothing is lost

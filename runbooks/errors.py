@@ -27,5 +27,10 @@ class ProviderUnavailableError(ClusterError):
     """The selected cluster provider cannot be used on this machine or is not implemented yet."""
 
 
+class CapabilityMissingError(ProviderUnavailableError):
+    """The provider cannot do what a runbook needs (e.g. kind cannot cut a node's power): the
+    runbook is reported as skipped there, with this reason, not as failed."""
+
+
 class BadVersionError(RunbookError):
     """A version string is not of the form vMAJOR.MINOR[.PATCH]."""

@@ -19,7 +19,7 @@ import pytest
 
 from runbooks import safety
 from runbooks.cluster import PROVIDERS, Cluster, EtcdAccess, create_cluster
-from runbooks.errors import RunbookError
+from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
 from runbooks.evidence import plugin as evidence_plugin
 from runbooks.toolchain import Toolchain, ensure_toolchain
@@ -176,7 +176,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # (pytest-html's extras included) and before any writer (HTML, JUnit, cucumber) reads it.
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is not None and isinstance(call.excinfo.value, RunbookError):
+    if call.excinfo is not None and isinstance(call.excinfo.value, CapabilityMissingError):
+        # Like pytest.skip: the runbook cannot run on this provider, which says nothing about the cluster.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and isinstance(call.excinfo.value, RunbookError):
         error = call.excinfo.value
         report.longrepr = f"{type(error).__name__}: {error}"
     evidence_plugin.finish_report(item, call, report)

@@ -53,9 +53,10 @@ def emptydir_deployment(target: Cluster, name: str, replicas: int) -> None:
     workloads.wait_deployment_ready(target, NS, name)
 
 
-@given(parsers.parse('a pod "{name}" that no controller owns on "{node}"'))
-def bare_pod(target: Cluster, name: str, node: str) -> None:
-    workloads.create_bare_pod(target, NS, name, node)
+@given(parsers.parse('a pod "{name}" that no controller owns on a worker'))
+def bare_pod(target: Cluster, maintenance: Maintenance, name: str) -> None:
+    maintenance.node = node_state.first_worker(target)
+    workloads.create_bare_pod(target, NS, name, maintenance.node)
 
 
 @when(parsers.parse('I plan a drain of the worker running most of "{app}"'))
@@ -68,6 +69,15 @@ def plan_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence, 
 
 @when(parsers.parse('I plan a drain of "{node}" for pods matching "{selector}"'))
 def plan_with_selector(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str, selector: str) -> None:
+    plan_drain_or_record_refusal(target, maintenance, evidence, node, selector)
+
+
+@when(parsers.parse('I plan a drain of a worker for pods matching "{selector}"'))
+def plan_worker_with_selector(target: Cluster, maintenance: Maintenance, evidence: Evidence, selector: str) -> None:
+    plan_drain_or_record_refusal(target, maintenance, evidence, node_state.first_worker(target), selector)
+
+
+def plan_drain_or_record_refusal(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str, selector: str) -> None:
     try:
         maintenance.plan = drain.plan_drain(target, node, drain.DrainOptions(ignore_daemonsets=True, pod_selector=selector))
     except RunbookError as error:
@@ -112,15 +122,13 @@ def drain_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence)
     evidence.table("Availability of web during the drain", [probe.stop().summary()])
 
 
-@when(parsers.parse('I try to drain "{node}", ignoring daemonsets'))
-def try_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str) -> None:
-    maintenance.node = node
+@when("I try to drain that worker, ignoring daemonsets")
+def try_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
     run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True), expect_failure=True)
 
 
-@when(parsers.parse('I drain "{node}" again, ignoring daemonsets and forcing unmanaged pods'))
-def drain_forced(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str) -> None:
-    maintenance.node = node
+@when("I drain that worker again, ignoring daemonsets and forcing unmanaged pods")
+def drain_forced(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
     run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, force=True))
 
 
@@ -140,9 +148,9 @@ def failed_naming_budget(maintenance: Maintenance, name: str) -> None:
     assert f"PodDisruptionBudget {NS}/{name}" in str(maintenance.error), str(maintenance.error)
 
 
-@then(parsers.parse('"{node}" was not cordoned'))
-def not_cordoned(target: Cluster, node: str) -> None:
-    assert not target.get_node(node).spec.unschedulable
+@then("that worker was not cordoned")
+def not_cordoned(target: Cluster, maintenance: Maintenance) -> None:
+    assert not target.get_node(maintenance.node).spec.unschedulable, f"{maintenance.node} was cordoned by a refused drain"
 
 
 @then("the worker stays cordoned")

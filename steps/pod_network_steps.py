@@ -10,7 +10,7 @@ from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import pod_network
+from runbooks.ops import node_state, pod_network
 
 
 @dataclass
@@ -34,7 +34,7 @@ def web_app_on_every_worker(target: Cluster, web_app: WebApp, scenario_namespace
     web_app.namespace = scenario_namespace("pod-network", "pod-network")
     web_app.pods = pod_network.deploy_on_every_worker(target, web_app.namespace, name, f"{delay}s")
     evidence.table(f"Pods of {name} in namespace {web_app.namespace} (deleted afterwards)", [pod.row() for pod in web_app.pods])
-    workers = pod_network.schedulable_workers(target)
+    workers = node_state.schedulable_workers(target)
     assert sorted(pod.node for pod in web_app.pods) == workers, f"one pod per worker expected on {workers}"
 
 

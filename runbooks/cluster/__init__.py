@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
-from runbooks.errors import ProviderUnavailableError
+from runbooks.errors import CapabilityMissingError, ProviderUnavailableError
 
 PROVIDERS = ("local", "kind", "existing")
 
@@ -20,6 +21,9 @@ def create_cluster(provider: str, progress: Callable[[str], None] | None = None,
     if provider == "kind":
         from runbooks.cluster.kind.provider import KindCluster, KindClusterConfig
 
+        unsupported = sorted(set(options) - {field.name for field in dataclasses.fields(KindClusterConfig)})
+        if unsupported:
+            raise CapabilityMissingError(f"the kind provider cannot set {', '.join(unsupported)}; run this runbook with --cluster local")
         return KindCluster(KindClusterConfig(keep=keep, **options), progress=progress or (lambda _: None))  # type: ignore[arg-type]
     if provider == "existing":
         from runbooks.cluster.existing import ExistingCluster

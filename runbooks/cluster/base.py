@@ -14,7 +14,7 @@ from types import TracebackType
 
 from kubernetes import client, config
 
-from runbooks.errors import ClusterError, ProviderUnavailableError, UnknownNodeError
+from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
 
 
 class Capability(str, enum.Enum):
@@ -99,7 +99,7 @@ class Cluster(abc.ABC):
     def require(self, capability: Capability) -> None:
         """Refuse early, and say why, when a runbook needs something this provider cannot do."""
         if capability not in self.capabilities:
-            raise ProviderUnavailableError(
+            raise CapabilityMissingError(
                 f"the {self.provider} provider cannot {capability.value}; run this runbook with --cluster local"
             )
 

@@ -1,8 +1,9 @@
-"""Waiting for what the node-lifecycle controller and the scheduler decide about a node."""
+"""What the node-lifecycle controller and the scheduler decide about nodes: waiting for it, and which workers can take pods."""
 
 from __future__ import annotations
 
 from runbooks.cluster.base import Cluster
+from runbooks.errors import RunbookError
 from runbooks.ops.workloads import pods_by_node, wait_for
 
 
@@ -28,3 +29,20 @@ def wait_moved_off(cluster: Cluster, namespace: str, selector: str, node: str, c
         return node not in placement and sum(len(p) for p in placement.values()) == count
 
     return wait_for(moved, f"{selector} moving off {node}", timeout, "check the pods' tolerations and kube-controller-manager")
+
+
+def schedulable_workers(cluster: Cluster) -> list[str]:
+    """Nodes a plain pod can land on (not cordoned, no NoSchedule/NoExecute taint), by name;
+    fails naming the fix when there is none."""
+    workers = sorted(
+        node.metadata.name for node in cluster.core.list_node().items
+        if not node.spec.unschedulable and not any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or [])
+    )
+    if not workers:
+        raise RunbookError("no schedulable worker: uncordon one (kubectl uncordon <node>) and run again")
+    return workers
+
+
+def first_worker(cluster: Cluster) -> str:
+    """"A worker" on every provider: the first schedulable one by name (local's worker-1, kind's <name>-worker)."""
+    return schedulable_workers(cluster)[0]

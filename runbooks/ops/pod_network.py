@@ -12,8 +12,9 @@ from datetime import datetime
 from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
-from runbooks.errors import RunbookError
+from runbooks.errors import CapabilityMissingError
 from runbooks.ops.container import PORT, container, start_delay_annotations
+from runbooks.ops.node_state import schedulable_workers
 from runbooks.ops.pod_exec import exec_in_pod
 from runbooks.ops.workloads import wait_deployment_ready
 
@@ -60,23 +61,13 @@ class Reach:
 
 def require_real_kubelets(cluster: Cluster) -> None:
     if Capability.SIMULATED_KUBELETS in cluster.capabilities:
-        raise RunbookError(f"the {cluster.provider} provider's kubelets are simulated (kwok) and run no container: run this runbook with --cluster kind")
-
-
-def schedulable_workers(cluster: Cluster) -> list[str]:
-    """Nodes a plain pod can land on: not cordoned, no NoSchedule/NoExecute taint."""
-    return sorted(
-        node.metadata.name for node in cluster.core.list_node().items
-        if not node.spec.unschedulable and not any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or [])
-    )
+        raise CapabilityMissingError(f"the {cluster.provider} provider's kubelets are simulated (kwok) and run no container: run this runbook with --cluster kind")
 
 
 def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_delay: str) -> list[ServingPod]:
     """A Deployment with one pod per schedulable worker (spread strictly by hostname) and its
     Service; returns once every pod is Ready."""
     workers = schedulable_workers(cluster)
-    if not workers:
-        raise RunbookError("no schedulable worker: uncordon one (kubectl uncordon <node>) and run again")
     labels = {"app": name}
     spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}
     client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, {
