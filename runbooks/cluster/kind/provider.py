@@ -1,4 +1,4 @@
-"""A kind cluster at the older pinned minor, created offline from our node image and removed after use.
+"""A kind cluster at a pinned version (the older by default), created offline from our node image and removed after use.
 
 Shells out only to the real tools (kind, docker). The engine is the user's own Docker when one
 answers, else our private engine, which this provider stops again if it started it and nothing
