@@ -8,8 +8,8 @@ It needs kubelets that run containers (kind or an existing cluster), not kwok.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from typing import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -103,31 +103,26 @@ def volume_node(pv: client.V1PersistentVolume) -> str | None:
     return None
 
 
-def delete_pod(cluster: Cluster, namespace: str, pod: str) -> None:
-    cluster.core.delete_namespaced_pod(pod, namespace, grace_period_seconds=1)
-
+def wait_deleted(read: Callable[[], object], what: str, fix: str) -> float:
+    """Wait (bounded) until `read` answers 404; returns the seconds it took."""
     def gone() -> bool:
         try:
-            cluster.core.read_namespaced_pod(pod, namespace)
+            read()
         except ApiException as error:
             return error.status == 404
         return False
 
-    wait_for(gone, f"pod {namespace}/{pod} going away", TIMEOUT, f"kubectl -n {namespace} describe pod {pod}")
+    return wait_for(gone, what, TIMEOUT, fix)
+
+
+def delete_pod(cluster: Cluster, namespace: str, pod: str) -> None:
+    cluster.core.delete_namespaced_pod(pod, namespace, grace_period_seconds=1)
+    wait_deleted(lambda: cluster.core.read_namespaced_pod(pod, namespace), f"pod {namespace}/{pod} going away",
+                 f"kubectl -n {namespace} describe pod {pod}")
 
 
 def delete_claim_and_wait_reclaimed(cluster: Cluster, namespace: str, claim: str, volume: str) -> float:
     """Delete the claim; with reclaim policy Delete the provisioner removes the volume. Returns seconds taken."""
     cluster.core.delete_namespaced_persistent_volume_claim(claim, namespace)
-    started = time.monotonic()
-
-    def reclaimed() -> bool:
-        try:
-            cluster.core.read_persistent_volume(volume)
-        except ApiException as error:
-            return error.status == 404
-        return False
-
-    wait_for(reclaimed, f"volume {volume} being reclaimed", TIMEOUT,
-             f"kubectl get pv {volume} -o yaml; the provisioner's helper pod logs say why")
-    return time.monotonic() - started
+    return wait_deleted(lambda: cluster.core.read_persistent_volume(volume), f"volume {volume} being reclaimed",
+                        f"kubectl get pv {volume} -o yaml; the provisioner's helper pod logs say why")
