@@ -13,7 +13,7 @@ from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
 from runbooks.evidence.plots import availability_png
-from runbooks.ops import strategies, workloads
+from runbooks.ops import container, strategies, workloads
 from runbooks.ops.probe import AvailabilityProbe, EndpointProbe, ProbeReport
 from runbooks.toolchain import Toolchain
 
@@ -65,7 +65,7 @@ def own_namespace(target: Cluster, strategy_run: StrategyRun, evidence: Evidence
 def _create(target: Cluster, run: StrategyRun, release: strategies.Release, evidence: Evidence) -> None:
     run.releases[release.name] = release
     evidence.table(f"Deployment {release.name}" + (" (plan: would create)" if plan.active() else ""), [{
-        "replicas": release.replicas, "image": strategies.image(release.release), "selector": release.selector,
+        "replicas": release.replicas, "image": container.image(release.release), "selector": release.selector,
         "strategy": release.strategy, "start delay": release.start_delay}])
     if plan.active():
         return  # its namespace exists only as a dry run, so there is nothing to create it in
@@ -102,7 +102,7 @@ def service(target: Cluster, strategy_run: StrategyRun, name: str, selector: str
 @when(parsers.parse('I roll "{name}" out to release "{release}", watching its pods'))
 def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
     current = strategy_run.releases[name]
-    evidence.note("Rollout" + (" (plan)" if plan.active() else ""), f"deployment/{name}: image {strategies.image(current.release)} -> {strategies.image(release)}, strategy {current.strategy}")
+    evidence.note("Rollout" + (" (plan)" if plan.active() else ""), f"deployment/{name}: image {container.image(current.release)} -> {container.image(release)}, strategy {current.strategy}")
     if plan.active():
         return
     budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready if current.strategy["type"] == "RollingUpdate" else 1

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from runbooks.errors import ProviderUnavailableError
 from runbooks.cluster.workload_image import reference
+from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import workload
 from runbooks.kindenv.engine import Engine, Layout
-from runbooks.kindenv.workload import ensure_workload_image
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import AddonPins, KindPins, Pins, load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
@@ -114,9 +113,7 @@ class NodeImageBuilder:
         self.progress = progress
         self.pins = load_pins()
         self.kind = load_kind_pins()
-        self.version = version or self.pins.kubernetes_older
-        if self.version not in self.pins.kubernetes_versions:
-            raise ProviderUnavailableError(f"Kubernetes {self.version} is not pinned: kind node images are built for {' and '.join(self.pins.kubernetes_versions)}")
+        self.version = self.pins.pinned_kubernetes(version)
         self.addons = self.kind.addons_for(self.version)
 
     @property
@@ -150,8 +147,8 @@ class NodeImageBuilder:
         for name in ("kubelet", "kubeadm", "kube-proxy"):
             shutil.copy(toolchain.folder("kubernetes-node", self.version) / name, stage / "bin" / name)
         shutil.copy(toolchain.kubernetes("kubectl", self.version), stage / "bin" / "kubectl")
-        workload = ensure_workload_image(self.engine, self.progress, self.layout)
-        shutil.copy(workload.archive, stage / "images" / "workload.tar")
+        workload_image = workload.ensure_workload_image(self.engine, self.progress, self.layout)
+        shutil.copy(workload_image.archive, stage / "images" / "workload.tar")
         substitutions = {"@PAUSE@": self.addons.pause, "@LOCAL_PATH_IMAGE@": images[-1].ref, "@HELPER_IMAGE@": reference()}
         for path in NODE_FILES.iterdir():
             text = path.read_text()
@@ -167,7 +164,7 @@ class NodeImageBuilder:
         # The node holds these now; in the engine they would only pile up with every rebuild.
         self.engine.run("rmi", *refs, check=False)
         self.remove_stale_node_images()
-        refs = (*refs, *workload.refs)
+        refs = (*refs, *workload_image.refs)
         return NodeImage(self.tag, self.version, refs, time.monotonic() - started)
 
     def remove_stale_node_images(self) -> None:

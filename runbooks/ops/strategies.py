@@ -18,7 +18,7 @@ from kubernetes import client
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.commands import CommandResult, run_command
-from runbooks.ops.container import container, image, release_of, start_delay_annotations
+from runbooks.ops.container import container, release_of, start_delay_annotations
 from runbooks.ops.probe import SERVICE_NAME_LABEL
 
 APP = "web"
@@ -134,7 +134,7 @@ def create_service(cluster: Cluster, namespace: str, name: str, selector: dict[s
 def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
     """Change the pod template to the new release (image and release label): the controller rolls it out."""
     patch = {"spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}},
-                                   "spec": {"containers": [{"name": CONTAINER, "image": image(release), "env": [{"name": "RELEASE", "value": release}]}]}}}}
+                                   "spec": {"containers": [container(CONTAINER, release)]}}}}  # merged by name: READY_DELAY stays
     _apps(cluster).patch_namespaced_deployment(name, namespace, patch)
 
 

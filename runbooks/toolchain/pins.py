@@ -26,6 +26,16 @@ class Pins:
     def kubernetes_versions(self) -> tuple[str, str]:
         return (self.kubernetes_older, self.kubernetes_newer)
 
+    def pinned_kubernetes(self, version: str | None) -> str:
+        """`version` if it is one of the pins (None: the older pin), else an error naming the file to change."""
+        chosen = version or self.kubernetes_older
+        if chosen not in self.kubernetes_versions:
+            raise ToolchainError(
+                f"Kubernetes {chosen} is not pinned: clusters run {' or '.join(self.kubernetes_versions)} "
+                f"(change {PIN_FILE} to pin another)"
+            )
+        return chosen
+
 
 def load_pins(path: Path = PIN_FILE) -> Pins:
     """Load and validate the pin file; a bad pin is a toolchain error naming the file and key."""

@@ -55,3 +55,11 @@ def test_bad_pins_are_refused_with_the_reason(tmp_path: Path, old: str, new: str
 def test_missing_pin_file(tmp_path: Path) -> None:
     with pytest.raises(ToolchainError, match="missing"):
         load_pins(tmp_path / "nope.toml")
+
+
+def test_only_pinned_kubernetes_versions_are_accepted_and_the_error_names_the_pin_file() -> None:
+    pins = load_pins()
+    assert pins.pinned_kubernetes(None) == pins.kubernetes_older
+    assert pins.pinned_kubernetes(pins.kubernetes_newer) == pins.kubernetes_newer
+    with pytest.raises(ToolchainError, match="pins.toml"):
+        pins.pinned_kubernetes("v1.20.0")

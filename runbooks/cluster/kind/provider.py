@@ -21,7 +21,7 @@ from kubernetes import client
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
 from runbooks.cluster.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
-from runbooks.errors import ClusterStartError, ProviderUnavailableError
+from runbooks.errors import ClusterStartError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
 from runbooks.toolchain import cache
@@ -76,12 +76,7 @@ class KindCluster(Cluster):
         self.config = config
         self.progress = progress
         self.pins = load_pins()
-        self.version = config.kubernetes_version or self.pins.kubernetes_older
-        if self.version not in self.pins.kubernetes_versions:
-            raise ProviderUnavailableError(
-                f"Kubernetes {self.version} is not pinned: kind node images are built for {' and '.join(self.pins.kubernetes_versions)} "
-                "(runbooks/toolchain/pins.toml)"
-            )
+        self.version = self.pins.pinned_kubernetes(config.kubernetes_version)
         self.name = config.name or f"krb-{os.getpid()}-{next(_names)}"
         self.folder = cache.cache_root() / "kindenv" / "clusters" / self.name
         self.engine: engines.Engine | None = None
@@ -138,37 +133,35 @@ class KindCluster(Cluster):
         return result
 
     def wait_for_pod_cidrs(self) -> None:
-        self._wait(lambda nodes: len(nodes) == self.config.workers + 1 and all(n.spec.pod_cidr for n in nodes),
-                   "every node has a pod CIDR")
+        def allocated() -> bool:
+            nodes = self.core.list_node().items
+            return len(nodes) == self.config.workers + 1 and all(n.spec.pod_cidr for n in nodes)
+
+        self._wait(allocated, "every node has a pod CIDR", f"docker exec {self.control_plane} crictl logs <kube-controller-manager>")
 
     def wait_until_ready(self) -> None:
-        def ready(nodes: list[client.V1Node]) -> bool:
-            return all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
+        def ready() -> bool:
+            nodes = self.core.list_node().items
+            return bool(nodes) and all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
 
-        self._wait(ready, "every node is Ready")
+        self._wait(ready, "every node is Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
 
     def wait_for_system_deployments(self) -> None:
         """kube-system's Deployments (CoreDNS) available: until then Services have no names."""
-        apps = client.AppsV1Api(self.api)
-        deadline = time.monotonic() + READY_TIMEOUT
-        pending: list[str] = []
-        while time.monotonic() < deadline:
-            deployments = apps.list_namespaced_deployment("kube-system").items
-            pending = [d.metadata.name for d in deployments if (d.status.available_replicas or 0) < (d.spec.replicas or 0)]
-            if deployments and not pending:
-                return
-            time.sleep(1)
-        raise ClusterStartError(f"kind cluster {self.name}: kube-system deployments {pending} not available after {READY_TIMEOUT:.0f} s; "
-                                f"see `kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods`")
+        def available() -> bool:
+            deployments = client.AppsV1Api(self.api).list_namespaced_deployment("kube-system").items
+            return bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
 
-    def _wait(self, condition: Callable[[list[client.V1Node]], bool], what: str) -> None:
+        self._wait(available, "every kube-system Deployment (CoreDNS) is available",
+                   f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
+
+    def _wait(self, condition: Callable[[], bool], what: str, look: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            nodes = self.core.list_node().items
-            if nodes and condition(nodes):
+            if condition():
                 return
             time.sleep(1)
-        raise ClusterStartError(f"kind cluster {self.name}: not true after {READY_TIMEOUT:.0f} s: {what}; see `docker exec {self.name}-control-plane journalctl -u kubelet`")
+        raise ClusterStartError(f"kind cluster {self.name}: not true after {READY_TIMEOUT:.0f} s: {what}; see `{look}`")
 
     def copy_etcd_certificates(self) -> None:
         """The healthcheck client certificate kubeadm made, copied out (0600) so etcdctl can use it."""

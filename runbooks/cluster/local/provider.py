@@ -95,12 +95,7 @@ class LocalCluster(Cluster):
         started = time.monotonic()
         state.sweep_stale()
         toolchain = self.toolchain
-        version = self.config.kubernetes_version or toolchain.pins.kubernetes_older
-        if version not in toolchain.pins.kubernetes_versions:
-            raise ClusterError(
-                f"Kubernetes {version} is not pinned; the local provider runs {' or '.join(toolchain.pins.kubernetes_versions)} "
-                "(change runbooks/toolchain/pins.toml to pin another)"
-            )
+        version = toolchain.pins.pinned_kubernetes(self.config.kubernetes_version)
         root = state.runtime_root() / f"{self.config.name}-{secrets.token_hex(4)}"
         root.mkdir(parents=True)
         state.write_owner(root, self.config.keep, {})
