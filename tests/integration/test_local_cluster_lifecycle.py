@@ -98,7 +98,7 @@ def test_components_can_be_stopped_and_started_alone(toolchain: Toolchain) -> No
 
 
 def test_an_unpinned_version_is_refused_with_the_pinned_ones(toolchain: Toolchain) -> None:
-    from runbooks.errors import ClusterError
+    from runbooks.errors import ToolchainError
 
-    with pytest.raises(ClusterError, match="not pinned"):
+    with pytest.raises(ToolchainError, match="not pinned"):
         LocalCluster(LocalClusterConfig(kubernetes_version="v1.20.0"), toolchain=toolchain).start()
