@@ -49,7 +49,9 @@ def _labels(text: str) -> dict[str, str]:
 def _plot(evidence: Evidence, run: StrategyRun, report: ProbeReport, title: str, what: str = "pods") -> None:
     evidence.table("Availability", [report.summary()])
     evidence.table("Timeline (one row per change)", [
-        {"seconds": s.seconds, "ready": s.ready, "live": s.total, "terminating": s.terminating, **s.by_label} for s in report.samples
+        {"seconds": s.seconds, "ready": s.ready, "live": s.total, "terminating": s.terminating, **s.by_label,
+         **({} if report.replica_sets is None else {"requested": report.requested(s), "scaled away": report.awaiting_removal(s)})}
+        for s in report.samples
     ])
     evidence.image(title, availability_png(report, title, ceiling=run.ceiling, what=what))
     run.report = report
@@ -106,7 +108,8 @@ def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str
     if plan.active():
         return
     budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready if current.strategy["type"] == "RollingUpdate" else 1
-    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL) as probe:
+    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL,
+                           replica_sets=True) as probe:
         strategies.roll_out(target, strategy_run.namespace, name, release)
         strategies.wait_rolled_out(target, strategy_run.namespace, name)
     strategy_run.releases[name] = replace(current, release=release)
@@ -126,7 +129,8 @@ def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, 
         return
     current = strategy_run.releases[name]
     budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready
-    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL) as probe:
+    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL,
+                           replica_sets=True) as probe:
         evidence.command("kubectl rollout undo", strategies.roll_back(kubectl, target, strategy_run.namespace, name))
         strategies.wait_rolled_out(target, strategy_run.namespace, name)
     _plot(evidence, strategy_run, probe.stop(), f"rollback of {name} (kubectl rollout undo)")
@@ -146,17 +150,22 @@ def never_fewer(strategy_run: StrategyRun, name: str, min_ready: int) -> None:
     assert report.held and len(report.samples) > 2, f"{name} fell to {report.minimum_ready} ready pods: {report.summary()}"
 
 
-@then(parsers.parse('"{name}" never had more than replicas + maxSurge = {max_pods:d} pods that were not terminating'))
+@then(parsers.parse('"{name}" never had more than replicas + maxSurge = {max_pods:d} pods that its ReplicaSets wanted'))
 def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Evidence) -> None:
     report = strategy_run.measured()
-    # maxSurge bounds the pods the controller counts in its ReplicaSets, and a ReplicaSet does not count
-    # a pod that is terminating (unless the Deployment opts into podReplacementPolicy TerminationComplete,
-    # KEP-3973). With a real kubelet such a pod may run on for its grace period above the ceiling, so
-    # the ceiling is checked on pods that are not terminating and the terminating ones are reported apart.
-    evidence.note("Pods", f"at most {report.maximum_total} pods not terminating (ceiling {max_pods}); "
-                          f"at most {max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count")
+    # maxSurge bounds the sum of the ReplicaSets' spec.replicas (the deployment controller's count). Live
+    # pods can briefly exceed it by pods an old ReplicaSet was already scaled away from but the
+    # ReplicaSet controller has not yet deleted, and terminating pods are not counted (unless the
+    # Deployment opts into podReplacementPolicy TerminationComplete, KEP-3973). So both the requested
+    # sum and the live pods still wanted, matched revision by revision, are held to the ceiling.
+    live_peak = report.maximum_total
+    evidence.note("Pods", f"ReplicaSets requested at most {report.maximum_requested} pods and at most "
+                          f"{report.maximum_wanted} live pods were still wanted (ceiling {max_pods}); at most {live_peak} "
+                          f"live pods counting those already scaled away, and at most "
+                          f"{max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count")
     assert strategy_run.ceiling == max_pods, f"the Examples row says {max_pods}, the controller's rounding gives {strategy_run.ceiling}"
-    assert report.maximum_total <= max_pods, f"{name} had {report.maximum_total} pods: {report.summary()}"
+    assert report.maximum_requested <= max_pods, f"{name}'s ReplicaSets asked for {report.maximum_requested} pods: {report.summary()}"
+    assert report.maximum_wanted <= max_pods, f"{name} had {report.maximum_wanted} pods its ReplicaSets wanted: {report.summary()}"
 
 
 @then(parsers.parse('every pod of "{name}" runs release "{release}"'))

@@ -25,14 +25,17 @@ def availability_png(
     what: str = "pods",
     marks: Sequence[tuple[float, str]] = (),
 ) -> bytes:
-    """The timeline of `report` as a PNG about 560x240 px: ready count, live count, each split
-    label's ready count, the budget (fewest ready allowed) and an optional ceiling (most pods allowed)."""
+    """The timeline of `report` as a PNG about 560x240 px: ready count, live count, the ReplicaSets'
+    requested count (when the probe watched them), each split label's ready count, the budget (fewest ready allowed) and an optional ceiling (most pods allowed)."""
     samples = report.samples
     seconds = [s.seconds for s in samples]
     figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
     try:
         axes.step(seconds, [s.ready for s in samples], where="post", color="black", linewidth=2, label=f"ready {what}")
         axes.step(seconds, [s.total for s in samples], where="post", color="grey", linestyle=":", label=f"live {what}")
+        if report.replica_sets is not None:
+            axes.step(seconds, [report.requested(s) for s in samples], where="post", color="tab:purple", alpha=0.6,
+                      linestyle="-.", label="requested by ReplicaSets")
         for value in sorted({key for s in samples for key in s.by_label}):
             axes.step(seconds, [s.by_label.get(value, 0) for s in samples], where="post",
                       color=SPLIT_COLOURS.get(value), alpha=0.7, label=f"ready {value or '(none)'}")

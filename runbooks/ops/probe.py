@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from kubernetes import client
 
@@ -36,6 +36,8 @@ class Sample:
     total: int  # not terminating and not finished: what counts against maxSurge
     terminating: int
     by_label: dict[str, int] = field(default_factory=dict)  # ready pods per value of `split_label`
+    revision: int = 0  # the resourceVersion (etcd revision) the sample reflects
+    live_by_owner: dict[str, int] = field(default_factory=dict)  # live pods per owning ReplicaSet
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,36 @@ class ProbeReport:
     workload: str
     budget: int | None  # the fewest ready pods allowed (e.g. a PDB's minAvailable)
     samples: tuple[Sample, ...]
+    replica_sets: "ReplicaSetHistory | None" = None  # when the probe also watched the ReplicaSets
+
+    def requested(self, sample: Sample) -> int:
+        """The pods the ReplicaSets asked for (sum of spec.replicas) at the sample's revision."""
+        return sum(self._specs(sample).values())
+
+    def awaiting_removal(self, sample: Sample) -> int:
+        """Live pods beyond their ReplicaSet's spec at the sample's revision: already scaled away, the
+        ReplicaSet controller has yet to delete them."""
+        specs = self._specs(sample)
+        return sum(max(0, live - specs[owner]) for owner, live in sample.live_by_owner.items() if owner in specs)
+
+    def _history(self) -> "ReplicaSetHistory":
+        if self.replica_sets is None:
+            raise RunbookError("this probe did not watch ReplicaSets: start it with replica_sets=True")
+        return self.replica_sets
+
+    def _specs(self, sample: Sample) -> dict[str, int]:
+        return self._history().specs_at(sample.revision)
+
+    @property
+    def maximum_requested(self) -> int:
+        """The most pods the ReplicaSets asked for at any revision seen: what the deployment controller bounds."""
+        history = self._history()
+        return max((sum(history.specs_at(revision).values()) for revision in history.revisions()), default=0)
+
+    @property
+    def maximum_wanted(self) -> int:
+        """The most live pods that their ReplicaSets still wanted: what maxSurge bounds."""
+        return max(sample.total - self.awaiting_removal(sample) for sample in self.samples)
 
     @property
     def minimum_ready(self) -> int:
@@ -80,7 +112,26 @@ class ProbeReport:
             "samples": len(self.samples),
             "seconds": round(self.seconds, 2),
             "budget held": "yes" if self.held else "NO",
-        }
+        } | ({} if self.replica_sets is None else {
+            "most pods requested by ReplicaSets": self.maximum_requested,
+            "most live pods still wanted": self.maximum_wanted,
+        })
+
+
+
+def _revision(obj: dict[str, Any]) -> int:
+    """An object's resourceVersion as the etcd revision it is (every provider here stores in etcd)."""
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return 0
+
+
+def _owner(pod: dict[str, Any]) -> str | None:
+    for reference in pod["metadata"].get("ownerReferences") or []:
+        if reference.get("controller") and reference.get("kind") == "ReplicaSet":
+            return reference["name"]
+    return None
 
 
 class PodBook:
@@ -89,13 +140,16 @@ class PodBook:
     def __init__(self, split_label: str | None = None) -> None:
         self.pods: dict[str, dict[str, Any]] = {}
         self.split_label = split_label
+        self.revision = 0
 
-    def replace_all(self, pods: list[dict[str, Any]]) -> None:
+    def replace_all(self, pods: list[dict[str, Any]], revision: int = 0) -> None:
         """Start over from a fresh list (after a watch expired with 410 Gone)."""
         self.pods = {pod["metadata"]["name"]: pod for pod in pods}
+        self.revision = revision
 
     def apply(self, event_type: str, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
+        self.revision = max(self.revision, _revision(pod))
         if event_type == "DELETED":
             self.pods.pop(name, None)
         else:
@@ -111,6 +165,7 @@ class PodBook:
     def sample(self, seconds: float) -> Sample:
         ready = total = terminating = 0
         by_label: dict[str, int] = {}
+        by_owner: dict[str, int] = {}
         for pod in self.pods.values():
             if pod["metadata"].get("deletionTimestamp"):
                 terminating += 1
@@ -118,12 +173,54 @@ class PodBook:
             if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
                 continue
             total += 1
+            owner = _owner(pod)
+            if owner:
+                by_owner[owner] = by_owner.get(owner, 0) + 1
             if self.is_ready(pod):
                 ready += 1
                 if self.split_label:
                     value = (pod["metadata"].get("labels") or {}).get(self.split_label, "")
                     by_label[value] = by_label.get(value, 0) + 1
-        return Sample(round(seconds, 4), ready, total, terminating, by_label)
+        return Sample(round(seconds, 4), ready, total, terminating, by_label, self.revision, by_owner)
+
+
+class ReplicaSetHistory:
+    """Every spec.replicas each ReplicaSet had, by the revision it changed at.
+
+    Pods and ReplicaSets come on two watch streams that arrive in no common order, so a pod sample
+    is matched with the ReplicaSets as they were at the sample's own revision: without that, a
+    ReplicaSet event that lags behind the pod events would make a pod the controller has already
+    scaled away look like a surge beyond maxSurge.
+    """
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[int, str, int | None]] = []  # (revision, name, replicas or None once deleted)
+        self._known: set[str] = set()
+
+    def replace_all(self, replica_sets: list[dict[str, Any]], revision: int = 0) -> None:
+        listed = {item["metadata"]["name"] for item in replica_sets}
+        for name in self._known - listed:
+            self.changes.append((revision, name, None))  # deleted while no watch was open
+        for item in replica_sets:
+            self.apply("ADDED", item)
+
+    def apply(self, event_type: str, replica_set: dict[str, Any]) -> None:
+        name = replica_set["metadata"]["name"]
+        replicas = None if event_type == "DELETED" else int((replica_set.get("spec") or {}).get("replicas", 1))
+        self.changes.append((_revision(replica_set), name, replicas))
+        self._known.add(name)
+
+    def specs_at(self, revision: int) -> dict[str, int]:
+        """spec.replicas of every ReplicaSet that existed at `revision`."""
+        specs: dict[str, int | None] = {}
+        for changed, name, replicas in sorted(self.changes, key=lambda change: change[0]):
+            if changed > revision:
+                break
+            specs[name] = replicas
+        return {name: replicas for name, replicas in specs.items() if replicas is not None}
+
+    def revisions(self) -> list[int]:
+        return sorted({changed for changed, _, _ in self.changes})
 
 
 class EndpointSliceBook:
@@ -138,7 +235,7 @@ class EndpointSliceBook:
         self.split_label = split_label
         self.labels_of = labels_of or (lambda _pod: {})
 
-    def replace_all(self, endpoint_slices: list[dict[str, Any]]) -> None:
+    def replace_all(self, endpoint_slices: list[dict[str, Any]], revision: int = 0) -> None:
         """Start over from a fresh list (after a watch expired with 410 Gone)."""
         self.slices = {item["metadata"]["name"]: item for item in endpoint_slices}
 
@@ -177,70 +274,59 @@ class EndpointSliceBook:
         return Sample(round(seconds, 4), ready, total, terminating, by_label)
 
 
-class AvailabilityProbe:
-    """Context manager: `with AvailabilityProbe(cluster, "app=web", budget=5) as probe: ...; probe.report`."""
+class Book(Protocol):
+    def replace_all(self, items: list[dict[str, Any]], revision: int = 0) -> None: ...
+    def apply(self, event_type: str, item: dict[str, Any]) -> None: ...
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        selector: str,
-        namespace: str = "default",
-        budget: int | None = None,
-        split_label: str | None = None,
-    ) -> None:
-        self.cluster = cluster
-        self.selector = selector
-        self.namespace = namespace
-        self.budget = budget
-        self.book: PodBook | EndpointSliceBook = PodBook(split_label)
-        self.samples: list[Sample] = []
-        self.report: ProbeReport | None = None
+
+class WatchStream:
+    """One collection listed, then watched on a thread of its own until `stop`, the way an informer
+    does: every event goes into `book` under `lock` and then `on_change` runs; a 410 Gone re-lists;
+    an apiserver that is restarting (an upgrade step) is waited out and the watch resumed from the
+    last resourceVersion, which loses nothing."""
+
+    def __init__(self, name: str, list_call: Callable[..., Any], book: Book, lock: threading.Lock,
+                 on_change: Callable[[], None] = lambda: None) -> None:
+        self.name = name
+        self.list_call = list_call
+        self.book = book
+        self.lock = lock
+        self.on_change = on_change
+        self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._started = 0.0
-
-    def __enter__(self) -> "AvailabilityProbe":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _list(self, **options: Any) -> Any:
-        """List (or, with watch=True, watch) what the probe counts: the pods of the selector."""
-        return self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, **options)
 
     def start(self) -> None:
-        self._started = time.monotonic()
         resource_version = self._relist()
-        self._thread = threading.Thread(target=self._watch, args=(resource_version,), name=f"probe {self.selector}", daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(resource_version,), name=f"watch {self.name}", daemon=True)
         self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=READ_TIMEOUT + 5)
 
     def _relist(self) -> str:
         """Replace the book with a fresh list; returns the list's resourceVersion to watch from."""
-        listing = self._list(_preload_content=False)
-        body = json.loads(listing.data)
-        with self._lock:
-            self.book.replace_all(body["items"])
-        self._record()
-        return body["metadata"]["resourceVersion"]
+        body = json.loads(self.list_call(_preload_content=False).data)
+        resource_version = body["metadata"]["resourceVersion"]
+        with self.lock:
+            self.book.replace_all(body["items"], int(resource_version) if resource_version.isdigit() else 0)
+        self.on_change()
+        return resource_version
 
-    def _record(self, force: bool = False) -> None:
-        with self._lock:
-            sample = self.book.sample(time.monotonic() - self._started)
-            if force or not self.samples or (sample.ready, sample.total, sample.terminating, sample.by_label) != (
-                self.samples[-1].ready, self.samples[-1].total, self.samples[-1].terminating, self.samples[-1].by_label
-            ):
-                self.samples.append(sample)
+    def _relist_quietly(self, resource_version: str) -> str:
+        try:
+            return self._relist()
+        except (ApiException, MaxRetryError):
+            return resource_version  # still coming up: the next round tries again
 
     def _watch(self, resource_version: str) -> None:
         # A short read timeout is how the thread notices stop(): a quiet watch is re-opened from
         # the last resourceVersion every READ_TIMEOUT seconds, so no event is lost in between.
         while not self._stop.is_set():
             try:
-                response = self._list(
+                response = self.list_call(
                     watch=True,
                     resource_version=resource_version,
                     allow_watch_bookmarks=True,
@@ -256,11 +342,12 @@ class AvailabilityProbe:
                             resource_version = self._relist()
                             break
                         if event["type"] == "ERROR":
-                            raise RunbookError(f"the watch for {self.selector!r} failed: {event['object'].get('message')}")
+                            raise RunbookError(f"the watch of {self.name} failed: {event['object'].get('message')}")
                         resource_version = event["object"]["metadata"]["resourceVersion"]
                         if event["type"] != "BOOKMARK":
-                            self.book.apply(event["type"], event["object"])
-                            self._record()
+                            with self.lock:
+                                self.book.apply(event["type"], event["object"])
+                            self.on_change()
                         if self._stop.is_set():
                             return
                 finally:
@@ -269,26 +356,82 @@ class AvailabilityProbe:
                 continue
             except ApiException as exc:
                 if exc.status not in (410, 429) and (exc.status or 0) < 500:
-                    self._error = exc
+                    self.error = exc
                     return
                 time.sleep(0.5)  # the apiserver is coming up or its cache is behind: ask again
                 if exc.status == 410:
                     resource_version = self._relist_quietly(resource_version)
                 continue
             except MaxRetryError:
-                # The apiserver is restarting (an upgrade step): no pod can change while it is away,
-                # so resuming from the last resourceVersion loses nothing.
-                time.sleep(0.5)
+                time.sleep(0.5)  # the apiserver is restarting: no object can change while it is away
                 continue
             except Exception as exc:  # noqa: BLE001 - handed to stop(), which raises it in the caller
-                self._error = exc
+                self.error = exc
                 return
 
-    def _relist_quietly(self, resource_version: str) -> str:
-        try:
-            return self._relist()
-        except (ApiException, MaxRetryError):
-            return resource_version  # still coming up: the next round tries again
+
+class AvailabilityProbe:
+    """Context manager: `with AvailabilityProbe(cluster, "app=web", budget=5) as probe: ...; probe.report`.
+
+    With `replica_sets=True` it also watches the ReplicaSets of the selector, so the report can tell
+    the pods the controller still wanted from those it had already scaled away (what maxSurge bounds).
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        selector: str,
+        namespace: str = "default",
+        budget: int | None = None,
+        split_label: str | None = None,
+        replica_sets: bool = False,
+    ) -> None:
+        self.cluster = cluster
+        self.selector = selector
+        self.namespace = namespace
+        self.budget = budget
+        self.book: PodBook | EndpointSliceBook = PodBook(split_label)
+        self.replica_sets = ReplicaSetHistory() if replica_sets else None
+        self.samples: list[Sample] = []
+        self.report: ProbeReport | None = None
+        self._lock = threading.Lock()
+        self._streams: list[WatchStream] = []
+        self._started = 0.0
+
+    def __enter__(self) -> "AvailabilityProbe":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _list(self, **options: Any) -> Any:
+        """List (or, with watch=True, watch) what the probe counts: the pods of the selector."""
+        return self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, **options)
+
+    def _list_replica_sets(self, **options: Any) -> Any:
+        return client.AppsV1Api(self.cluster.api).list_namespaced_replica_set(self.namespace, label_selector=self.selector, **options)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        if self.replica_sets is not None:
+            # Started first, so every ReplicaSet a pod sample refers to is already in the history.
+            self._streams.append(WatchStream(f"replicasets {self.selector}", self._list_replica_sets, self.replica_sets, self._lock))
+        self._streams.append(WatchStream(self.selector, self._list, self.book, self._lock, self._record))
+        for stream in self._streams:
+            stream.start()
+
+    def _record(self, force: bool = False) -> None:
+        with self._lock:
+            sample = self.book.sample(time.monotonic() - self._started)
+            if force or not self.samples or (sample.ready, sample.total, sample.terminating, sample.by_label, sample.live_by_owner) != (
+                self.samples[-1].ready, self.samples[-1].total, self.samples[-1].terminating, self.samples[-1].by_label,
+                self.samples[-1].live_by_owner,
+            ):
+                self.samples.append(sample)
+
+    def _error(self) -> BaseException | None:
+        return next((stream.error for stream in self._streams if stream.error is not None), None)
 
     def latest(self) -> Sample:
         with self._lock:
@@ -298,7 +441,7 @@ class AvailabilityProbe:
         """Wait (bounded) until the latest sample satisfies `condition`; a RunbookError names `what` otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._error is not None:
+            if self._error() is not None:
                 break
             sample = self.latest()
             if condition(sample):
@@ -315,15 +458,14 @@ class AvailabilityProbe:
             return self.report
         time.sleep(0.05)  # let events already on the wire arrive
         self._record()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=READ_TIMEOUT + 5)
+        for stream in self._streams:
+            stream.stop()
         self._record(force=True)  # closes the timeline at the moment the probe stopped
-        if self._error is not None:
-            raise RunbookError(f"the availability probe for {self.selector!r} stopped: {self._error}") from self._error
-        self.report = ProbeReport(self.selector, self.budget, tuple(self.samples))
+        error = self._error()
+        if error is not None:
+            raise RunbookError(f"the availability probe for {self.selector!r} stopped: {error}") from error
+        self.report = ProbeReport(self.selector, self.budget, tuple(self.samples), self.replica_sets)
         return self.report
-
 
 class EndpointProbe(AvailabilityProbe):
     """Context manager watching a Service's EndpointSlices: `EndpointProbe(cluster, "web", ns, budget=1, split_label="version")`.

@@ -1,6 +1,9 @@
 """The availability probe's bookkeeping, fed with synthetic watch events."""
 
-from runbooks.ops.probe import EndpointSliceBook, PodBook, ProbeReport, Sample
+import pytest
+
+from runbooks.errors import RunbookError
+from runbooks.ops.probe import EndpointSliceBook, PodBook, ProbeReport, ReplicaSetHistory, Sample
 
 
 def pod(name: str, ready: bool = True, deleting: bool = False, phase: str = "Running", version: str = "v1") -> dict:
@@ -79,3 +82,63 @@ def test_a_pod_in_two_slices_while_it_moves_is_counted_once_and_deleted_slices_d
     book.apply("DELETED", {"metadata": {"name": "b"}})
     book.apply("MODIFIED", {"metadata": {"name": "a"}, "endpoints": None})
     assert book.sample(0).ready == 0
+
+
+def owned_pod(name: str, owner: str, revision: int, deleting: bool = False) -> dict:
+    body = pod(name, deleting=deleting)
+    body["metadata"] |= {"resourceVersion": str(revision),
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}]}
+    return body
+
+
+def replica_set(name: str, replicas: int, revision: int) -> dict:
+    return {"metadata": {"name": name, "resourceVersion": str(revision)}, "spec": {"replicas": replicas}}
+
+
+def test_replica_set_history_answers_as_of_a_revision_whatever_order_the_events_came_in() -> None:
+    history = ReplicaSetHistory()
+    history.replace_all([replica_set("old", 4, 10)], revision=12)
+    history.apply("ADDED", replica_set("new", 2, 30))  # arrived before the earlier change below
+    history.apply("MODIFIED", replica_set("old", 3, 20))
+    assert history.specs_at(15) == {"old": 4}
+    assert history.specs_at(25) == {"old": 3}
+    assert history.specs_at(30) == {"old": 3, "new": 2}
+    history.apply("DELETED", replica_set("old", 3, 40))
+    assert history.specs_at(40) == {"new": 2}
+    history.replace_all([], revision=50)  # a re-list that no longer has "new": it went while unwatched
+    assert history.specs_at(50) == {}
+
+
+def rollout_report(history: ReplicaSetHistory, *pods: dict) -> ProbeReport:
+    book, samples = PodBook(), []
+    for body in pods:
+        book.apply("ADDED", body)
+        samples.append(book.sample(0.0))
+    return ProbeReport("app=web", 4, tuple(samples), history)
+
+
+def test_a_pod_already_scaled_away_is_not_counted_against_max_surge() -> None:
+    # maxSurge 1 of 4: "old" went 4 -> 3 at revision 20, "new" 1 -> 2 at 21, and the second new pod
+    # (revision 22) appeared before the ReplicaSet controller marked the fourth old pod for deletion.
+    history = ReplicaSetHistory()
+    for change in (replica_set("old", 4, 1), replica_set("new", 1, 5), replica_set("old", 3, 20), replica_set("new", 2, 21)):
+        history.apply("MODIFIED", change)
+    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)),
+                            owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 22))
+    last = report.samples[-1]
+    assert (last.total, report.requested(last), report.awaiting_removal(last)) == (6, 5, 1)
+    assert report.maximum_total == 6 and report.maximum_wanted == 5 and report.maximum_requested == 5
+
+
+def test_a_real_surge_beyond_the_ceiling_is_caught() -> None:
+    history = ReplicaSetHistory()
+    for change in (replica_set("old", 4, 1), replica_set("new", 2, 5)):
+        history.apply("MODIFIED", change)
+    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)),
+                            owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 7))
+    assert report.maximum_requested == 6 and report.maximum_wanted == 6
+
+
+def test_the_replica_set_checks_need_a_probe_that_watched_them() -> None:
+    with pytest.raises(RunbookError, match="replica_sets=True"):
+        _ = report(3).maximum_requested
