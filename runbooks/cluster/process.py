@@ -68,10 +68,11 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the whole process group, SIGKILL it after `timeout` seconds."""
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the whole process group, SIGKILL it after `timeout` seconds; returns the exit code
+        (-9 when it had to be killed, None when it was not running)."""
         if self.process is None:
-            return
+            return None
         if self.process.poll() is None:
             _signal_group(self.process.pid, signal.SIGTERM)
             try:
@@ -79,7 +80,9 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+        code = self.process.returncode
         self.process = None
+        return code
 
     def kill(self) -> None:
         """Stop at once, as a crash or a power cut would."""

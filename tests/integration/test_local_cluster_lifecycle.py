@@ -84,7 +84,17 @@ def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(tmp
 def test_components_can_be_stopped_and_started_alone(toolchain: Toolchain) -> None:
     with LocalCluster(LocalClusterConfig(workers=1), toolchain=toolchain) as cluster:
         assert isinstance(cluster, LocalCluster)
-        cluster.stop_component("kube-apiserver")
+        # An open watch used to hold the apiserver's HTTP server until SIGKILL, 10 s later.
+        watcher = subprocess.Popen([str(cluster.kubectl()), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A", "--watch"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1)
+            assert watcher.poll() is None, "kubectl --watch did not start"
+            exit_code = cluster.stop_component("kube-apiserver")
+        finally:
+            watcher.kill()
+            watcher.wait()
+        assert exit_code != -signal.SIGKILL, "kube-apiserver did not stop on SIGTERM and was killed"
         assert not cluster.is_healthy("kube-apiserver")
         cluster.start_component("kube-apiserver")
         assert cluster.node_names() == ["control-plane", "worker-1"]

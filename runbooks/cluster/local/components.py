@@ -106,6 +106,10 @@ def apiserver_args(binary: Path, layout: Layout) -> list[str]:
         # With 127.0.0.1 as the advertised address the endpoint reconciler logs an error every
         # 10 s about the `kubernetes` Endpoints; a single apiserver has nothing to reconcile.
         "--endpoint-reconciler-type=none",
+        # On SIGTERM the HTTP server waits for every open watch (controllers, kwok, probes) to end on
+        # its own, so the apiserver was SIGKILLed after 10 s; a grace period makes it close them and
+        # exit in about a second, which every restore and upgrade step waits for.
+        "--shutdown-watch-termination-grace-period=2s",
         "--profiling=false",
         f"--cert-dir={layout.root / 'apiserver-certs'}",
     ]

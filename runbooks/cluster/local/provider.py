@@ -211,15 +211,17 @@ class LocalCluster(Cluster):
             if name == "kube-apiserver":
                 self.reset_api()
 
-    def stop_component(self, name: str) -> None:
+    def stop_component(self, name: str) -> int | None:
+        """Stop one component gracefully (SIGTERM, SIGKILL after 10 s); returns its exit code."""
         self.supervisor.unwatch(name)
         process = self.processes.pop(name, None)
         if process is None:
             raise ClusterError(f"{name} is not running; running: {', '.join(self.processes) or 'nothing'}")
-        process.stop()
+        code = process.stop()
         self._record_pids()
         if name == "kube-apiserver":
             self.reset_api()
+        return code
 
     def power_off_node(self, name: str) -> None:
         """Stop the node's kubelet (its kwok): no heartbeats or Lease renewals, so the real
