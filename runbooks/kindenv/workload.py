@@ -65,6 +65,22 @@ def busybox_binary(deb: Path) -> bytes:
         return member.read()
 
 
+def host_busybox(layout: Layout | None = None, progress: Progress = lambda _: None) -> Path:
+    """The package's static busybox as an executable in the cache: it lists the image's applets, and
+    tests run `serve` and test images with it on hosts that have no busybox installed."""
+    layout = layout or Layout.default()
+    deb = busybox_deb(layout, progress)
+    binary = layout.root / "debs" / "busybox"
+    stamp = binary.with_name("busybox.from")
+    if not binary.exists() or not stamp.exists() or stamp.read_text() != deb.name:
+        partial = binary.with_suffix(".partial")
+        partial.write_bytes(busybox_binary(deb))
+        partial.chmod(0o755)
+        partial.rename(binary)
+        stamp.write_text(deb.name)
+    return binary
+
+
 def applets(busybox: Path) -> list[str]:
     """What the static binary can be called as (it runs on the host too)."""
     listed = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout
@@ -112,11 +128,8 @@ def ensure_workload_image(engine: Engine, progress: Progress = lambda _: None, l
         return WorkloadImage(archive, refs)
     progress(f"building the workload image {', '.join(refs)} from {deb.name}")
     archive.parent.mkdir(parents=True, exist_ok=True)
-    busybox = busybox_binary(deb)
-    host_copy = layout.root / "debs" / "busybox"
-    host_copy.write_bytes(busybox)
-    host_copy.chmod(0o755)
-    layer = rootfs_tar(busybox, applets(host_copy), SERVE.read_bytes())
+    busybox = host_busybox(layout, progress)
+    layer = rootfs_tar(busybox.read_bytes(), applets(busybox), SERVE.read_bytes())
     changes = ["--change", "ENV PATH=/usr/local/bin:/bin", "--change", 'ENTRYPOINT ["/usr/local/bin/serve"]', "--change", "EXPOSE 8080/tcp"]
     result = subprocess.run([engine.docker, "import", *changes, "-", refs[0]], input=layer, env=engine.env(), capture_output=True, check=False)
     if result.returncode != 0:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.kindenv import engine
+from runbooks.kindenv.workload import host_busybox
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("dockerd") or engine.existing_engine() is not None,
@@ -35,7 +36,7 @@ def layout(monkeypatch: pytest.MonkeyPatch) -> engine.Layout:
 def busybox_image(started: engine.Engine, tmp_path: Path) -> str:
     root = tmp_path / "rootfs" / "bin"
     root.mkdir(parents=True)
-    shutil.copy("/bin/busybox", root / "busybox")
+    shutil.copy(host_busybox(), root / "busybox")  # Debian's busybox-static, the workload image's own
     (root / "grep").symlink_to("busybox")
     tar = subprocess.run(["tar", "-C", str(root.parent), "-c", "."], capture_output=True, check=True).stdout
     subprocess.run([started.docker, "import", "-", "krb-test:busybox"], input=tar, env=started.env(), check=True, capture_output=True)
@@ -43,8 +44,6 @@ def busybox_image(started: engine.Engine, tmp_path: Path) -> str:
 
 
 def test_up_runs_privileged_containers_and_down_removes_everything(layout: engine.Engine, tmp_path: Path) -> None:
-    if not Path("/bin/busybox").exists():
-        pytest.skip("needs Debian's busybox-static for a test image")
     started = engine.up(layout=layout)
     assert started.private and started.host == f"unix://{layout.socket}"
     assert Path("/sys/class/net/krbtest0").exists()
