@@ -12,7 +12,7 @@ from pytest_bdd import given, parsers, then, when
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
-from runbooks.ops import drain, node_state, workloads
+from runbooks.ops import drain, node_state, waiting, workloads
 from runbooks.ops.guarded_app import APP_NAMESPACE
 from runbooks.ops.probe import AvailabilityProbe, ProbeReport
 
@@ -265,7 +265,7 @@ def has_ready(target: Cluster, name: str, count: int) -> None:
 
 @then(parsers.parse('the pods of "{app}" that were on the worker were {fate}'))
 def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str, fate: str) -> None:
-    workloads.wait_for(
+    waiting.wait_for(
         lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
         "terminating pods to be confirmed gone by the returned kubelet", 60, "check kwok on the local provider",
     )

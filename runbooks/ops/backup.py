@@ -21,6 +21,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.ops.waiting import wait_for
 from runbooks.ops.backup_policy import (
     Obj,
     ObjectKey,
@@ -234,29 +235,31 @@ def server_side_apply(api: client.ApiClient, key: ObjectKey, obj: Obj, field_man
 
 
 def _wait_established(api: client.ApiClient, names: list[str], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
     pending = set(names)
-    while pending and time.monotonic() < deadline:
+
+    def established() -> bool:
         for name in sorted(pending):
             crd = _get(api, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
             conditions = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
             if conditions.get("Established") == "True":
                 pending.discard(name)
-        time.sleep(0.2)
-    if pending:
-        raise BackupError(f"CustomResourceDefinitions {sorted(pending)} were not Established within {timeout:.0f} s; their custom resources cannot be applied")
+        return not pending
+
+    wait_for(established, "CustomResourceDefinitions becoming Established", timeout,
+             "their custom resources cannot be applied until they are; check kube-apiserver's log",
+             last_seen=lambda: f"not yet: {sorted(pending)}", error=BackupError)
 
 
 def _wait_served(api: client.ApiClient, group_versions: set[str], timeout: float = 60.0) -> None:
     """Discovery must list a new CRD's group before its objects can be applied."""
-    deadline = time.monotonic() + timeout
     missing = set(group_versions)
-    while missing and time.monotonic() < deadline:
-        missing = {gv for gv in missing if request(api, "GET", f"/apis/{gv}")[0] != 200}
-        if missing:
-            time.sleep(0.2)
-    if missing:
-        raise BackupError(f"API groups {sorted(missing)} are not served {timeout:.0f} s after their CRDs were applied")
+
+    def served() -> bool:
+        missing.intersection_update({gv for gv in missing if request(api, "GET", f"/apis/{gv}")[0] != 200})
+        return not missing
+
+    wait_for(served, "the API groups of the applied CRDs being served", timeout, "check kube-apiserver's log",
+             last_seen=lambda: f"not served: {sorted(missing)}", error=BackupError)
 
 
 CRD = ("apiextensions.k8s.io", "customresourcedefinitions")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
 from runbooks.ops.container import container
+from runbooks.ops.waiting import wait_for
 from runbooks.ops.workloads import ensure_namespace, wait_deployment_ready
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
@@ -58,15 +57,15 @@ def set_min_available(cluster: Cluster, namespace: str, name: str, min_available
 def wait_budget(cluster: Cluster, namespace: str, name: str, allowed: int, timeout: float = 120.0) -> BudgetStatus:
     """Wait (bounded) until the disruption controller reports `allowed` disruptions for the current spec."""
     policy = client.PolicyV1Api(cluster.api)
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
+    seen: dict[str, BudgetStatus] = {}
+
+    def reached() -> bool:
         pdb = policy.read_namespaced_pod_disruption_budget(name, namespace)
         observed = pdb.status is not None and pdb.status.observed_generation == pdb.metadata.generation
-        status = BudgetStatus(f"{namespace}/{name}", int(pdb.spec.min_available), pdb.status.expected_pods if pdb.status else 0,
-                              pdb.status.disruptions_allowed if pdb.status else 0)
-        if observed and status.disruptions_allowed == allowed and status.expected_pods:
-            return status
-        time.sleep(0.5)
-    raise RunbookError(f"disruption budget {namespace}/{name} did not reach {allowed} allowed disruptions in {timeout:.0f} s "
-                       f"(last seen {status}); check that kube-controller-manager runs its disruption controller")
+        status = seen["status"] = BudgetStatus(f"{namespace}/{name}", int(pdb.spec.min_available), pdb.status.expected_pods if pdb.status else 0,
+                                               pdb.status.disruptions_allowed if pdb.status else 0)
+        return observed and status.disruptions_allowed == allowed and bool(status.expected_pods)
+
+    wait_for(reached, f"disruption budget {namespace}/{name} reaching {allowed} allowed disruptions", timeout,
+             "check that kube-controller-manager runs its disruption controller", interval=0.5, last_seen=lambda: seen.get("status"))
+    return seen["status"]

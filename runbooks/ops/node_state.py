@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.workloads import pods_by_node, wait_for
+from runbooks.ops.waiting import wait_for
+from runbooks.ops.workloads import pods_by_node
 
 
 def node_ready(cluster: Cluster, name: str) -> bool:

@@ -4,11 +4,10 @@ a CRD and one of its custom resources), for proving that a configuration backup 
 
 from __future__ import annotations
 
-import time
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
 from runbooks.ops.backup import request, server_side_apply
+from runbooks.ops.waiting import wait_for
 from runbooks.ops.backup_policy import ObjectKey
 from runbooks.ops.container import container
 
@@ -73,11 +72,8 @@ def create_sample_application(cluster: Cluster, namespace: str, timeout: float =
     for plural, obj in manifests(namespace):
         key = ObjectKey(_group(obj["apiVersion"]), plural, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if plural == "storefronts":
-            deadline = time.monotonic() + timeout
-            while request(api, "GET", f"/apis/{CRD_GROUP}/v1")[0] != 200:
-                if time.monotonic() > deadline:
-                    raise RunbookError(f"the {CRD_GROUP} API was not served {timeout:.0f} s after its CRD was created")
-                time.sleep(0.2)
+            wait_for(lambda: request(api, "GET", f"/apis/{CRD_GROUP}/v1")[0] == 200, f"the {CRD_GROUP} API being served",
+                     timeout, "its CRD was created; check kube-apiserver's log")
         server_side_apply(api, key, obj, field_manager=FIELD_MANAGER)
         created.append(key)
     return created

@@ -6,15 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
 from runbooks.ops.container import container
+from runbooks.ops.waiting import wait_for
 from runbooks.ops.workloads import wait_deployment_ready
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
@@ -134,16 +133,18 @@ def damage(cluster: Cluster, sentinels: Sentinels, timeout: float = 120.0) -> st
         "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name=AFTER_SNAPSHOT, labels=_labels()), data={"when": "after"})
     )
     core.delete_namespace(sentinels.namespace)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
             core.read_namespace(sentinels.namespace)
         except ApiException as exc:
             if exc.status == 404:
-                return f"default/{AFTER_SNAPSHOT}"
+                return True
             raise
-        time.sleep(0.5)
-    raise RunbookError(f"namespace {sentinels.namespace} was not gone {timeout:.0f} s after its deletion; check kube-controller-manager")
+        return False
+
+    wait_for(gone, f"namespace {sentinels.namespace} being deleted", timeout, "check kube-controller-manager (its namespace controller)", interval=0.5)
+    return f"default/{AFTER_SNAPSHOT}"
 
 
 def exists_after_snapshot_object(cluster: Cluster) -> bool:

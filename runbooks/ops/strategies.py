@@ -7,7 +7,6 @@ Measuring availability while doing so is the probe's job (runbooks/ops/probe.py)
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from runbooks.errors import RunbookError
 from runbooks.ops.commands import CommandResult, run_command
 from runbooks.ops.container import container, release_of, start_delay_annotations
 from runbooks.ops.probe import SERVICE_NAME_LABEL
+from runbooks.ops.waiting import wait_for
 
 APP = "web"
 CONTAINER = "web"
@@ -165,21 +165,21 @@ def switch_selector(cluster: Cluster, namespace: str, service: str, labels: dict
 def wait_rolled_out(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
     """Wait (bounded) until the controller has seen the latest template and every pod of the
     Deployment is updated and ready, and no old pod is left; return the ready count."""
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
+    seen: dict[str, Any] = {"wanted": 0, "status": None}
+
+    def rolled_out() -> bool:
         deployment = _apps(cluster).read_namespaced_deployment(name, namespace)
         status, wanted = deployment.status, deployment.spec.replicas or 0
-        if ((status.observed_generation or 0) >= deployment.metadata.generation and (status.updated_replicas or 0) == wanted
+        seen.update(wanted=wanted, status=status)
+        if not ((status.observed_generation or 0) >= deployment.metadata.generation and (status.updated_replicas or 0) == wanted
                 and (status.ready_replicas or 0) == wanted and (status.replicas or 0) == wanted):
-            selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
-            if len(live_pods(cluster, namespace, selector)) == wanted:
-                return wanted
-        time.sleep(0.1)
-    raise RunbookError(
-        f"Deployment {namespace}/{name} did not finish rolling out within {timeout:.0f} s (status: {status}); "
-        "check that kube-controller-manager and kube-scheduler are running"
-    )
+            return False
+        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        return len(live_pods(cluster, namespace, selector)) == wanted
+
+    wait_for(rolled_out, f"Deployment {namespace}/{name} finishing its rollout", timeout,
+             "check that kube-controller-manager and kube-scheduler are running", interval=0.1, last_seen=lambda: seen["status"])
+    return int(seen["wanted"])
 
 
 def live_pods(cluster: Cluster, namespace: str, selector: str) -> list[client.V1Pod]:

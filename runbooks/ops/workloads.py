@@ -2,41 +2,34 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
 from runbooks.ops.container import container, start_delay_annotations
+from runbooks.ops.waiting import wait_for
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
     """Wait (bounded) until `name` has spec.replicas ready replicas and as many Running pods of its
     selector; return the ready count."""
     apps, core = client.AppsV1Api(cluster.api), cluster.core
-    deadline = time.monotonic() + timeout
-    wanted = ready = running = 0
-    while time.monotonic() < deadline:
-        try:
-            deployment = apps.read_namespaced_deployment(name, namespace)
-            wanted = deployment.spec.replicas or 0
-            ready = deployment.status.ready_replicas or 0
-            selector = ",".join(f"{k}={v}" for k, v in (deployment.spec.selector.match_labels or {}).items())
-            pods = core.list_namespaced_pod(namespace, label_selector=selector).items
-            running = sum(1 for pod in pods if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp)
-            if ready == wanted and running == wanted:
-                return ready
-        except ApiException:
-            pass  # the apiserver may still be warming up after a restart
-        time.sleep(0.5)
-    raise RunbookError(
-        f"Deployment {namespace}/{name} has {ready} ready replicas and {running} running pods, not {wanted}, "
-        f"after {timeout:.0f} s: check that kube-controller-manager and kube-scheduler are running"
-    )
+    seen = {"wanted": 0, "ready": 0, "running": 0}
+
+    def reconciled() -> bool:
+        deployment = apps.read_namespaced_deployment(name, namespace)
+        selector = ",".join(f"{k}={v}" for k, v in (deployment.spec.selector.match_labels or {}).items())
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        seen.update(wanted=deployment.spec.replicas or 0, ready=deployment.status.ready_replicas or 0,
+                    running=sum(1 for pod in pods if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp))
+        return seen["ready"] == seen["wanted"] == seen["running"]
+
+    wait_for(reconciled, f"Deployment {namespace}/{name} having every replica ready and running", timeout,
+             "check that kube-controller-manager and kube-scheduler are running", interval=0.5,
+             last_seen=lambda: seen, retry_on=(ApiException,))  # the apiserver may be warming up after a restart
+    return seen["ready"]
 
 
 def ensure_namespace(cluster: Cluster, namespace: str) -> None:
@@ -140,16 +133,6 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
     )
     ensure_namespace(cluster, namespace)
     return cluster.core.create_namespaced_pod(namespace, body)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float, fix: str) -> float:
-    """Poll `predicate` (bounded); return the seconds it took, or fail naming what to check."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise RunbookError(f"{what} did not happen within {timeout:.0f} s: {fix}")
 
 
 def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> None:

@@ -1,0 +1,41 @@
+"""One bounded wait for every runbook step that waits on the cluster to converge.
+
+Waits are polls with a deadline, never open-ended: a step that cannot converge fails with what it
+waited for, what it saw last, and what to check, instead of hanging a maintenance window.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from runbooks.errors import RunbookError
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float,
+    fix: str,
+    *,
+    interval: float = 0.2,
+    last_seen: Callable[[], object] | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+    error: type[RunbookError] = RunbookError,
+) -> float:
+    """Poll `condition` until it is true; return the seconds it took.
+
+    Exceptions of `retry_on` count as "not yet" (an apiserver warming up after a restart). After
+    `timeout` seconds, raises `error` naming `what`, the `last_seen` state when given, and `fix`.
+    """
+    started = time.monotonic()
+    while True:
+        try:
+            if condition():
+                return time.monotonic() - started
+        except retry_on:
+            pass
+        if time.monotonic() - started >= timeout:
+            seen = f" (last seen: {last_seen()})" if last_seen is not None else ""
+            raise error(f"{what} did not happen within {timeout:.0f} s{seen}: {fix}")
+        time.sleep(interval)
