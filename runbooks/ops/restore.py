@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from runbooks.cluster.base import Capability, Cluster
-from runbooks.errors import RunbookError
+from runbooks.errors import CapabilityMissingError
 
 CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
@@ -33,11 +33,13 @@ def _timed(stage: str, action: object) -> StageTiming:
 
 
 def live_data_dir(cluster: Cluster) -> Path:
-    """Where the running etcd keeps its data; providers that cannot say are refused."""
+    """Where the running etcd keeps its data, for a restore: providers that cannot restart their
+    control plane or cannot say where the data is are refused with the reason (the runbook skips)."""
     cluster.require(Capability.ETCD_ACCESS)
+    cluster.require(Capability.RESTART_CONTROL_PLANE)
     data_dir = cluster.etcd_access().data_dir
     if data_dir is None:
-        raise RunbookError(f"the {cluster.provider} provider does not say where etcd keeps its data; restore on the etcd host by hand")
+        raise CapabilityMissingError(f"the {cluster.provider} provider does not say where etcd keeps its data; restore on the etcd host by hand")
     return data_dir
 
 

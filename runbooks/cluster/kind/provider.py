@@ -104,7 +104,7 @@ class KindCluster(Cluster):
         self.wait_for_pod_cidrs()
         install_pod_network(self.engine, self.core.list_node().items)
         self.wait_until_ready()
-        self.wait_for_system_deployments()
+        self.wait_for_system_pods()
         self.copy_etcd_certificates()
         self.create_seconds = time.monotonic() - started
         self.progress(f"kind cluster {self.name} ready in {self.create_seconds:.0f} s")
@@ -146,13 +146,16 @@ class KindCluster(Cluster):
 
         self._wait(ready, "every node is Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
 
-    def wait_for_system_deployments(self) -> None:
-        """kube-system's Deployments (CoreDNS) available: until then Services have no names."""
-        def available() -> bool:
+    def wait_for_system_pods(self) -> None:
+        """kube-system settled: its Deployments (CoreDNS) available, or Services have no names, and
+        every pod Ready, the control plane's static pods included (their readiness lags the nodes')."""
+        def settled() -> bool:
             deployments = client.AppsV1Api(self.api).list_namespaced_deployment("kube-system").items
-            return bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
+            pods = self.core.list_namespaced_pod("kube-system").items
+            return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
+                    and bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods))
 
-        self._wait(available, "every kube-system Deployment (CoreDNS) is available",
+        self._wait(settled, "every kube-system Deployment (CoreDNS) is available and every kube-system pod is Ready",
                    f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
 
     def _wait(self, condition: Callable[[], bool], what: str, look: str) -> None:
