@@ -33,8 +33,8 @@ test: toolchain
 
 # Real kind nodes (first time: builds the node images, several minutes): the smoke, node-maintenance,
 # deployment-strategy, backup and gate runbooks with real pods and a kubeadm control plane at the older
-# pinned version (steps needing what kind cannot do, such as cutting a node's power or restarting etcd
-# for a restore, are skipped with the reason), the smoke runbooks again at the newer one.
+# pinned version (steps needing what kind cannot do, such as cutting a node's power, are skipped with
+# the reason), the smoke runbooks again at the newer one.
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
 	$(PYTEST) tests/features --cluster kind -m "smoke or node_maintenance or strategies or gate or resource_backup or etcd_backup" --html=$(REPORTS)/kind-report.html --self-contained-html

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from kubernetes import client, config
+from urllib3.exceptions import HTTPError
 
 from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
 
@@ -126,6 +127,19 @@ class Cluster(abc.ABC):
     @property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
+
+    def api_readyz(self, timeout: float = 10) -> tuple[int, str]:
+        """GET /readyz?verbose with the cluster's own credentials: (HTTP status, body); 0 when unreachable."""
+        api = self.api
+        method, url, headers, body, post = api.param_serialize("GET", "/readyz", query_params=[("verbose", "true")], auth_settings=["BearerToken"])
+        try:
+            response = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
+        except client.ApiException as exc:
+            return exc.status or 0, exc.body or str(exc)
+        except (OSError, HTTPError) as exc:  # connection refused or reset: the apiserver is not listening (yet)
+            return 0, str(exc)
+        response.read()
+        return response.status, response.data.decode(errors="replace")
 
     def node_names(self) -> list[str]:
         return sorted(node.metadata.name for node in self.core.list_node().items)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.commands import CommandResult, run_command
@@ -21,14 +20,7 @@ class NodeHealth:
 
 def api_readyz(cluster: Cluster) -> tuple[int, str]:
     """GET /readyz?verbose through the cluster's own credentials: (HTTP status, body)."""
-    api = cluster.api
-    method, url, headers, body, post = api.param_serialize("GET", "/readyz", query_params=[("verbose", "true")], auth_settings=["BearerToken"])
-    try:
-        response = api.call_api(method, url, headers, body, post, _request_timeout=10)
-    except ApiException as exc:
-        return exc.status or 0, exc.body or str(exc)
-    response.read()
-    return response.status, response.data.decode(errors="replace")
+    return cluster.api_readyz()
 
 
 def node_health(cluster: Cluster) -> list[NodeHealth]:

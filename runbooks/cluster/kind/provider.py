@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import json
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from kubernetes import client
@@ -21,7 +24,8 @@ from kubernetes import client
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
 from runbooks.cluster.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
-from runbooks.errors import ClusterStartError
+from runbooks.cluster.kind.static_pods import StaticPods
+from runbooks.errors import CapabilityMissingError, ClusterError, ClusterStartError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
 from runbooks.toolchain import cache
@@ -33,6 +37,7 @@ Progress = Callable[[str], None]
 _names = itertools.count(1)
 READY_TIMEOUT = 300.0
 ETCD_CERTS = {"ca.crt": "ca.crt", "healthcheck-client.crt": "client.crt", "healthcheck-client.key": "client.key"}
+ETCD_DATA_DIR = PurePosixPath("/var/lib/etcd")  # kubeadm's default, inside the control-plane node
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class KindCluster(Cluster):
         self.started_engine = False
         self.create_seconds: float | None = None
         self.toolchain: Toolchain | None = None
+        self.etcd_endpoint: str | None = None  # known while the apiserver is down (a restore)
+        self.etcd_data_dir = ETCD_DATA_DIR
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -106,6 +113,8 @@ class KindCluster(Cluster):
         self.wait_until_ready()
         self.wait_for_system_pods()
         self.copy_etcd_certificates()
+        address = next(a.address for a in self.get_node(self.control_plane).status.addresses if a.type == "InternalIP")
+        self.etcd_endpoint = f"https://{address}:2379"
         self.create_seconds = time.monotonic() - started
         self.progress(f"kind cluster {self.name} ready in {self.create_seconds:.0f} s")
 
@@ -186,9 +195,10 @@ class KindCluster(Cluster):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate. Restarting
-        # static pods, swapping binaries and rebooting nodes are not implemented for kind yet.
-        offered = {Capability.ETCD_ACCESS}
+        # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate; the control
+        # plane's static pods stopped and started through their manifests. Swapping binaries and
+        # rebooting nodes are not implemented for kind yet.
+        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE}
         if not self.config.keep:
             offered.add(Capability.DISPOSABLE)
         return frozenset(offered)
@@ -213,7 +223,74 @@ class KindCluster(Cluster):
 
     def etcd_access(self) -> EtcdAccess:
         self.require(Capability.ETCD_ACCESS)
-        node = self.get_node(self.control_plane)
-        address = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+        if self.etcd_endpoint is None:
+            raise ClusterError(f"kind cluster {self.name} is not started: call start() first")
         certs = self.folder / "etcd"
-        return EtcdAccess(f"https://{address}:2379", certs / "ca.crt", certs / "client.crt", certs / "client.key")
+        return EtcdAccess(self.etcd_endpoint, certs / "ca.crt", certs / "client.crt", certs / "client.key", self._etcd_data_dir_on_host())
+
+    # -- the control plane's static pods (restore) ----------------------------------------------
+    def _static_pods(self) -> StaticPods:
+        if self.engine is None:
+            raise ClusterError(f"kind cluster {self.name} is not started: call start() first")
+        return StaticPods(self.engine, self.control_plane)
+
+    def _var_volume(self) -> Path | None:
+        """Where the control-plane node's /var volume lives on this host: reachable with our own engine,
+        not with an engine inside a VM (Docker Desktop), where a restore must be done by hand."""
+        assert self.engine is not None
+        mounts = json.loads(self.engine.run("inspect", "--format", "{{json .Mounts}}", self.control_plane).stdout or "[]")
+        source = next((Path(m["Source"]) for m in mounts if m.get("Destination") == "/var"), None)
+        return source if source is not None and source.is_dir() else None
+
+    def _etcd_data_dir_on_host(self) -> Path | None:
+        volume = self._var_volume()
+        return None if volume is None else volume / self.etcd_data_dir.relative_to("/var")
+
+    def use_etcd_data_dir(self, data_dir: Path) -> None:
+        """Point the parked etcd manifest at `data_dir` (a host path inside the node's /var volume)."""
+        volume = self._var_volume()
+        if volume is None or not data_dir.is_relative_to(volume):
+            raise CapabilityMissingError(f"{data_dir} is not inside kind node {self.control_plane}'s /var volume; restore on the node by hand")
+        inside = PurePosixPath("/var") / data_dir.relative_to(volume)
+        if inside != self.etcd_data_dir:
+            self._static_pods().point_etcd_at(self.etcd_data_dir, inside)
+            self.etcd_data_dir = inside
+
+    def stop_component(self, name: str) -> None:
+        self.require(Capability.RESTART_CONTROL_PLANE)
+        self._static_pods().stop(name)
+        if name == "kube-apiserver":
+            self.reset_api()
+
+    def start_component(self, name: str, version: str | None = None, wait: bool = True) -> None:
+        self.require(Capability.RESTART_CONTROL_PLANE)
+        if version is not None and version != self.version:
+            self.require(Capability.SWAP_CONTROL_PLANE_BINARIES)
+        healthy = {"etcd": self._etcd_healthy, "kube-apiserver": self._apiserver_ready}.get(name, lambda: self._static_pod_ready(name))
+        self._static_pods().start(name, healthy if wait else (lambda: True))
+
+    def _etcd_healthy(self) -> bool:
+        access = self.etcd_access()
+        context = ssl.create_default_context(cafile=str(access.cacert))
+        context.load_cert_chain(str(access.cert), str(access.key))
+        try:
+            with urllib.request.urlopen(f"{access.endpoint}/health", context=context, timeout=5) as answer:
+                return json.loads(answer.read()).get("health") == "true"
+        except (OSError, ValueError):
+            return False
+
+    def _apiserver_ready(self) -> bool:
+        self.reset_api()  # a restarted apiserver: no pooled connection to the old one
+        return self.api_readyz(timeout=5)[0] == 200
+
+    def _static_pod_ready(self, name: str) -> bool:
+        """The component's mirror pod reports the container now running as Ready (not the one before the stop)."""
+        running = self._static_pods().running_containers(name)
+        try:
+            pods = self.core.list_namespaced_pod("kube-system", label_selector=f"component={name}").items
+        except client.ApiException:
+            return False
+        return any(
+            status.ready and (status.container_id or "").split("//")[-1].startswith(tuple(running))
+            for pod in pods for status in (pod.status.container_statuses or [])
+        ) if running else False
