@@ -12,7 +12,8 @@ from pytest_bdd import given, parsers, then, when
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
-from runbooks.ops import drain, node_state, waiting, workloads
+from runbooks import waiting
+from runbooks.ops import drain, node_state, workloads
 from runbooks.ops.guarded_app import APP_NAMESPACE
 from runbooks.ops.probe import AvailabilityProbe, ProbeReport
 

@@ -21,7 +21,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 from runbooks.ops.backup_policy import (
     Obj,
     ObjectKey,

@@ -8,7 +8,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.container import container
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 from runbooks.ops.workloads import ensure_namespace, wait_deployment_ready
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard

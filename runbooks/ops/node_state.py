@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 from runbooks.ops.workloads import pods_by_node
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.backup import request, server_side_apply
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 from runbooks.ops.backup_policy import ObjectKey
 from runbooks.ops.container import container
 

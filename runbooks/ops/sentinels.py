@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.container import container
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 from runbooks.ops.workloads import wait_deployment_ready
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"

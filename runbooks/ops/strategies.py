@@ -19,7 +19,7 @@ from runbooks.errors import RunbookError
 from runbooks.ops.commands import CommandResult, run_command
 from runbooks.ops.container import container, release_of, start_delay_annotations
 from runbooks.ops.probe import SERVICE_NAME_LABEL
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 
 APP = "web"
 CONTAINER = "web"

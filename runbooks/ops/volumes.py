@@ -18,7 +18,7 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.ops.container import container
 from runbooks.ops.pod_exec import exec_in_pod
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 MOUNT_PATH = "/data"

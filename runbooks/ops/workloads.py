@@ -9,7 +9,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.ops.container import container, start_delay_annotations
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from runbooks.errors import RunbookError
 from runbooks.ops.backup import BackupError
-from runbooks.ops.waiting import wait_for
+from runbooks.waiting import wait_for
 
 
 def test_returns_once_the_condition_holds() -> None:

@@ -32,6 +32,7 @@ from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
+from runbooks.waiting import wait_for
 
 Progress = Callable[[str], None]
 _names = itertools.count(1)
@@ -146,14 +147,15 @@ class KindCluster(Cluster):
             nodes = self.core.list_node().items
             return len(nodes) == self.config.workers + 1 and all(n.spec.pod_cidr for n in nodes)
 
-        self._wait(allocated, "every node has a pod CIDR", f"docker exec {self.control_plane} crictl logs <kube-controller-manager>")
+        self._wait(allocated, "every node getting a pod CIDR",
+                   f"kubectl --kubeconfig {self.kubeconfig} -n kube-system logs kube-controller-manager-{self.control_plane}")
 
     def wait_until_ready(self) -> None:
         def ready() -> bool:
             nodes = self.core.list_node().items
             return bool(nodes) and all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
 
-        self._wait(ready, "every node is Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
+        self._wait(ready, "every node becoming Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
 
     def wait_for_system_pods(self) -> None:
         """kube-system settled: its Deployments (CoreDNS) available, or Services have no names, and
@@ -164,16 +166,11 @@ class KindCluster(Cluster):
             return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
                     and bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods))
 
-        self._wait(settled, "every kube-system Deployment (CoreDNS) is available and every kube-system pod is Ready",
+        self._wait(settled, "kube-system settling (CoreDNS available, every pod Ready)",
                    f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
 
     def _wait(self, condition: Callable[[], bool], what: str, look: str) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(1)
-        raise ClusterStartError(f"kind cluster {self.name}: not true after {READY_TIMEOUT:.0f} s: {what}; see `{look}`")
+        wait_for(condition, f"kind cluster {self.name}: {what}", READY_TIMEOUT, f"see `{look}`", interval=1, error=ClusterStartError)
 
     def copy_etcd_certificates(self) -> None:
         """The healthcheck client certificate kubeadm made, copied out (0600) so etcdctl can use it."""

@@ -9,12 +9,12 @@ etcd's manifest at a new data dir while it is parked, as etcd's and kubeadm's re
 from __future__ import annotations
 
 import re
-import time
 from pathlib import PurePosixPath
 from typing import Callable
 
 from runbooks.errors import ClusterError
 from runbooks.kindenv.engine import Engine
+from runbooks.waiting import wait_for
 
 MANIFESTS = PurePosixPath("/etc/kubernetes/manifests")
 PARKED = PurePosixPath("/etc/kubernetes/parked-manifests")  # outside the kubelet's watched folder
@@ -89,9 +89,4 @@ class StaticPods:
         self.engine.run("exec", self.node, "sh", "-c", f"printf '%s' \"$0\" > {manifest}", rewritten)
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.5)
-        raise ClusterError(f"{what} did not happen within {TIMEOUT:.0f} s; see `docker exec {self.node} journalctl -u kubelet`")
+        wait_for(condition, what, TIMEOUT, f"see `docker exec {self.node} journalctl -u kubelet`", interval=0.5, error=ClusterError)
