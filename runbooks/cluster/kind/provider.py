@@ -138,8 +138,14 @@ class KindCluster(Cluster):
         with log.open("a") as handle:
             handle.write(f"$ kind {' '.join(args)}\n{result.stdout}{result.stderr}\n")
         if check and result.returncode != 0:
-            tail = "\n".join(result.stderr.splitlines()[-10:])
-            raise ClusterStartError(f"`kind {' '.join(args[:2])}` failed (full output in {log}):\n{tail}")
+            # Kept outside the cluster's folder, which the teardown removes.
+            kept = cache.cache_root() / "kindenv" / "failed" / f"{self.name}-kind.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, kept)
+            lines = (result.stdout + result.stderr).splitlines()
+            # kubeadm ends with a Go stack trace; the reason is in the lines that say what went wrong.
+            reasons = [line for line in lines if any(word in line.lower() for word in ("error", "failed", "timed out"))][-8:]
+            raise ClusterStartError(f"`kind {' '.join(args[:2])}` failed (full output in {kept}):\n" + "\n".join(reasons or lines[-10:]))
         return result
 
     def wait_for_pod_cidrs(self) -> None:
