@@ -14,8 +14,10 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -71,15 +73,21 @@ class ManagedProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM the whole process group, SIGKILL it after `timeout` seconds; returns the exit code
         (-9 when it had to be killed, None when it was not running)."""
+        return stop_together([self], timeout)[self.name]
+
+    def _terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+
+    def _reap(self, deadline: float) -> int | None:
+        """Wait for the SIGTERMed process until `deadline` (monotonic), SIGKILL it after."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
         code = self.process.returncode
         self.process = None
         return code
@@ -96,6 +104,19 @@ class ManagedProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def stop_together(processes: Sequence[ManagedProcess], timeout: float = 10.0) -> dict[str, int | None]:
+    """SIGTERM every process at once and give them one shared `timeout` before SIGKILL.
+
+    Peers that do not depend on each other (the kubelets of the nodes) stop in parallel, so a
+    teardown's worst case does not grow with the number of nodes. Returns each exit code by name
+    (-9 for those that had to be killed, None for those not running).
+    """
+    for process in processes:
+        process._terminate()
+    deadline = time.monotonic() + timeout
+    return {process.name: process._reap(deadline) for process in processes}
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -19,7 +19,7 @@ from runbooks.toolchain import Toolchain
 OWNER = textwrap.dedent("""
     import sys, time
     from runbooks.cluster.local.provider import LocalCluster
-    cluster = LocalCluster()
+    cluster = LocalCluster(progress=lambda line: print(f"{time.monotonic():.1f} {line}", file=sys.stderr, flush=True))
     try:
         cluster.start()
         print("READY", flush=True)
@@ -56,17 +56,29 @@ def wait_until(predicate, seconds: float = 15.0) -> bool:
 
 def start_owner(runtime: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "KUBE_RUNBOOKS_RUNTIME": str(runtime)}
-    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert owner.stdout is not None
     assert owner.stdout.readline().strip() == "READY"
     assert len(component_pids(runtime)) == 8  # etcd, apiserver, controller-manager, scheduler, one kwok per node
     return owner
 
 
+# The teardown's own bound, not a speed target: the kubelets share one SIGTERM grace, then each of
+# the four control-plane components gets its own (10 s, then SIGKILL and up to 10 s to reap).
+TEARDOWN_BOUND = 5 * (10 + 10) + 20
+
+
 def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchain: Toolchain) -> None:
     owner = start_owner(tmp_path)
     owner.send_signal(signal.SIGINT)
-    owner.wait(timeout=30)
+    try:
+        _, progress = owner.communicate(timeout=TEARDOWN_BOUND)
+    except subprocess.TimeoutExpired:
+        owner.kill()
+        _, progress = owner.communicate()
+        pytest.fail(f"Ctrl-C did not end the owner within the teardown's bound; still running: "
+                    f"{component_pids(tmp_path)}; its progress:\n{progress}")
+    assert "local cluster stopped in" in progress, progress
     assert wait_until(lambda: not component_pids(tmp_path)), component_pids(tmp_path)
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
 

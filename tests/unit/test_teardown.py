@@ -1,6 +1,7 @@
 """Teardown: no process outlives its owner, whether it stops cleanly, is killed, or escapes."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.cluster.local import state
-from runbooks.cluster.process import ManagedProcess, Supervisor
+from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
 
 
 def alive(pid: int) -> bool:
@@ -46,6 +47,20 @@ def test_a_process_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     pid = proc.pid
     proc.stop(timeout=0.5)
     assert pid and wait_dead(pid)
+
+
+def test_peers_stop_together_within_one_shared_grace(tmp_path: Path) -> None:
+    """Peers are SIGTERMed at once and share one grace period; each deaf one is reported killed."""
+    peers = [ManagedProcess(f"deaf-{i}", ["sh", "-c", "trap '' TERM; sleep 60"], tmp_path / f"deaf-{i}.log") for i in range(3)]
+    polite = ManagedProcess("polite", ["sleep", "60"], tmp_path / "polite.log")
+    for proc in [*peers, polite]:
+        proc.start()
+    pids = [proc.pid for proc in [*peers, polite]]
+    time.sleep(0.2)  # let the shells install their trap
+    codes = stop_together([*peers, polite], timeout=0.5)
+    assert codes == {"deaf-0": -signal.SIGKILL, "deaf-1": -signal.SIGKILL, "deaf-2": -signal.SIGKILL, "polite": -signal.SIGTERM}
+    assert all(pid and wait_dead(pid) for pid in pids)
+    assert all(proc.pid is None for proc in [*peers, polite])
 
 
 def test_children_die_with_a_killed_owner(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import ssl
 import time
 import urllib.error
@@ -22,7 +23,7 @@ from runbooks.cluster.kubeconfig import write_kubeconfig
 from runbooks.cluster.local import components, nodes, state
 from runbooks.cluster.pki import generate_cluster_pki
 from runbooks.cluster.ports import free_ports
-from runbooks.cluster.process import ManagedProcess, Supervisor
+from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
 from runbooks.errors import ClusterError, ClusterStartError
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
@@ -136,12 +137,16 @@ class LocalCluster(Cluster):
                 "stop it with `python -m runbooks.cluster down`"
             )
             return
-        kubelets = [name for name in self.processes if name.startswith(KUBELET_PREFIX)]
-        for name in [*kubelets, *reversed(CONTROL_PLANE)]:
-            process = self.processes.get(name)
-            if process is not None:
-                process.stop()
+        started = time.monotonic()
+        kubelets = [process for name, process in self.processes.items() if name.startswith(KUBELET_PREFIX)]
+        control_plane = [[self.processes[name]] for name in reversed(CONTROL_PLANE) if name in self.processes]
+        codes: dict[str, int | None] = {}
+        for group in [kubelets, *control_plane]:  # kubelets together, then the control plane in order
+            codes.update(stop_together(group))
         self.processes.clear()
+        killed = sorted(name for name, code in codes.items() if code == -signal.SIGKILL)
+        self.progress(f"local cluster stopped in {time.monotonic() - started:.1f} s"
+                      + (f"; killed after 10 s of SIGTERM: {', '.join(killed)}" if killed else ""))
         if self.layout is not None:
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
