@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -16,8 +17,12 @@ from runbooks.cluster.local import state
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.toolchain import Toolchain
 
+# The owner acts as an operator's terminal session would. A job started with `&` by a
+# non-interactive shell (a CI script, nohup) inherits SIGINT *ignored*, and Python then installs
+# no KeyboardInterrupt handler, so Ctrl-C would never reach it: restore the terminal's default.
 OWNER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from runbooks.cluster.local.provider import LocalCluster
     cluster = LocalCluster(progress=lambda line: print(f"{time.monotonic():.1f} {line}", file=sys.stderr, flush=True))
     try:
@@ -54,13 +59,26 @@ def wait_until(predicate, seconds: float = 15.0) -> bool:
     return False
 
 
-def start_owner(runtime: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "KUBE_RUNBOOKS_RUNTIME": str(runtime)}
-    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert owner.stdout is not None
-    assert owner.stdout.readline().strip() == "READY"
-    assert len(component_pids(runtime)) == 8  # etcd, apiserver, controller-manager, scheduler, one kwok per node
-    return owner
+@pytest.fixture
+def start_owner() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    """Starts owners of a local cluster; whatever a failed or interrupted test leaves is killed
+    (its components die with it through PR_SET_PDEATHSIG)."""
+    owners: list[subprocess.Popen[str]] = []
+
+    def start(runtime: Path) -> subprocess.Popen[str]:
+        env = {**os.environ, "KUBE_RUNBOOKS_RUNTIME": str(runtime)}
+        owner = subprocess.Popen([sys.executable, "-c", OWNER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        owners.append(owner)
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == "READY"
+        assert len(component_pids(runtime)) == 8  # etcd, apiserver, controller-manager, scheduler, one kwok per node
+        return owner
+
+    yield start
+    for owner in owners:
+        if owner.poll() is None:
+            owner.kill()
+        owner.communicate()
 
 
 # The teardown's own bound, not a speed target: the kubelets share one SIGTERM grace, then each of
@@ -68,7 +86,7 @@ def start_owner(runtime: Path) -> subprocess.Popen[str]:
 TEARDOWN_BOUND = 5 * (10 + 10) + 20
 
 
-def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchain: Toolchain) -> None:
+def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchain: Toolchain, start_owner: Callable[[Path], subprocess.Popen[str]]) -> None:
     owner = start_owner(tmp_path)
     owner.send_signal(signal.SIGINT)
     try:
@@ -83,10 +101,10 @@ def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchai
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
 
 
-def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(tmp_path: Path, toolchain: Toolchain) -> None:
+def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(tmp_path: Path, toolchain: Toolchain, start_owner: Callable[[Path], subprocess.Popen[str]]) -> None:
     owner = start_owner(tmp_path)
     owner.kill()
-    owner.wait()
+    owner.communicate()
     assert wait_until(lambda: not component_pids(tmp_path)), component_pids(tmp_path)
     assert len(list(tmp_path.iterdir())) == 1  # no finally ran: the folder waits for the sweep
     assert wait_until(lambda: len(state.sweep_stale(tmp_path)) == 1 or not any(tmp_path.iterdir()))
