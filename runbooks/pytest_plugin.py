@@ -98,15 +98,27 @@ def _created_options(opts: object) -> dict[str, object]:
     return {"kubernetes_version": version} if version else {}
 
 
+def _progress(config: pytest.Config) -> Callable[[str], None]:
+    """Provider progress on the operator's terminal as it happens (building binaries or a node
+    image takes minutes). Clusters start inside fixtures, where pytest captures output and would
+    show it only on failure, so each line lifts the capture for its write, as `-s` would."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    lock = threading.Lock()  # builders report from worker threads too
+
+    def progress(message: str) -> None:
+        if reporter is None:
+            return
+        with lock, capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(f"[cluster] {message}")
+
+    return progress
+
+
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The cluster shared by read-only runbooks for the whole session."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-
-    def progress(message: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"[cluster] {message}")
-
+    progress = _progress(request.config)
     opts = request.config.option
     extra = _existing_options(opts) if opts.cluster == "existing" else _created_options(opts)
     with contextlib.ExitStack() as stack:
@@ -126,9 +138,10 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     if opts.cluster == "existing":
         pytest.skip("this runbook needs a cluster of its own to break, and --cluster existing cannot create one; run it with --cluster local")
     started: list[Cluster] = []
+    progress = _progress(request.config)
 
     def start(**options: object) -> Cluster:
-        fresh = create_cluster(opts.cluster, keep=False, **{**_created_options(opts), **options})
+        fresh = create_cluster(opts.cluster, progress=progress, keep=False, **{**_created_options(opts), **options})
         started.append(fresh)
         with evidence_plugin.unrecorded():
             fresh.start()
