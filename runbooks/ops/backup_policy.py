@@ -106,6 +106,12 @@ PER_CLUSTER_OBJECTS = {
     ("", "configmaps", "kube-system", "extension-apiserver-authentication"): "written by kube-apiserver from its own client CAs at start-up",
     ("", "configmaps", "kube-system", "kube-apiserver-legacy-service-account-token-tracking"): "kube-apiserver's own note of when it began tracking legacy tokens",
     ("", "services", "default", "kubernetes"): "maintained by kube-apiserver from its own address and port",
+    # Written by kube-apiserver's endpoint reconciler with the addresses of this cluster's API
+    # servers. Applied elsewhere they would point in-cluster clients at the source's apiserver
+    # until the target's reconciler overwrote them (kubeadm clusters have them; ours with
+    # --endpoint-reconciler-type=none do not).
+    ("", "endpoints", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
+    ("discovery.k8s.io", "endpointslices", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
 }
 # Labels by which a controller marks objects it derives from others (and rewrites at will).
 MANAGED_BY_CONTROLLER = {

@@ -16,6 +16,7 @@ JOBS = ResourceType("batch", "v1", "jobs", "Job", True, in_get_all=True)
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment", True, in_get_all=True)
 SECRETS = ResourceType("", "v1", "secrets", "Secret", True)
 ENDPOINTS = ResourceType("", "v1", "endpoints", "Endpoints", True)
+ENDPOINT_SLICES = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True)
 CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
 
@@ -95,6 +96,8 @@ def test_job_loses_its_generated_selector_unless_the_author_chose_it() -> None:
         (CONFIGMAPS, {"metadata": {"name": "kube-root-ca.crt", "namespace": "shop"}}, "CA bundle"),
         (CONFIGMAPS, {"metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"}}, "client CAs"),
         (SERVICES, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "own address and port"),
+        (ENDPOINTS, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "endpoint reconciler"),
+        (ENDPOINT_SLICES, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "endpoint reconciler"),
         (SECRETS, {"metadata": {"name": "t", "namespace": "a"}, "type": "kubernetes.io/service-account-token"}, "signed by this cluster"),
         (PODS, {"metadata": {"name": "web-1", "namespace": "a", "ownerReferences": [{"kind": "ReplicaSet", "controller": True}]}}, "ReplicaSet"),
         (ENDPOINTS, {"metadata": {"name": "web", "namespace": "a", "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}}}, "endpoints controller"),
@@ -112,6 +115,8 @@ def test_per_cluster_and_derived_objects_are_skipped_with_a_reason(resource: Res
         (SERVICES, {"metadata": {"name": "kubernetes", "namespace": "shop"}}),
         (SECRETS, {"metadata": {"name": "db", "namespace": "a"}, "type": "Opaque"}),
         (ENDPOINTS, {"metadata": {"name": "external-db", "namespace": "a"}}),  # hand-made, for a selector-less Service
+        (ENDPOINTS, {"metadata": {"name": "kubernetes", "namespace": "shop"}}),
+        (ENDPOINT_SLICES, {"metadata": {"name": "kubernetes-manual", "namespace": "default"}}),
         (PODS, {"metadata": {"name": "bare", "namespace": "a", "ownerReferences": [{"kind": "Thing", "controller": False}]}}),
     ],
 )
