@@ -48,7 +48,7 @@ def real_kubelets(target: Cluster) -> None:
 
 @then("the API server reports ready")
 def api_ready(target: Cluster, evidence: Evidence) -> None:
-    status, body = health.api_readyz(target)
+    status, body = target.api_readyz()
     evidence.note("GET /readyz?verbose", body)
     assert status == 200, f"/readyz answered HTTP {status}:\n{body}"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from runbooks.cluster.base import Cluster
 from runbooks.ops.commands import CommandResult, run_command
 
@@ -16,11 +15,6 @@ class NodeHealth:
     roles: tuple[str, ...]
     kubelet_version: str
     unschedulable: bool
-
-
-def api_readyz(cluster: Cluster) -> tuple[int, str]:
-    """GET /readyz?verbose through the cluster's own credentials: (HTTP status, body)."""
-    return cluster.api_readyz()
 
 
 def node_health(cluster: Cluster) -> list[NodeHealth]:

@@ -146,7 +146,7 @@ def _with_kind(items: list[dict], kind: str) -> list[dict]:
 
 
 def check_control_plane(cluster: Cluster) -> GateCheck:
-    status, _ = health.api_readyz(cluster)
+    status, _ = cluster.api_readyz()
     rows: list[dict[str, object]] = [{"component": "kube-apiserver", "healthy": status == 200, "how": f"GET /readyz -> HTTP {status}"}]
     for name in CONTROLLERS:
         healthy = cluster.component_healthy(name)

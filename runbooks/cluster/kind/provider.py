@@ -8,8 +8,8 @@ else runs in it.
 from __future__ import annotations
 
 import itertools
-import os
 import json
+import os
 import shutil
 import ssl
 import subprocess
