@@ -7,7 +7,12 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
   uses, an API version the target no longer serves (the apiserver's own apiserver_requested_deprecated_apis
   metric, and a scan against the table from the Deprecated API Migration Guide); kube-apiserver,
   kube-controller-manager and kube-scheduler are healthy; etcd is healthy and a snapshot younger than
-  --snapshot-max-age lies in --snapshot-dir. The gate only reads.
+  --snapshot-max-age lies in --snapshot-dir; no admission webhook with failurePolicy Fail lacks a ready
+  backend (every write it matches would fail mid-upgrade); no CRD still stores a version it no longer
+  serves (its next upgrade would be refused). The gate only reads.
+  It fails closed: a check that cannot look (no etcd access, no right to read /metrics) keeps the gate
+  shut until the operator waives it by name with a reason (--waive "etcd=managed control plane"),
+  and a run in which no gate scenario ran, or one was skipped, exits non-zero.
   Run it as: make gate TARGET=v1.37 (or pytest -m gate --target-version v1.37 --snapshot-dir DIR).
 
   @gate
@@ -24,12 +29,12 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
     And a deployment "web" with 3 replicas guarded by a disruption budget of at least 3 available
     When I run the pre-upgrade gate for "v1.37.2"
     Then the gate fails only on "no drain blockers", naming "maintenance-demo/web"
-    When the CI gate command runs against it as an existing cluster
+    When the CI gate command runs against it as an existing cluster, waiving "control-plane=its controllers run as processes outside the cluster"
     Then it exits with a non-zero code
     When I relax the disruption budget of "web" to at least 2 available
     And I run the pre-upgrade gate for "v1.37.2"
     Then every gate check passes
-    When the CI gate command runs against it as an existing cluster
+    When the CI gate command runs against it as an existing cluster, waiving "control-plane=its controllers run as processes outside the cluster"
     Then it exits with code 0
 
   # Kubernetes 1.37 removes no API of its own (the guide's newest removal is 1.32), and a 1.36
@@ -44,4 +49,26 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
     Then the gate fails only on "no objects of APIs removed in 1.37 (static scan)", naming "maintenance-demo/nightly"
     When I re-apply "nightly" as batch/v1 with kubectl
     And I run the pre-upgrade gate for "v1.37.2"
+    Then every gate check passes
+
+  @gate_proof @destructive
+  Scenario: A failing admission webhook with no ready backend fails the gate until its backend runs
+    Given a fresh local cluster of its own
+    And a recent etcd snapshot in the snapshot directory
+    And a validating webhook "config-policy" with failurePolicy Fail whose Service has no ready endpoint
+    When I run the pre-upgrade gate for the target version
+    Then the gate fails only on "no failing admission webhook without a ready backend", naming "kube-runbooks-config-policy"
+    When the backend of webhook "config-policy" is running and ready
+    And I run the pre-upgrade gate for the target version
+    Then every gate check passes
+
+  @gate_proof @destructive
+  Scenario: A CRD that still stores a version it no longer serves fails the gate until its objects are migrated
+    Given a fresh local cluster of its own
+    And a recent etcd snapshot in the snapshot directory
+    And a CRD "widgets" whose objects are stored at v1, a version it no longer serves
+    When I run the pre-upgrade gate for the target version
+    Then the gate fails only on "every CRD's stored versions are served", naming "widgets.runbooks.example.com (v1)"
+    When I migrate the objects of "widgets" to the storage version and drop v1 from its stored versions
+    And I run the pre-upgrade gate for the target version
     Then every gate check passes

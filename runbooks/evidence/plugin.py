@@ -238,6 +238,16 @@ def scenario_log(item: pytest.Item) -> ScenarioLog:
     return _plugin(item.config).scenario_log(item)
 
 
+def record_verdict(config: pytest.Config, name: str, verdict: dict[str, Any]) -> None:
+    """A run-level verdict (the pre-upgrade gate's) for the sidecar's end record and the report header."""
+    _plugin(config).run.verdicts[name] = redact.value(verdict)
+
+
+def run_directory(config: pytest.Config) -> Path | None:
+    """reports/<run-id>/, where this run's evidence files go (None without --evidence-dir or --html)."""
+    return _plugin(config).directory
+
+
 def cluster_started(config: pytest.Config, cluster: Cluster) -> None:
     _plugin(config).cluster_started(cluster)
 

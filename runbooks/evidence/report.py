@@ -71,6 +71,8 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
         parts.append("<h3>Component versions</h3>" + table_html([{"component": k, "version": v or "(not visible)"} for k, v in components.items()]))
     if cluster.get("nodes"):
         parts.append("<h3>Nodes</h3>" + table_html(cluster["nodes"]))
+    for name, verdict in run.verdicts.items():
+        parts.append(verdict_html(name, verdict))
     controls = run.controls()
     parts.append("<h3>Controls evidenced</h3>")
     if controls:
@@ -81,4 +83,18 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
     else:
         parts.append("<p>No scenario in this run is tagged @control:&lt;id&gt;.</p>")
     parts.append("</div>")
+    return "".join(parts)
+
+
+def verdict_html(name: str, verdict: dict[str, Any]) -> str:
+    """A run-level verdict: its result, why it failed, and each waiver shown as a waiver (never as a pass)."""
+    result = str(verdict.get("verdict", "")).upper()
+    parts = [f"<h3>{html.escape(name.capitalize())} for {html.escape(str(verdict.get('target', '')))}: {html.escape(result)}</h3>"]
+    if verdict.get("reasons"):
+        parts.append("<ul>" + "".join(f"<li>{html.escape(str(r))}</li>" for r in verdict["reasons"]) + "</ul>")
+    if verdict.get("waivers"):
+        parts.append("<p><b>Waivers</b> (the operator passed over checks that could not run):</p>"
+                     + table_html([{"check": w["id"], "reason": w["reason"]} for w in verdict["waivers"]]))
+    if verdict.get("checks"):
+        parts.append(table_html([{"check": c["id"], "result": str(c["status"]).upper(), "detail": c["detail"]} for c in verdict["checks"]]))
     return "".join(parts)

@@ -74,6 +74,7 @@ class RunLog:
     cluster: dict[str, Any] = field(default_factory=dict)  # identity, versions, nodes (report.cluster_identity)
     scenarios: list[ScenarioLog] = field(default_factory=list)
     final_digest: str = ""
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # run-level verdicts, e.g. the pre-upgrade gate's
 
     def header(self) -> dict[str, Any]:
         return redact.value({
@@ -119,5 +120,6 @@ class RunLog:
         for log in self.scenarios:
             counts[log.outcome] = counts.get(log.outcome, 0) + 1
         out.append({"type": "end", "finished_utc": self.finished, "outcomes": counts,
-                    "controls": {c: [s.nodeid for s in logs] for c, logs in self.controls().items()}})
+                    "controls": {c: [s.nodeid for s in logs] for c, logs in self.controls().items()},
+                    "verdicts": self.verdicts})
         return [redact.value(record) for record in out]

@@ -6,13 +6,15 @@ nothing here creates, changes or deletes anything on the cluster.
 
 from __future__ import annotations
 
+import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
@@ -24,27 +26,74 @@ SNAPSHOT_GLOB = "*.db"
 CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
 
+class CheckStatus(str, enum.Enum):
+    """A check's verdict. Only PASSED and WAIVED let the gate pass: a check that could not look
+    (no etcd access, no right to read /metrics, a component the API does not show) blocks it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "could not run"
+    WAIVED = "waived"
+
+
+# The names `--waive NAME=REASON` accepts, one per check, in the order the gate runs them.
+CHECK_IDS = ("skew", "nodes", "drain-blockers", "deprecated-requests", "removed-apis", "control-plane", "etcd",
+             "webhooks", "crd-versions")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """The operator's explicit, recorded decision that a check which cannot run here may be passed over."""
+
+    check_id: str
+    reason: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Waiver":
+        """`etcd=managed control plane; provider snapshots` -> Waiver("etcd", "managed control plane; ...")."""
+        name, sep, reason = text.partition("=")
+        name, reason = name.strip(), reason.strip()
+        if not sep or not reason:
+            raise RunbookError(f"--waive {text!r} needs a check and a reason: --waive \"etcd=<why it cannot run here>\"")
+        if name not in CHECK_IDS:
+            raise RunbookError(f"--waive {text!r}: there is no gate check {name!r}; the checks are {', '.join(CHECK_IDS)}")
+        return cls(name, reason)
+
+
 @dataclass(frozen=True)
 class GateOptions:
-    """What the operator tells the gate (pytest: --target-version, --snapshot-dir, --snapshot-max-age, --manifest-dir)."""
+    """What the operator tells the gate (pytest: --target-version, --snapshot-dir, --snapshot-max-age, --manifest-dir, --waive)."""
 
     target: Version
     snapshot_dir: Path | None = None
     snapshot_max_age_seconds: float = 24 * 3600
     manifest_dir: Path | None = None
+    waivers: tuple[Waiver, ...] = ()
+
+    def waiver(self, check_id: str) -> Waiver | None:
+        return next((w for w in self.waivers if w.check_id == check_id), None)
 
 
 @dataclass(frozen=True)
 class GateCheck:
     """One check's verdict, with the table that shows why."""
 
+    check_id: str
     name: str
-    passed: bool
+    status: CheckStatus
     detail: str
     rows: tuple[dict[str, object], ...] = ()
+    waiver: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (CheckStatus.PASSED, CheckStatus.WAIVED)
 
     def row(self) -> dict[str, object]:
-        return {"check": self.name, "result": "PASS" if self.passed else "FAIL", "detail": self.detail}
+        return {"check": self.check_id, "what": self.name, "result": self.status.value.upper(), "detail": self.detail}
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.check_id, "name": self.name, "status": self.status.value, "detail": self.detail, "waiver": self.waiver}
 
 
 @dataclass(frozen=True)
@@ -54,30 +103,42 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        return bool(self.checks) and all(c.ok for c in self.checks)
 
     def failed(self) -> tuple[GateCheck, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        """Every check that keeps the gate shut: failed, or could not run and was not waived."""
+        return tuple(c for c in self.checks if not c.ok)
+
+    def waived(self) -> tuple[GateCheck, ...]:
+        return tuple(c for c in self.checks if c.status is CheckStatus.WAIVED)
 
     def summary(self) -> list[dict[str, object]]:
         return [c.row() for c in self.checks]
 
 
+def _checked(check_id: str, name: str, passed: bool, detail: str, rows: tuple[dict[str, object], ...] = ()) -> GateCheck:
+    return GateCheck(check_id, name, CheckStatus.PASSED if passed else CheckStatus.FAILED, detail, rows)
+
+
 # -- the checks ------------------------------------------------------------------------------------
+class CannotCheck(RunbookError):
+    """A check could not look at what it judges; the message says how to let it look."""
+
+
 def check_skew(cluster: Cluster, target: Version) -> GateCheck:
     versions = discovery.live_versions(cluster)
     now = skew.check(versions)
     upgrade = skew.check_control_plane_upgrade(versions, target)
     passed = now.ok and upgrade.allowed
     detail = upgrade.explain() if now.ok else f"the cluster is outside the policy already: {now.explain()}"
-    return GateCheck("version skew allows the target", passed, detail, tuple(now.rows()))
+    return _checked("skew", "version skew allows the target", passed, detail, tuple(now.rows()))
 
 
 def check_nodes_ready(cluster: Cluster) -> GateCheck:
     nodes = health.node_health(cluster)
     not_ready = [n.name for n in nodes if not n.ready]
     detail = f"all {len(nodes)} nodes Ready" if nodes and not not_ready else f"not Ready: {', '.join(not_ready) or 'no nodes at all'}"
-    return GateCheck("all nodes Ready", bool(nodes) and not not_ready, detail, tuple(vars(n) for n in nodes))
+    return _checked("nodes", "all nodes Ready", bool(nodes) and not not_ready, detail, tuple(vars(n) for n in nodes))
 
 
 def check_drain_blockers(cluster: Cluster) -> GateCheck:
@@ -96,7 +157,7 @@ def check_drain_blockers(cluster: Cluster) -> GateCheck:
             blockers.append(name)
     detail = (f"{len(budgets)} disruption budget(s), none at zero allowed disruptions" if not blockers
               else f"allowing no disruption: {', '.join(blockers)}; relax minAvailable/maxUnavailable or scale up first")
-    return GateCheck("no drain blockers", not blockers, detail, tuple(rows))
+    return _checked("drain-blockers", "no drain blockers", not blockers, detail, tuple(rows))
 
 
 def read_metrics(cluster: Cluster) -> str:
@@ -107,9 +168,9 @@ def read_metrics(cluster: Cluster) -> str:
         response = api.call_api(method, url, headers, body, post, _request_timeout=30)
         response.read()
     except ApiException as exc:
-        raise RunbookError(f"GET /metrics answered HTTP {exc.status}; grant the gate's user `get` on the nonResourceURL /metrics") from exc
+        raise CannotCheck(f"GET /metrics answered HTTP {exc.status}; grant the gate's user `get` on the nonResourceURL /metrics") from exc
     if response.status != 200:
-        raise RunbookError(f"GET /metrics answered HTTP {response.status}; grant the gate's user `get` on the nonResourceURL /metrics")
+        raise CannotCheck(f"GET /metrics answered HTTP {response.status}; grant the gate's user `get` on the nonResourceURL /metrics")
     return response.data.decode(errors="replace")
 
 
@@ -119,8 +180,8 @@ def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
     detail = (f"{len(requests)} deprecated API(s) requested since the apiserver started, none removed by {target.minor_line}"
               if not blocking else "clients still request APIs removed by " + target.minor_line + ": "
               + ", ".join(f"{r.resource}.{r.api_version}" for r in blocking))
-    return GateCheck(f"no requests to APIs removed in {target.minor_line} (apiserver metric)", not blocking, detail,
-                     tuple(r.row(target) for r in requests))
+    return _checked("deprecated-requests", f"no requests to APIs removed in {target.minor_line} (apiserver metric)", not blocking, detail,
+                    tuple(r.row(target) for r in requests))
 
 
 def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateCheck:
@@ -137,7 +198,8 @@ def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateChe
               f"(table from {table.source}): none used" if not uses else
               f"{len(uses)} use(s) of APIs not served by {options.target.minor_line}: "
               + ", ".join(f"{u.name} ({u.api_version} {u.kind} -> {u.replacement})" for u in uses))
-    return GateCheck(f"no objects of APIs removed in {options.target.minor_line} (static scan)", not uses, detail, tuple(u.row() for u in uses))
+    return _checked("removed-apis", f"no objects of APIs removed in {options.target.minor_line} (static scan)", not uses, detail,
+                    tuple(u.row() for u in uses))
 
 
 def _with_kind(items: list[dict], kind: str) -> list[dict]:
@@ -152,12 +214,17 @@ def check_control_plane(cluster: Cluster) -> GateCheck:
         healthy = cluster.component_healthy(name)
         rows.append({"component": name, "healthy": healthy, "how": "provider health endpoint or kube-system static pod Ready"})
     bad = [str(r["component"]) for r in rows if r["healthy"] is False]
-    # A managed control plane (or processes outside the cluster) shows the API no health signal for
-    # the controllers: said plainly rather than failed, or the gate could never pass there.
     unseen = [str(r["component"]) for r in rows if r["healthy"] is None]
-    detail = (f"not healthy: {', '.join(bad)}" if bad else "healthy: " + ", ".join(str(r["component"]) for r in rows if r["healthy"])) + (
-        f"; not observable through the API, so not judged: {', '.join(unseen)}" if unseen else "")
-    return GateCheck("control-plane components healthy", not bad, detail, tuple(rows))
+    name = "control-plane components healthy"
+    if bad:
+        return GateCheck("control-plane", name, CheckStatus.FAILED, f"not healthy: {', '.join(bad)}", tuple(rows))
+    if unseen:
+        # A managed control plane shows the API no health signal for its controllers: the gate
+        # cannot look, so it says so and stays shut until the operator waives it.
+        return GateCheck("control-plane", name, CheckStatus.NOT_RUN,
+                         f"not observable through the API (no kube-system static pod, no provider health endpoint): {', '.join(unseen)}",
+                         tuple(rows))
+    return GateCheck("control-plane", name, CheckStatus.PASSED, "healthy: " + ", ".join(str(r["component"]) for r in rows), tuple(rows))
 
 
 def newest_snapshot(directory: Path) -> Path | None:
@@ -166,12 +233,14 @@ def newest_snapshot(directory: Path) -> Path | None:
 
 
 def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateCheck:
+    name = "etcd healthy with a recent snapshot"
     if Capability.ETCD_ACCESS not in cluster.capabilities:
-        return GateCheck("etcd healthy with a recent snapshot", False,
-                         "no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key so the gate can check etcd")
+        raise CannotCheck(f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
+                          "so the gate can check etcd and its snapshot")
     result = health.etcd_endpoint_health(cluster, str(tools.etcdctl))
-    rows: list[dict[str, object]] = [{"what": "etcdctl endpoint health", "result": "healthy" if result.ok and "true" in result.stdout else result.stderr.strip()[:200]}]
-    problems = [] if result.ok and "true" in result.stdout else ["etcd endpoint is not healthy"]
+    healthy = result.ok and "true" in result.stdout
+    rows: list[dict[str, object]] = [{"what": "etcdctl endpoint health", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
+    problems = [] if healthy else ["etcd endpoint is not healthy"]
     if options.snapshot_dir is None:
         problems.append("no --snapshot-dir given: the gate cannot see a snapshot to fall back on")
     else:
@@ -185,22 +254,110 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
             if age > options.snapshot_max_age_seconds:
                 problems.append(f"newest snapshot {snapshot.name} is {age / 3600:.1f} h old, over the {options.snapshot_max_age_seconds / 3600:g} h limit; save a new one")
     detail = "etcd healthy; a snapshot within the age limit exists" if not problems else "; ".join(problems)
-    return GateCheck("etcd healthy with a recent snapshot", not problems, detail, tuple(rows))
+    return _checked("etcd", name, not problems, detail, tuple(rows))
+
+
+def _ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
+    """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
+    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
+    return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
+
+
+def check_admission_webhooks(cluster: Cluster) -> GateCheck:
+    """A webhook with failurePolicy Fail whose backend is down rejects every write it matches: mid-upgrade,
+    the control plane's own writes (leases, node status, the new pods) then fail with it."""
+    admission = client.AdmissionregistrationV1Api(cluster.api)
+    configurations = [("validating", c) for c in admission.list_validating_webhook_configuration().items]
+    configurations += [("mutating", c) for c in admission.list_mutating_webhook_configuration().items]
+    rows: list[dict[str, object]] = []
+    blockers: list[str] = []
+    unverified: list[str] = []
+    for kind, configuration in configurations:
+        for hook in configuration.webhooks or []:
+            policy = hook.failure_policy or "Fail"  # admissionregistration.k8s.io/v1 defaults to Fail
+            name = f"{kind} {configuration.metadata.name}/{hook.name}"
+            service = hook.client_config.service
+            if service is None:
+                verdict = "not judged: a URL webhook's backend is not visible through the API"
+                unverified.append(name)
+            else:
+                backend = f"service {service.namespace}/{service.name}"
+                try:
+                    ready = _ready_endpoints(cluster, service.namespace, service.name)
+                    cluster.core.read_namespaced_service(service.name, service.namespace)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    ready, backend = 0, backend + " (does not exist)"
+                verdict = f"{ready} ready endpoint(s)"
+                if not ready and policy == "Fail":
+                    blockers.append(f"{name} -> {backend}")
+                    verdict += ": BLOCKS every write it matches"
+                elif not ready:
+                    verdict += " (failurePolicy Ignore: writes pass without it)"
+                verdict = f"{backend}: {verdict}"
+            rows.append({"webhook": name, "failurePolicy": policy, "backend": verdict})
+    if blockers:
+        detail = ("failurePolicy Fail with no ready backend: " + ", ".join(blockers)
+                  + "; bring the backend up, or set failurePolicy Ignore / delete the webhook before upgrading")
+    else:
+        detail = f"{len(rows)} webhook(s), each with failurePolicy Fail has a ready backend"
+        if unverified:
+            detail += f"; URL webhooks not judged: {', '.join(unverified)}"
+    return _checked("webhooks", "no failing admission webhook without a ready backend", not blockers, detail, tuple(rows))
+
+
+def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
+    """A CRD whose status.storedVersions names a version it no longer serves has objects in etcd that
+    nothing can read at that version; the next CRD (or operator) upgrade that drops it is refused."""
+    crds = client.ApiextensionsV1Api(cluster.api).list_custom_resource_definition().items
+    rows: list[dict[str, object]] = []
+    stale: list[str] = []
+    for crd in crds:
+        served = [v.name for v in crd.spec.versions if v.served]
+        stored = list((crd.status.stored_versions if crd.status else None) or [])
+        unserved = [v for v in stored if v not in served]
+        rows.append({"crd": crd.metadata.name, "served": ", ".join(served), "storedVersions": ", ".join(stored),
+                     "stored but not served": ", ".join(unserved) or "-"})
+        if unserved:
+            stale.append(f"{crd.metadata.name} ({', '.join(unserved)})")
+    detail = (f"{len(crds)} CRD(s), every stored version still served" if not stale else
+              "stored versions no longer served: " + ", ".join(stale)
+              + "; re-write every object at the storage version, then remove the old version from status.storedVersions")
+    return _checked("crd-versions", "every CRD's stored versions are served", not stale, detail, tuple(rows))
+
+
+def _apply_waiver(check: GateCheck, options: GateOptions) -> GateCheck:
+    waiver = options.waiver(check.check_id)
+    if waiver is None:
+        return check
+    if check.status is CheckStatus.NOT_RUN:
+        return replace(check, status=CheckStatus.WAIVED, waiver=waiver.reason, detail=f"waived ({waiver.reason}): {check.detail}")
+    if check.status is CheckStatus.FAILED:
+        # A waiver passes over a check that cannot look, never one that looked and found a problem.
+        return replace(check, waiver=waiver.reason, detail=check.detail + f" (the waiver {waiver.reason!r} covers a check that cannot run, not a failure)")
+    return replace(check, waiver=waiver.reason, detail=check.detail + " (waiver not needed: the check ran)")
 
 
 def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateReport:
     """Every check, each judged on its own so that one failing (even with an error) hides no other."""
-    checks: list[partial[GateCheck]] = [
-        partial(check_skew, cluster, options.target), partial(check_nodes_ready, cluster), partial(check_drain_blockers, cluster),
-        partial(check_deprecated_requests, cluster, options.target), partial(check_removed_api_objects, cluster, options),
-        partial(check_control_plane, cluster), partial(check_etcd, cluster, tools, options),
+    checks: list[tuple[str, partial[GateCheck]]] = [
+        ("skew", partial(check_skew, cluster, options.target)), ("nodes", partial(check_nodes_ready, cluster)),
+        ("drain-blockers", partial(check_drain_blockers, cluster)),
+        ("deprecated-requests", partial(check_deprecated_requests, cluster, options.target)),
+        ("removed-apis", partial(check_removed_api_objects, cluster, options)), ("control-plane", partial(check_control_plane, cluster)),
+        ("etcd", partial(check_etcd, cluster, tools, options)), ("webhooks", partial(check_admission_webhooks, cluster)),
+        ("crd-versions", partial(check_crd_stored_versions, cluster)),
     ]
     results = []
-    for check in checks:
+    for check_id, check in checks:
         try:
-            results.append(check())
-        except RunbookError as error:
-            results.append(GateCheck(check.func.__name__.removeprefix("check_").replace("_", " "), False, f"could not check: {error}"))
+            result = check()
+        except (RunbookError, ApiException, OSError, HTTPError) as error:
+            reason = f"HTTP {error.status} {error.reason}" if isinstance(error, ApiException) else str(error)
+            result = GateCheck(check_id, check.func.__name__.removeprefix("check_").replace("_", " "), CheckStatus.NOT_RUN,
+                               f"could not check: {reason}; make it run, or waive it: --waive \"{check_id}=<why it cannot run here>\"")
+        results.append(_apply_waiver(result, options))
     return GateReport(options.target, tuple(results))
 
 
@@ -214,4 +371,6 @@ def ci_argv(python: str, repo: Path, kubeconfig: Path, access: EtcdAccess | None
         argv += ["--snapshot-dir", str(options.snapshot_dir), "--snapshot-max-age", f"{options.snapshot_max_age_seconds / 3600:g}"]
     if options.manifest_dir is not None:
         argv += ["--manifest-dir", str(options.manifest_dir)]
+    for waiver in options.waivers:
+        argv += ["--waive", f"{waiver.check_id}={waiver.reason}"]
     return argv
