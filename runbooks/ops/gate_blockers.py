@@ -4,10 +4,12 @@ stores objects at a version it no longer serves."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.workloads import deploy, ensure_namespace, wait_deployment_ready
+from runbooks.ops.workloads import deploy, ensure_namespace, ready_endpoints, wait_deployment_ready
 from runbooks.waiting import wait_for
 
 WEBHOOK_PREFIX = "kube-runbooks-"
@@ -44,12 +46,7 @@ def start_webhook_backend(cluster: Cluster, namespace: str, name: str, timeout: 
     backend = f"{name}-backend"
     deploy(cluster, namespace, backend, replicas=1)
     wait_deployment_ready(cluster, namespace, backend, timeout)
-    discovery = client.DiscoveryV1Api(cluster.api)
-
-    def ready() -> int:
-        slices = discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={backend}").items
-        return sum(1 for s in slices for e in s.endpoints or [] if e.conditions is None or e.conditions.ready is not False)
-
+    ready = partial(ready_endpoints, cluster, namespace, backend)
     wait_for(lambda: ready() > 0, f"a ready endpoint behind service {namespace}/{backend}", timeout,
              "check the backend's pods and the EndpointSlice controller (kube-controller-manager)", last_seen=ready)
     return ready()

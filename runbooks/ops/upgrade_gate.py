@@ -18,7 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
-from runbooks.ops import backup, discovery, etcd, health
+from runbooks.ops import backup, discovery, etcd, health, workloads
 from runbooks.policy import removed_apis, skew
 from runbooks.versions import Version
 
@@ -257,12 +257,6 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
     return _checked("etcd", name, not problems, detail, tuple(rows))
 
 
-def _ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
-    """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
-    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
-    return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
-
-
 def check_admission_webhooks(cluster: Cluster) -> GateCheck:
     """A webhook with failurePolicy Fail whose backend is down rejects every write it matches: mid-upgrade,
     the control plane's own writes (leases, node status, the new pods) then fail with it."""
@@ -283,7 +277,7 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
             else:
                 backend = f"service {service.namespace}/{service.name}"
                 try:
-                    ready = _ready_endpoints(cluster, service.namespace, service.name)
+                    ready = workloads.ready_endpoints(cluster, service.namespace, service.name)
                     cluster.core.read_namespaced_service(service.name, service.namespace)
                 except ApiException as exc:
                     if exc.status != 404:

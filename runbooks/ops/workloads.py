@@ -152,3 +152,9 @@ def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, l
         if pod.metadata.deletion_timestamp is None and pod.spec.node_name:
             placement.setdefault(pod.spec.node_name, []).append(pod.metadata.name)
     return placement
+
+
+def ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
+    """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
+    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
+    return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
