@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.ops.backup import BackupError
+from runbooks.backup.resources import BackupError
 from runbooks.waiting import wait_for
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.workloads import deploy, ensure_namespace, wait_deployment_ready
+from runbooks.drills.workloads import deploy, ensure_namespace, wait_deployment_ready
 from runbooks.waiting import wait_for
 
 WEBHOOK_PREFIX = "kube-runbooks-"

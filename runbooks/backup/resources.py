@@ -22,7 +22,7 @@ from kubernetes import client
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.waiting import wait_for
-from runbooks.ops.backup_policy import (
+from runbooks.policy.backup import (
     Obj,
     ObjectKey,
     ResourceType,
