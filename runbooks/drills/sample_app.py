@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 from runbooks.cluster.base import Cluster
-from runbooks.backup.resources import request, server_side_apply
+from runbooks.kube.raw import request, server_side_apply
 from runbooks.waiting import wait_for
 from runbooks.policy.backup import ObjectKey
 from runbooks.drills.container import container
