@@ -18,9 +18,9 @@ import time
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from kubernetes import client
 
-from runbooks.ops import workloads
-from runbooks.ops.commands import run_command
-from runbooks.ops.drain import DrainOptions, drain_node, pods_on_node, uncordon
+from runbooks.drills import workloads
+from runbooks.kube.commands import run_command
+from runbooks.drain.engine import DrainOptions, drain_node, pods_on_node, uncordon
 from runbooks.toolchain import ensure_toolchain
 
 NAMESPACE = "bench"

@@ -22,8 +22,9 @@ from pathlib import Path
 from kubernetes import client
 
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
-from runbooks.ops import backup, etcd
-from runbooks.ops.commands import run_command
+from runbooks.backup import resources as backup
+from runbooks.etcd import snapshot as etcd
+from runbooks.kube.commands import run_command
 from runbooks.toolchain import ensure_toolchain
 
 CHUNK = 900 * 1024  # below the apiserver's 1 MiB object limit

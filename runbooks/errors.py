@@ -34,3 +34,7 @@ class CapabilityMissingError(ProviderUnavailableError):
 
 class BadVersionError(RunbookError):
     """A version string is not of the form vMAJOR.MINOR[.PATCH]."""
+
+
+class BackupError(RunbookError):
+    """A backup could not be taken or applied."""

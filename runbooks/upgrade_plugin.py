@@ -4,7 +4,7 @@ them, and the gate's fail-closed verdict over the whole run.
 
 A run is a gate run when its -m expression names `gate`, or it passes --target-version or --waive
 (`make gate` does both). Its exit code is 0 only when the gate's verdict is PASSED
-(runbooks/ops/gate_verdict.py); the verdict is printed last, written to gate.json beside the
+(runbooks/upgrade/gate_verdict.py); the verdict is printed last, written to gate.json beside the
 report, appended to $GITHUB_STEP_SUMMARY when set, and recorded in the evidence.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 from runbooks.errors import RunbookError
 from runbooks.evidence import plugin as evidence_plugin
-from runbooks.ops.gate_verdict import GateVerdict, ScenarioOutcome, judge
-from runbooks.ops.upgrade_gate import CHECK_IDS, GateOptions, GateReport, Waiver
+from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
+from runbooks.upgrade.gate import CHECK_IDS, GateOptions, GateReport, Waiver
 from runbooks.toolchain.pins import load_pins
 from runbooks.versions import Version
 

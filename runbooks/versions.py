@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runbooks.errors import BadVersionError
 
@@ -41,3 +41,16 @@ class Version:
 
     def __str__(self) -> str:
         return f"v{self.major}.{self.minor}.{self.patch}"
+
+
+@dataclass(frozen=True)
+class ComponentVersions:
+    """Versions of the components the skew policy speaks about."""
+
+    apiserver: str
+    controller_manager: str | None
+    scheduler: str | None
+    kubelets: dict[str, str] = field(default_factory=dict)
+    kube_proxies: dict[str, str] = field(default_factory=dict)
+    kubectl: str | None = None
+    etcd: str | None = None

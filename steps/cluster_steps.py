@@ -9,7 +9,9 @@ from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import health, pod_network, workloads
+from runbooks.measure import cluster_health
+from runbooks.measure import pod_network
+from runbooks.drills import workloads
 from runbooks.toolchain import Toolchain
 
 
@@ -55,7 +57,7 @@ def api_ready(target: Cluster, evidence: Evidence) -> None:
 
 @then("every node is Ready")
 def nodes_ready(target: Cluster, evidence: Evidence) -> None:
-    nodes = health.node_health(target)
+    nodes = cluster_health.node_health(target)
     evidence.table("Nodes", [vars(node) for node in nodes])
     not_ready = [node.name for node in nodes if not node.ready]
     assert nodes and not not_ready, f"nodes not Ready: {not_ready or 'no nodes at all'}"
@@ -63,7 +65,7 @@ def nodes_ready(target: Cluster, evidence: Evidence) -> None:
 
 @then(parsers.parse("there is {control_planes:d} control-plane node and at least {workers:d} worker"))
 def node_roles(target: Cluster, control_planes: int, workers: int) -> None:
-    nodes = health.node_health(target)
+    nodes = cluster_health.node_health(target)
     found_cp = [n.name for n in nodes if "control-plane" in n.roles]
     found_workers = [n.name for n in nodes if "control-plane" not in n.roles]
     assert len(found_cp) == control_planes, f"control-plane nodes: {found_cp}"
@@ -89,5 +91,5 @@ def kubelet_versions(target: Cluster, evidence: Evidence) -> None:
 
 @then("etcdctl reports the etcd endpoint healthy over TLS with client certificates")
 def etcd_healthy(target: Cluster, toolchain: Toolchain, evidence: Evidence) -> None:
-    result = evidence.command("etcdctl endpoint health", health.etcd_endpoint_health(target, str(toolchain.etcd("etcdctl"))))
+    result = evidence.command("etcdctl endpoint health", cluster_health.etcd_endpoint_health(target, str(toolchain.etcd("etcdctl"))))
     assert result.ok and "true" in result.stdout, f"etcd is not healthy:\n{result.stdout}{result.stderr}"

@@ -11,14 +11,16 @@ from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import etcd, health, upgrade
-from runbooks.ops.probe import AvailabilityProbe
+from runbooks.etcd import snapshot as etcd
+from runbooks.measure import cluster_health
+from runbooks.upgrade import hop as upgrade
+from runbooks.measure.availability import AvailabilityProbe
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import StepKind, UpgradePlan, UpgradeRefusedError, plan_upgrade
 from runbooks.toolchain import Toolchain
 from runbooks.versions import Version
 
-from runbooks.ops.guarded_app import APP_NAMESPACE
+from runbooks.drills.guarded_app import APP_NAMESPACE
 
 if TYPE_CHECKING:  # the gate steps' fixture, shared by name; importing the module would load it twice
     from steps.upgrade_gate_steps import GateRun
@@ -44,7 +46,7 @@ def upgrade_run() -> Iterator[UpgradeRun]:
 def plan(target: Cluster, toolchain: Toolchain, upgrade_run: UpgradeRun, version: str, evidence: Evidence) -> None:
     current = Version.parse(target.component_versions().apiserver)
     # Control-plane nodes first, then workers: their kubelets follow the control plane.
-    nodes = [n.name for n in sorted(health.node_health(target), key=lambda n: ("control-plane" not in n.roles, n.name))]
+    nodes = [n.name for n in sorted(cluster_health.node_health(target), key=lambda n: ("control-plane" not in n.roles, n.name))]
     upgrade_run.plan = plan_upgrade(current, Version.parse(version), nodes, [Version.parse(p) for p in toolchain.pins.kubernetes_versions])
     evidence.table(f"Upgrade plan {current} -> {version}", upgrade_run.plan.rows())
 

@@ -11,8 +11,10 @@ from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import etcd, restore, sentinels
-from runbooks.ops.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
+from runbooks.etcd import snapshot as etcd
+from runbooks.etcd import control_plane_restore
+from runbooks.drills import sentinels
+from runbooks.measure.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
 from runbooks.toolchain import Toolchain
 
 
@@ -30,7 +32,7 @@ class RestoreRun:
     new_dir: Path | None = None
     refused: etcd.SnapshotRefusedError | None = None
     watcher: RecoveringWatcher | None = None
-    timings: list[restore.StageTiming] = field(default_factory=list)
+    timings: list[control_plane_restore.StageTiming] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -118,13 +120,13 @@ def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
 def stop_apiserver(target: Cluster, restore_run: RestoreRun) -> None:
     # Asked before anything stops: a provider that cannot restart its control plane or name etcd's
     # data dir skips the restore here, with the reason, and leaves the cluster running.
-    restore_run.live_dir = restore.live_data_dir(target)
-    restore_run.timings += restore.stop_apiserver_then_controllers(target)
+    restore_run.live_dir = control_plane_restore.live_data_dir(target)
+    restore_run.timings += control_plane_restore.stop_apiserver_then_controllers(target)
 
 
 @when("I stop etcd")
 def stop_etcd(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
-    restore_run.timings.append(restore.stop_etcd(target))
+    restore_run.timings.append(control_plane_restore.stop_etcd(target))
     assert restore_run.live_dir is not None
     restore_run.live_fingerprint = etcd.data_dir_fingerprint(restore_run.live_dir)
     evidence.table("Live etcd data dir (stopped)", [{"file": name, "sha256": digest} for name, digest in restore_run.live_fingerprint.items()])
@@ -133,7 +135,7 @@ def stop_etcd(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> N
 @when("I restore the snapshot into a new data dir, bumping the revision and marking it compacted")
 def restore_snapshot(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
     assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
-    restore_run.new_dir = restore.new_data_dir(restore_run.live_dir)
+    restore_run.new_dir = control_plane_restore.new_data_dir(restore_run.live_dir)
     result = etcd.restore_snapshot(etcd_tools, restore_run.snapshot, restore_run.new_dir, restore_run.member)
     evidence.command("snapshot restore", result)
 
@@ -141,7 +143,7 @@ def restore_snapshot(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, eviden
 @when("I try to restore the snapshot into a new data dir")
 def try_restore(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
     assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
-    restore_run.new_dir = restore.new_data_dir(restore_run.live_dir)
+    restore_run.new_dir = control_plane_restore.new_data_dir(restore_run.live_dir)
     try:
         evidence.command("snapshot restore", etcd.restore_snapshot(etcd_tools, restore_run.snapshot, restore_run.new_dir, restore_run.member))
     except etcd.SnapshotRefusedError as refused:
@@ -173,18 +175,18 @@ def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
 @when("I restart etcd on the restored data dir")
 def start_on_restored(target: Cluster, restore_run: RestoreRun) -> None:
     assert restore_run.new_dir is not None
-    restore_run.timings.append(restore.start_etcd_on(target, restore_run.new_dir))
+    restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.new_dir))
 
 
 @when("I restart etcd on its live data dir")
 def start_on_live(target: Cluster, restore_run: RestoreRun) -> None:
     assert restore_run.live_dir is not None
-    restore_run.timings.append(restore.start_etcd_on(target, restore_run.live_dir))
+    restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.live_dir))
 
 
 @when("I start kube-apiserver, then the controllers")
 def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
-    restore_run.timings += restore.start_apiserver_then_controllers(target)
+    restore_run.timings += control_plane_restore.start_apiserver_then_controllers(target)
     evidence.table("Control-plane stages", [timing.row() for timing in restore_run.timings])
 
 

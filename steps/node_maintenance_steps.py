@@ -13,9 +13,11 @@ from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
 from runbooks import waiting
-from runbooks.ops import drain, node_state, workloads
-from runbooks.ops.guarded_app import APP_NAMESPACE
-from runbooks.ops.probe import AvailabilityProbe, ProbeReport
+from runbooks.drain import engine as drain
+from runbooks.measure import node_state
+from runbooks.drills import workloads
+from runbooks.drills.guarded_app import APP_NAMESPACE
+from runbooks.measure.availability import AvailabilityProbe, ProbeReport
 
 NS = APP_NAMESPACE  # the guarded workload's namespace: the Background's step is shared with the upgrade runbooks
 

@@ -10,7 +10,8 @@ from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import node_state, pod_network
+from runbooks.measure import node_state
+from runbooks.measure import pod_network
 
 
 @dataclass

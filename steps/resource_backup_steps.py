@@ -13,9 +13,10 @@ from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import backup, sample_app
-from runbooks.ops.commands import run_command
-from runbooks.ops.workloads import wait_deployment_ready
+from runbooks.backup import resources as backup
+from runbooks.drills import sample_app
+from runbooks.kube.commands import run_command
+from runbooks.drills.workloads import wait_deployment_ready
 from runbooks.toolchain import Toolchain
 
 GET_ALL_BLIND_SPOTS = {"configmaps", "secrets", "customresourcedefinitions.apiextensions.k8s.io", "roles.rbac.authorization.k8s.io",

@@ -12,9 +12,11 @@ from pytest_bdd import given, parsers, then, when
 from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.evidence.plots import availability_png
-from runbooks.ops import container, strategies, workloads
-from runbooks.ops.probe import AvailabilityProbe, EndpointProbe, ProbeReport
+from runbooks.measure.availability_plot import availability_png
+from runbooks.drills import container
+from runbooks.strategies import releases as strategies
+from runbooks.drills import workloads
+from runbooks.measure.availability import AvailabilityProbe, EndpointProbe, ProbeReport
 from runbooks.toolchain import Toolchain
 
 

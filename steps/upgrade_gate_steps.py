@@ -12,10 +12,13 @@ from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Capability, Cluster
 from runbooks.evidence import Evidence
-from runbooks.ops import etcd, gate_blockers, guarded_app, legacy_objects
-from runbooks.ops.guarded_app import APP_NAMESPACE
-from runbooks.ops.commands import CommandResult, run_command
-from runbooks.ops import upgrade_gate as gate
+from runbooks.etcd import snapshot as etcd
+from runbooks.drills import gate_blockers
+from runbooks.drills import guarded_app
+from runbooks.drills import legacy_objects
+from runbooks.drills.guarded_app import APP_NAMESPACE
+from runbooks.kube.commands import CommandResult, run_command
+from runbooks.upgrade import gate
 from runbooks.toolchain import Toolchain
 from runbooks.upgrade_plugin import remember_report
 from runbooks.versions import Version

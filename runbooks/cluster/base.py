@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -16,6 +16,7 @@ from kubernetes import client, config
 from urllib3.exceptions import HTTPError
 
 from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
+from runbooks.versions import ComponentVersions
 
 
 class Capability(str, enum.Enum):
@@ -38,19 +39,6 @@ class EtcdAccess:
     cert: Path
     key: Path
     data_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class ComponentVersions:
-    """Versions of the components the skew policy speaks about."""
-
-    apiserver: str
-    controller_manager: str | None
-    scheduler: str | None
-    kubelets: dict[str, str] = field(default_factory=dict)
-    kube_proxies: dict[str, str] = field(default_factory=dict)
-    kubectl: str | None = None
-    etcd: str | None = None
 
 
 class Cluster(abc.ABC):

@@ -13,7 +13,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
-from runbooks.cluster.images import image_tag
+from runbooks.kube.images import image_tag
 from runbooks.errors import ClusterError
 
 CONNECT_TIMEOUT = 15.0

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from runbooks.evidence import redact
 from runbooks.evidence.actions import ApiAction
-from runbooks.ops.commands import CommandResult
+from runbooks.kube.commands import CommandResult
 
 MAX_ACTIONS_PER_STEP = 200  # wait loops poll; beyond this the count is kept, not each request
 
@@ -92,9 +92,3 @@ class Evidence:
 
     def for_step(self, step: int | None) -> list[EvidenceRecord]:
         return [r for r in self.records if r.step == step]
-
-    def to_html(self) -> str:
-        """Every record, unsorted by step (kept for callers that render evidence on its own)."""
-        from runbooks.evidence.render import records_html
-
-        return records_html(self.records)

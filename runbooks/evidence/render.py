@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.run import ScenarioLog
-from runbooks.ops.commands import CommandResult
+from runbooks.kube.commands import CommandResult
 
 STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "–", "planned": "◇", "not run": "·"}
 

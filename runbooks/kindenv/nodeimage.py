@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from runbooks.cluster.workload_image import reference
+from runbooks.kindenv.workload_image import reference
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import workload
 from runbooks.kindenv.engine import Engine, Layout

@@ -1,7 +1,7 @@
 """Builds the runbooks' workload image offline: Debian's busybox-static plus our `serve` script.
 
 Nothing is pulled: the .deb comes from Debian's mirror through apt, the image is assembled from
-files with `docker import`, tagged once per release in runbooks/cluster/workload_image.py, and saved as one
+files with `docker import`, tagged once per release in runbooks/kindenv/workload_image.py, and saved as one
 archive that the node image preloads (its helper pods for volumes run it too).
 The archive's name carries a fingerprint of its inputs, so it is built once and rebuilt only when
 the busybox package, the script or the releases change.
@@ -19,7 +19,7 @@ from typing import Callable
 
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv.engine import Engine, Layout
-from runbooks.cluster.workload_image import RELEASES, reference
+from runbooks.kindenv.workload_image import RELEASES, reference
 
 Progress = Callable[[str], None]
 SERVE = Path(__file__).with_name("workload") / "serve"

@@ -1,1 +1,1 @@
-"""Upgrade policy: the upstream version-skew rules, the one-minor-at-a-time planner, the pre-upgrade gate."""
+"""Pure decisions with no cluster access: version skew, the upgrade path, removed APIs and what a backup keeps."""

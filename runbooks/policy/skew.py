@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from runbooks.cluster.base import ComponentVersions
 from runbooks.errors import RunbookError
-from runbooks.versions import Version
+from runbooks.versions import ComponentVersions, Version
 
 SOURCE = "https://kubernetes.io/releases/version-skew-policy/"
 KUBELET_MAX_MINORS_OLDER = 3

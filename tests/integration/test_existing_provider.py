@@ -12,7 +12,7 @@ import yaml
 from runbooks.cluster import create_cluster
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.errors import ClusterError, ProviderUnavailableError
-from runbooks.ops.health import node_health
+from runbooks.measure.cluster_health import node_health
 from tests.integration.runbook_project import run_pytest, write_project
 
 SMOKE = (Path(__file__).resolve().parents[2] / "features" / "cluster_health.feature").read_text()

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from runbooks.cluster.local.provider import LocalCluster
-from runbooks.ops.gate_verdict import NO_GATE_SELECTED
+from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED
 from runbooks.toolchain.pins import load_pins
 from tests.integration.runbook_project import ROOT, run_pytest, write_project
 

@@ -10,8 +10,8 @@ import pytest
 from kubernetes import client
 
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
-from runbooks.ops import discovery
-from runbooks.ops import upgrade_gate as gate
+from runbooks.upgrade import live_versions
+from runbooks.upgrade import gate
 from runbooks.policy import skew
 from runbooks.versions import Version
 
@@ -33,7 +33,7 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 def test_kube_system_pods_complete_what_version_reports(cluster: LocalCluster) -> None:
-    before = discovery.live_versions(cluster)
+    before = live_versions.live_versions(cluster)
     assert before.apiservers == (Version.parse("v1.36.3"),)
     assert skew.check_control_plane_upgrade(before, TARGET).allowed
 
@@ -44,7 +44,7 @@ def test_kube_system_pods_complete_what_version_reports(cluster: LocalCluster) -
                                                           "registry.k8s.io/kube-apiserver:v1.35.9", "control-plane"))
     core.create_namespaced_pod("kube-system", _static_pod("kube-proxy-abcde", {"k8s-app": "kube-proxy"}, "registry.k8s.io/kube-proxy:v1.36.0", "worker-1"))
 
-    after = discovery.live_versions(cluster)
+    after = live_versions.live_versions(cluster)
     assert after.apiservers == (Version.parse("v1.35.9"), Version.parse("v1.36.3"))
     # Our nodes report a kube-proxy version (v1.36.3): node status wins, a pod only fills a gap
     # (that path is unit-tested: tests/unit/test_discovery.py).

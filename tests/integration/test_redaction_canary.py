@@ -31,7 +31,7 @@ Feature: A runbook that sees credentials
 STEPS = """
 import base64, logging, os
 from pytest_bdd import when, then
-from runbooks.ops.commands import run_command
+from runbooks.kube.commands import run_command
 
 TOKEN, JWT = os.environ["CANARY_TOKEN"], os.environ["CANARY_JWT"]
 seen = {}

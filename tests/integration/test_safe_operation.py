@@ -34,7 +34,7 @@ STEPS = """
 from kubernetes import client
 from pytest_bdd import parsers, then, when
 from runbooks import plan
-from runbooks.ops.commands import run_command
+from runbooks.kube.commands import run_command
 
 @when(parsers.parse('I cordon node "{node}"'))
 def cordon(target, node, evidence, plan_mode):

@@ -6,8 +6,8 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from runbooks.ops import backup_policy as policy
-from runbooks.ops.backup_policy import ObjectKey, ResourceType
+from runbooks.policy import backup as policy
+from runbooks.policy.backup import ObjectKey, ResourceType
 
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap", True)
 SERVICES = ResourceType("", "v1", "services", "Service", True, in_get_all=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.ops import container
+from runbooks.drills import container
 
 
 def test_release_is_the_tag_and_only_loaded_tags_are_accepted() -> None:

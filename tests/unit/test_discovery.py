@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runbooks.cluster.images import image_tag
-from runbooks.ops.discovery import PodImage, merge
+from runbooks.kube.images import image_tag
+from runbooks.upgrade.live_versions import PodImage, merge
 from runbooks.policy import skew
 from runbooks.policy.skew import ClusterVersions
 from runbooks.versions import Version

@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.ops.drain import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, classify
+from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, classify
 
 
 def pod(owner_kind: str | None = "ReplicaSet", empty_dir: bool = False, mirror: bool = False, phase: str = "Running", deleting: bool = False) -> client.V1Pod:

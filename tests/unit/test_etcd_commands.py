@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.cluster.base import EtcdAccess
-from runbooks.ops import etcd
+from runbooks.etcd import snapshot as etcd
 from runbooks.versions import Version
 
 ACCESS = EtcdAccess("https://127.0.0.1:2379", Path("/pki/ca.crt"), Path("/pki/client.crt"), Path("/pki/client.key"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.ops.gate_verdict import NO_GATE_SELECTED, ScenarioOutcome, judge
-from runbooks.ops.upgrade_gate import CHECK_IDS, CheckStatus, GateCheck, GateOptions, GateReport, Waiver, _apply_waiver
+from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED, ScenarioOutcome, judge
+from runbooks.upgrade.gate import CHECK_IDS, CheckStatus, GateCheck, GateOptions, GateReport, Waiver, _apply_waiver
 from runbooks.versions import Version
 
 TARGET = Version.parse("v1.37.2")

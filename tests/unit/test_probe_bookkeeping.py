@@ -3,7 +3,7 @@
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.ops.probe import EndpointSliceBook, PodBook, ProbeReport, ReplicaSetHistory, Sample
+from runbooks.measure.availability import EndpointSliceBook, PodBook, ProbeReport, ReplicaSetHistory, Sample
 
 
 def pod(name: str, ready: bool = True, deleting: bool = False, phase: str = "Running", version: str = "v1") -> dict:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from runbooks.evidence import redact
-from runbooks.ops.commands import CommandResult
+from runbooks.kube.commands import CommandResult
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"

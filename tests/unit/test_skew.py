@@ -2,9 +2,8 @@
 
 import pytest
 
-from runbooks.cluster.base import ComponentVersions
 from runbooks.policy.skew import ClusterVersions, check, check_control_plane_upgrade
-from runbooks.versions import Version
+from runbooks.versions import ComponentVersions, Version
 
 
 def v(text: str) -> Version:

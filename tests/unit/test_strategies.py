@@ -4,9 +4,10 @@ the release manifests and the availability plot."""
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.evidence.plots import availability_png
-from runbooks.ops import container, strategies
-from runbooks.ops.probe import ProbeReport, Sample
+from runbooks.measure.availability_plot import availability_png
+from runbooks.drills import container
+from runbooks.strategies import releases as strategies
+from runbooks.measure.availability import ProbeReport, Sample
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 
-from runbooks.errors import RunbookError
-from runbooks.ops.backup import BackupError
+from runbooks.errors import BackupError, RunbookError
 from runbooks.waiting import wait_for
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
-from runbooks.cluster.images import image_tag
+from runbooks.kube.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
 from runbooks.cluster.kind.static_pods import StaticPods
 from runbooks.errors import CapabilityMissingError, ClusterError, ClusterStartError

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.container import container
+from runbooks.drills.container import container
 from runbooks.waiting import wait_for
-from runbooks.ops.workloads import ensure_namespace, wait_deployment_ready
+from runbooks.drills.workloads import ensure_namespace, wait_deployment_ready
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
 

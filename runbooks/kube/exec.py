@@ -5,10 +5,10 @@ from __future__ import annotations
 from kubernetes import client
 from kubernetes.stream import stream
 
-from runbooks.cluster.base import Cluster
+from runbooks.kube.target import ApiTarget
 
 
-def exec_in_pod(cluster: Cluster, namespace: str, pod: str, argv: list[str], timeout: float = 15.0) -> str:
+def exec_in_pod(cluster: ApiTarget, namespace: str, pod: str, argv: list[str], timeout: float = 15.0) -> str:
     """What the command printed (stdout and stderr together), or why the exec itself failed."""
     try:
         output = stream(cluster.core.connect_get_namespaced_pod_exec, pod, namespace, command=argv,

@@ -20,9 +20,10 @@ import yaml
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
+from runbooks.errors import BackupError
+from runbooks.kube.raw import request, server_side_apply
 from runbooks.waiting import wait_for
-from runbooks.ops.backup_policy import (
+from runbooks.policy.backup import (
     Obj,
     ObjectKey,
     ResourceType,
@@ -42,25 +43,7 @@ PAGE_SIZE = 500
 SECRET_MODE, FILE_MODE = 0o600, 0o644
 
 
-class BackupError(RunbookError):
-    """A backup could not be taken or applied."""
-
-
-# -- HTTP through the kubernetes client -----------------------------------------------------------
-def request(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None) -> tuple[int, Any]:
-    """One API call: (HTTP status, decoded JSON body)."""
-    headers = {"Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    method, url, header_params, body_param, post = api.param_serialize(
-        method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"]
-    )
-    response = api.call_api(method, url, header_params, body_param, post, _request_timeout=60)
-    response.read()
-    data = response.data
-    return response.status, json.loads(data) if data else None
-
-
+# -- HTTP through the kubernetes client (kube.raw) ---------------------------------------------
 def _get(api: client.ApiClient, path: str, query: list[tuple[str, str]] | None = None) -> Any:
     status, body = request(api, "GET", path, query)
     if status != 200:
@@ -218,22 +201,6 @@ class ApplyResult:
         return [{"step": rank, "resource": resource, "applied": n} for (rank, resource), n in sorted(counts.items())]
 
 
-def object_path(obj: Obj, key: ObjectKey) -> str:
-    api_version = obj["apiVersion"]
-    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
-    if key.namespace:
-        return f"{base}/namespaces/{key.namespace}/{key.resource}/{key.name}"
-    return f"{base}/{key.resource}/{key.name}"
-
-
-def server_side_apply(api: client.ApiClient, key: ObjectKey, obj: Obj, field_manager: str = FIELD_MANAGER) -> None:
-    path = object_path(obj, key)
-    query = [("fieldManager", field_manager), ("force", "true")]
-    status, body = request(api, "PATCH", path, query, json.dumps(obj), "application/apply-patch+yaml")
-    if status not in (200, 201):
-        raise BackupError(f"applying {key} failed with HTTP {status}: {(body or {}).get('message', body)}; fix the file {path} or its dependencies and apply again")
-
-
 def _wait_established(api: client.ApiClient, names: list[str], timeout: float = 60.0) -> None:
     pending = set(names)
 
@@ -294,7 +261,7 @@ def apply_export(cluster: Cluster, directory: Path) -> ApplyResult:
             if current.get(key) == wanted[key] or apply_skip_reason(key, wanted[key]):
                 identical.append(key)
                 continue
-            server_side_apply(api, key, wanted[key])
+            server_side_apply(api, key, wanted[key], field_manager=FIELD_MANAGER)
             applied.append(key)
         crds = [key.name for key in batch if (key.group, key.resource) == CRD and key in applied]
         if crds:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.cluster.images import image_tag
+from runbooks.kube.images import image_tag
 from runbooks.errors import BadVersionError
 from runbooks.policy.skew import ClusterVersions
 from runbooks.versions import Version

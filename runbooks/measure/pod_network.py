@@ -13,10 +13,10 @@ from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError
-from runbooks.ops.container import PORT, container, start_delay_annotations
-from runbooks.ops.node_state import schedulable_workers
-from runbooks.ops.pod_exec import exec_in_pod
-from runbooks.ops.workloads import wait_deployment_ready
+from runbooks.drills.container import PORT, container, start_delay_annotations
+from runbooks.measure.node_state import schedulable_workers
+from runbooks.kube.exec import exec_in_pod
+from runbooks.drills.workloads import wait_deployment_ready
 
 CLUSTER_DOMAIN = "cluster.local"  # kubeadm's (and kind's) default
 FETCH_TIMEOUT_SECONDS = 3

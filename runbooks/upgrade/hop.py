@@ -11,7 +11,8 @@ from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import ProviderUnavailableError, RunbookError
-from runbooks.ops import discovery, drain
+from runbooks.upgrade import live_versions as live
+from runbooks.drain import engine as drain
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, UpgradeRefusedError, check_single_hop
 from runbooks.versions import Version
@@ -41,7 +42,7 @@ class StepRecord:
 
 
 def live_versions(cluster: Cluster) -> skew.ClusterVersions:
-    return discovery.live_versions(cluster)
+    return live.live_versions(cluster)
 
 
 def refuse_unless_allowed(cluster: Cluster, target: Version) -> skew.ControlPlaneUpgradeCheck:

@@ -1,5 +1,5 @@
 """The name and tags of the runbooks' workload image: what kind nodes are built to hold
-(runbooks/kindenv/workload.py) and what runbook pods ask for (runbooks/ops/container.py)."""
+(runbooks/kindenv/workload.py) and what runbook pods ask for (runbooks/drills/container.py)."""
 
 REPOSITORY = "kube-runbooks/web"
 # The image is the same under each tag; a release is what the pod reports at / and what rollouts change.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.commands import CommandResult, run_command
+from runbooks.kube.commands import CommandResult, run_command
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Deployment strategies as the API operations an operator performs: create a release, roll it out or
 back, switch a Service's selector (blue/green), scale a canary, and read which release serves.
 
-Measuring availability while doing so is the probe's job (runbooks/ops/probe.py); steps combine both.
+Measuring availability while doing so is the probe's job (runbooks/measure/availability.py); steps combine both.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.commands import CommandResult, run_command
-from runbooks.ops.container import container, release_of, start_delay_annotations
-from runbooks.ops.probe import SERVICE_NAME_LABEL
+from runbooks.kube.commands import CommandResult, run_command
+from runbooks.drills.container import container, release_of, start_delay_annotations
+from runbooks.measure.availability import SERVICE_NAME_LABEL
 from runbooks.waiting import wait_for
 
 APP = "web"

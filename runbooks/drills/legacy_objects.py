@@ -10,8 +10,8 @@ import yaml
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.commands import CommandResult, run_command
-from runbooks.ops.container import container
+from runbooks.kube.commands import CommandResult, run_command
+from runbooks.drills.container import container
 from runbooks.policy.removed_apis import LAST_APPLIED
 
 

@@ -12,9 +12,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.container import container
+from runbooks.drills.container import container
 from runbooks.waiting import wait_for
-from runbooks.ops.workloads import wait_deployment_ready
+from runbooks.drills.workloads import wait_deployment_ready
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
 PROOF_SELECTOR = f"{PROOF_LABEL}=true"

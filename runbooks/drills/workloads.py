@@ -8,7 +8,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.container import container, start_delay_annotations
+from runbooks.drills.container import container, start_delay_annotations
 from runbooks.waiting import wait_for
 
 
@@ -41,7 +41,7 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> None:
             raise
 
 
-# -- workloads a runbook puts in place to prove a procedure (their container: runbooks/ops/container.py)
+# -- workloads a runbook puts in place to prove a procedure (their container: runbooks/drills/container.py)
 
 
 def deploy(

@@ -16,8 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.ops.container import container
-from runbooks.ops.pod_exec import exec_in_pod
+from runbooks.drills.container import container
+from runbooks.kube.exec import exec_in_pod
 from runbooks.waiting import wait_for
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"

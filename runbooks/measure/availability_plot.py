@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # no display on CI or servers; set before pyplot is impor
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from runbooks.ops.probe import ProbeReport  # noqa: E402
+from runbooks.measure.availability import ProbeReport  # noqa: E402
 
 SPLIT_COLOURS = {"blue": "tab:blue", "green": "tab:green", "stable": "tab:blue", "canary": "tab:orange"}
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.backup import request, server_side_apply
+from runbooks.kube.raw import request, server_side_apply
 from runbooks.waiting import wait_for
-from runbooks.ops.backup_policy import ObjectKey
-from runbooks.ops.container import container
+from runbooks.policy.backup import ObjectKey
+from runbooks.drills.container import container
 
 CRD_GROUP = "runbooks.example.com"
 FIELD_MANAGER = "kube-runbooks-sample"

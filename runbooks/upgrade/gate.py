@@ -18,7 +18,11 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
-from runbooks.ops import backup, discovery, etcd, health, workloads
+from runbooks.backup import resources as backup
+from runbooks.upgrade import live_versions
+from runbooks.etcd import snapshot as etcd
+from runbooks.measure import cluster_health
+from runbooks.drills import workloads
 from runbooks.policy import removed_apis, skew
 from runbooks.versions import Version
 
@@ -126,7 +130,7 @@ class CannotCheck(RunbookError):
 
 
 def check_skew(cluster: Cluster, target: Version) -> GateCheck:
-    versions = discovery.live_versions(cluster)
+    versions = live_versions.live_versions(cluster)
     now = skew.check(versions)
     upgrade = skew.check_control_plane_upgrade(versions, target)
     passed = now.ok and upgrade.allowed
@@ -135,7 +139,7 @@ def check_skew(cluster: Cluster, target: Version) -> GateCheck:
 
 
 def check_nodes_ready(cluster: Cluster) -> GateCheck:
-    nodes = health.node_health(cluster)
+    nodes = cluster_health.node_health(cluster)
     not_ready = [n.name for n in nodes if not n.ready]
     detail = f"all {len(nodes)} nodes Ready" if nodes and not not_ready else f"not Ready: {', '.join(not_ready) or 'no nodes at all'}"
     return _checked("nodes", "all nodes Ready", bool(nodes) and not not_ready, detail, tuple(vars(n) for n in nodes))
@@ -237,7 +241,7 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
     if Capability.ETCD_ACCESS not in cluster.capabilities:
         raise CannotCheck(f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
                           "so the gate can check etcd and its snapshot")
-    result = health.etcd_endpoint_health(cluster, str(tools.etcdctl))
+    result = cluster_health.etcd_endpoint_health(cluster, str(tools.etcdctl))
     healthy = result.ok and "true" in result.stdout
     rows: list[dict[str, object]] = [{"what": "etcdctl endpoint health", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
     problems = [] if healthy else ["etcd endpoint is not healthy"]

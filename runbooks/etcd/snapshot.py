@@ -22,7 +22,7 @@ from pathlib import Path
 
 from runbooks.cluster.base import EtcdAccess
 from runbooks.errors import RunbookError
-from runbooks.ops.commands import CommandResult, run_command
+from runbooks.kube.commands import CommandResult, run_command
 from runbooks.toolchain import Toolchain
 from runbooks.toolchain.cache import sha256_of
 from runbooks.versions import Version

@@ -5,7 +5,7 @@ from __future__ import annotations
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.waiting import wait_for
-from runbooks.ops.workloads import pods_by_node
+from runbooks.drills.workloads import pods_by_node
 
 
 def node_ready(cluster: Cluster, name: str) -> bool:

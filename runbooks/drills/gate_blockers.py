@@ -9,7 +9,7 @@ from functools import partial
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.ops.workloads import deploy, ensure_namespace, ready_endpoints, wait_deployment_ready
+from runbooks.drills.workloads import deploy, ensure_namespace, ready_endpoints, wait_deployment_ready
 from runbooks.waiting import wait_for
 
 WEBHOOK_PREFIX = "kube-runbooks-"

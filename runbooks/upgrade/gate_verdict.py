@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from runbooks.ops.upgrade_gate import CheckStatus, GateCheck, GateReport
+from runbooks.upgrade.gate import CheckStatus, GateCheck, GateReport
 
 NO_GATE_SELECTED = ("no gate scenario was selected, so nothing was checked: select them with -m gate "
                     "(the gate's scenarios are tagged @gate in features/pre_upgrade_gate.feature)")

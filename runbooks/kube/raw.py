@@ -1,0 +1,56 @@
+"""Raw API requests through the kubernetes client's ApiClient, as JSON: what typed models cannot carry
+(custom resources, server-side apply of any object) and where decoding thousands of objects into
+models would cost seconds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from kubernetes import client
+
+from runbooks.errors import BackupError
+
+
+class ObjectRef(Protocol):
+    """Which object: policy.backup.ObjectKey is one."""
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def request(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None) -> tuple[int, Any]:
+    """One API call: (HTTP status, decoded JSON body)."""
+    headers = {"Accept": "application/json"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    method, url, header_params, body_param, post = api.param_serialize(
+        method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"]
+    )
+    response = api.call_api(method, url, header_params, body_param, post, _request_timeout=60)
+    response.read()
+    data = response.data
+    return response.status, json.loads(data) if data else None
+
+
+def object_path(obj: dict[str, Any], key: ObjectRef) -> str:
+    api_version = obj["apiVersion"]
+    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    if key.namespace:
+        return f"{base}/namespaces/{key.namespace}/{key.resource}/{key.name}"
+    return f"{base}/{key.resource}/{key.name}"
+
+
+def server_side_apply(api: client.ApiClient, key: ObjectRef, obj: dict[str, Any], field_manager: str) -> None:
+    """Apply `obj` as `field_manager`, taking over conflicting fields; BackupError names the file to fix."""
+    path = object_path(obj, key)
+    query = [("fieldManager", field_manager), ("force", "true")]
+    status, body = request(api, "PATCH", path, query, json.dumps(obj), "application/apply-patch+yaml")
+    if status not in (200, 201):
+        raise BackupError(f"applying {key} failed with HTTP {status}: {(body or {}).get('message', body)}; fix the file {path} or its dependencies and apply again")

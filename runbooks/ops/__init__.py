@@ -1,1 +1,0 @@
-"""Operations runbooks perform on a cluster (health checks, drain, snapshots, upgrades)."""
