@@ -359,10 +359,13 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
     return GateReport(options.target, tuple(results))
 
 
-def ci_argv(python: str, repo: Path, kubeconfig: Path, access: EtcdAccess | None, options: GateOptions) -> list[str]:
-    """The command a CI job runs (what `make gate` expands to) against a cluster it did not create."""
-    argv = [python, "-m", "pytest", str(repo / "tests" / "features"), "-m", "gate", "-q", "-p", "no:cacheprovider",
-            "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", str(options.target)]
+def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAccess | None, options: GateOptions) -> list[str]:
+    """The command a CI job runs against a cluster it did not create: the installed package's bundled
+    gate (`kube-runbooks -m gate ...`, what `make gate` runs from a checkout)."""
+    argv = [python, "-m", "runbooks", "-m", "gate", "-q", "--cluster", "existing", "--kubeconfig", str(kubeconfig),
+            "--target-version", str(options.target)]
+    if context:
+        argv += ["--kube-context", context]
     if access is not None:
         argv += [f"--etcd-endpoint={access.endpoint}", f"--etcd-cacert={access.cacert}", f"--etcd-cert={access.cert}", f"--etcd-key={access.key}"]
     if options.snapshot_dir is not None:

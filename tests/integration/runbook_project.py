@@ -30,14 +30,14 @@ class Run:
         return [p for p in self.reports.rglob("*") if p.is_file()]
 
 
-def write_project(directory: Path, feature: str, steps: str, plugins: tuple[str, ...] = ()) -> Path:
+def write_project(directory: Path, feature: str, steps: str) -> Path:
     directory.mkdir(parents=True)
     (directory / "features").mkdir()
     (directory / "features" / "runbook.feature").write_text(textwrap.dedent(feature))
     (directory / "project_steps.py").write_text(textwrap.dedent(steps))
     (directory / "test_runbooks.py").write_text("from pytest_bdd import scenarios\n\nscenarios('.')\n")
-    wired = ["runbooks.pytest_plugin", *plugins, "steps.cluster_steps", "project_steps"]
-    (directory / "conftest.py").write_text(f"pytest_plugins = {wired!r}\n")
+    # The runbooks' plugin (options, fixtures, every step) comes with the installed package (pytest11).
+    (directory / "conftest.py").write_text('pytest_plugins = ["project_steps"]\n')
     (directory / "pytest.ini").write_text("[pytest]\nbdd_features_base_dir = features\naddopts = -ra --strict-markers -p no:cacheprovider\n")
     return directory
 

@@ -52,7 +52,7 @@ def nothing():
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "project", FEATURE, STEPS, plugins=("runbooks.upgrade_plugin",))
+    return write_project(tmp_path / "project", FEATURE, STEPS)
 
 
 def test_a_skipped_gate_scenario_fails_the_run(project: Path, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_skipped_gate_scenario_fails_the_run(project: Path, tmp_path: Path) ->
 
 def test_a_gate_scenario_that_never_ran_the_gate_fails_the_run(tmp_path: Path) -> None:
     feature = FEATURE.replace("Given the gate cannot look here", "Given nothing to check")
-    project = write_project(tmp_path / "project", feature, STEPS, plugins=("runbooks.upgrade_plugin",))
+    project = write_project(tmp_path / "project", feature, STEPS)
     run = run_pytest(project, "-m", "gate")
     assert run.returncode == 1, run.output
     assert "passed without running the gate" in run.output
@@ -101,7 +101,7 @@ def test_bad_gate_options_are_refused_in_one_line(project: Path, args: tuple[str
 
 # -- the real gate command against a real cluster driven as an existing one ----------------------------
 def gate_command(kubeconfig: Path, reports: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "features"), "-m", "gate", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "runbooks", "-m", "gate",  # the installed package's bundled gate, as an operator runs it
             "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", TARGET,
             f"--html={reports / 'gate.html'}", "--self-contained-html", *extra]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,

@@ -28,16 +28,14 @@ LAYERS: list[list[str]] = [
     ["drain", "etcd", "backup", "strategies"],
     ["upgrade"],
     ["evidence"],
-    ["pytest_plugin", "upgrade_plugin", "safety", "evidence.plugin", "step_catalogue", ""],  # "": runbooks/__init__.py
+    ["plugin"],
+    ["steps", "features", "", "__main__"],  # "": runbooks/__init__.py
 ]
 
 # Units of one layer import each other only here; "*" stands for every unit of that layer.
 ALLOWED_SAME_LAYER: dict[tuple[str, str], str] = {
     ("*", "errors"): "the one exception hierarchy every module raises from",
     ("measure", "drills"): "measurements run their probe pods from the drill container and wait for them like drill workloads",
-    ("pytest_plugin", "safety"): "the plugin installs the --plan/--protect guard on the cluster fixture",
-    ("pytest_plugin", "evidence.plugin"): "the plugin registers the evidence hooks",
-    ("upgrade_plugin", "evidence.plugin"): "the gate verdict is written into the evidence run",
 }
 
 # Pure decisions: policy reads nothing from a cluster, so it imports only these (and itself).
@@ -137,7 +135,7 @@ def test_the_same_layer_table_names_only_real_units_of_one_layer() -> None:
         ("runbooks.policy.skew", "from runbooks.drain import engine\n", "policy is pure"),
         ("runbooks.policy.skew", "def f():\n    from runbooks.cluster.base import Cluster\n", "policy is pure"),
         ("runbooks.kube.exec", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from runbooks.cluster import Cluster\n", "above 'kube'"),
-        ("runbooks.evidence.render", "from runbooks.upgrade_plugin import x\n", "above 'evidence'"),
+        ("runbooks.evidence.render", "from runbooks.plugin.gate import x\n", "above 'evidence'"),
         ("runbooks.drills.workloads", "from runbooks.measure import node_state\n", "share a layer"),
         ("runbooks.drain.engine", "from .. import upgrade\n", "above 'drain'"),
     ],

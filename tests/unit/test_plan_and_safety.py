@@ -9,7 +9,7 @@ from kubernetes.client import ApiClient, Configuration
 from runbooks import plan
 from runbooks.cluster import Capability, Cluster
 from runbooks.evidence.actions import kubectl_equivalent
-from runbooks.safety import guard_cluster, may_disrupt
+from runbooks.plugin.safety import guard_cluster, may_disrupt
 
 API = "https://127.0.0.1:6443"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from runbooks.plugin.fixtures import GateRun
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
 from runbooks.etcd import snapshot as etcd
@@ -22,8 +23,6 @@ from runbooks.versions import Version
 
 from runbooks.drills.guarded_app import APP_NAMESPACE
 
-if TYPE_CHECKING:  # the gate steps' fixture, shared by name; importing the module would load it twice
-    from steps.upgrade_gate_steps import GateRun
 
 
 @dataclass
@@ -66,7 +65,7 @@ def within_policy(target: Cluster, evidence: Evidence) -> None:
 
 
 @when("I save an etcd snapshot before the upgrade")
-def snapshot_first(target: Cluster, etcd_tools: etcd.EtcdTools, gate_run: "GateRun", tmp_path: Path, evidence: Evidence) -> None:
+def snapshot_first(target: Cluster, etcd_tools: etcd.EtcdTools, gate_run: GateRun, tmp_path: Path, evidence: Evidence) -> None:
     saved = etcd.save_snapshot(etcd_tools.etcdctl, target.etcd_access(), etcd.private_directory(tmp_path / "snapshots") / "before-upgrade.db")
     evidence.command("etcdctl snapshot save", saved.command)
     evidence.table("Snapshot", [saved.summary()])

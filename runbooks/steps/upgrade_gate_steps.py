@@ -20,22 +20,10 @@ from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.kube.commands import CommandResult, run_command
 from runbooks.upgrade import gate
 from runbooks.toolchain import Toolchain
-from runbooks.upgrade_plugin import remember_report
+from runbooks.plugin.fixtures import GateRun
+from runbooks.plugin.gate import remember_report
 from runbooks.versions import Version
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class GateRun:
-    options: gate.GateOptions
-    report: gate.GateReport | None = None
-    ci: CommandResult | None = None
-
-
-@pytest.fixture
-def gate_run(gate_options: gate.GateOptions) -> GateRun:
-    return GateRun(gate_options)
 
 
 @given("a recent etcd snapshot in the snapshot directory")
@@ -122,7 +110,7 @@ def ci_gate(target: Cluster, gate_run: GateRun, evidence: Evidence, waiver: str)
     # Through the API alone a cluster whose controllers are not kube-system pods shows no health for
     # them: an operator's gate then needs this waiver, and the drill runs the operator's command.
     options = replace(gate_run.options, waivers=(*gate_run.options.waivers, gate.Waiver.parse(waiver)))
-    argv = gate.ci_argv(sys.executable, REPO, target.kubeconfig, target.etcd_access(), options)
+    argv = gate.ci_argv(sys.executable, target.kubeconfig, target.context, target.etcd_access(), options)
     gate_run.ci = evidence.command("the CI job's gate command", run_command(argv, timeout=600))
 
 

@@ -1,7 +1,7 @@
 """The step catalogue: every Gherkin phrase the runbooks' steps understand, generated from the step
 definitions themselves (pytest-bdd's registry), so the glossary in docs/steps.md cannot drift.
 
-`python -m runbooks.step_catalogue > docs/steps.md` writes it; a unit test checks it is current.
+`python -m runbooks.plugin.catalogue > docs/steps.md` writes it; a unit test checks it is current.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pytest_bdd.steps import step_function_context_registry
 
 HEADER = ("# Step catalogue\n\n"
           "Every step phrase the runbooks understand, by step module, with its parameters and what it does.\n"
-          "Generated from the code by `python -m runbooks.step_catalogue > docs/steps.md`; do not edit by hand.\n")
+          "Generated from the code by `python -m runbooks.plugin.catalogue > docs/steps.md`; do not edit by hand.\n")
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ def render(module_names: Sequence[str]) -> str:
 
 def step_modules() -> list[str]:
     """The step modules the runbooks' pytest plugin loads."""
-    from runbooks import pytest_plugin
+    from runbooks.plugin import STEP_MODULES
 
-    return list(pytest_plugin.STEP_MODULES)
+    return list(STEP_MODULES)
 
 
 def main() -> int:

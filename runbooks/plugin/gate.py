@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.evidence import plugin as evidence_plugin
+from runbooks.plugin import evidence as evidence_plugin
 from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
 from runbooks.upgrade.gate import CHECK_IDS, GateOptions, GateReport, Waiver
 from runbooks.toolchain.pins import load_pins

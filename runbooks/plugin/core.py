@@ -2,8 +2,8 @@
 and failure reports that show a RunbookError's message instead of a traceback.
 
 The audit trail (run header, per-step evidence, sidecar, redaction of every output) is wired in
-runbooks/evidence/plugin.py; safe operation (--plan, @destructive on existing clusters) in
-runbooks/safety.py and runbooks/plan.py.
+runbooks/plugin/evidence.py; safe operation (--plan, @destructive on existing clusters) in
+runbooks/plugin/safety.py and runbooks/plan.py.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Callable, Iterator
 
 import pytest
 
-from runbooks import safety
+from runbooks.plugin import safety
 from runbooks.cluster import PROVIDERS, Cluster, EtcdAccess, create_cluster
 from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
-from runbooks.evidence import plugin as evidence_plugin
+from runbooks.plugin import evidence as evidence_plugin
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
+BUNDLED_FEATURES = Path(__file__).resolve().parents[1] / "features"
 TAG = re.compile(r"(?<![\w@])@([\w:.-]+)")
 CONTROL_PREFIX = "control:"
 
@@ -65,15 +66,22 @@ def pytest_configure(config: pytest.Config) -> None:
     # cluster down instead of leaving its folder behind.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    features_dir = Path(str(config.rootpath)) / "features"
-    for tag in sorted(feature_tags(features_dir)):
+    # The bundled runbooks' tags, and those of the operator's own features (./features, or the
+    # directory pytest-bdd reads them from).
+    root = Path(str(config.rootpath))
+    base = config.getini("bdd_features_base_dir") or "features"
+    tags: set[str] = set()
+    for features_dir in {BUNDLED_FEATURES, root / "features", root / str(base)}:
+        tags |= feature_tags(features_dir)
+    for tag in sorted(tags):
         if not tag.startswith(CONTROL_PREFIX):
-            config.addinivalue_line("markers", f"{tag}: runbooks tagged @{tag} in features/")
+            config.addinivalue_line("markers", f"{tag}: runbooks tagged @{tag} in their feature files")
     config.addinivalue_line("markers", "control(id): the scenario evidences this control (from @control:<id> tags)")
     # tryfirst: this sets --junitxml/--cucumberjson paths before those plugins read them.
     evidence_plugin.configure(config)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-bdd's own, which an entry-point plugin no longer follows
 def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | None:
     """`@control:ISO27001-A.8.13` becomes `pytest.mark.control("ISO27001-A.8.13")` (`-m control` selects them)."""
     if tag.startswith(CONTROL_PREFIX):

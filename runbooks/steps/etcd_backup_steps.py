@@ -43,11 +43,6 @@ def restore_run(tmp_path: Path) -> Iterator[RestoreRun]:
         run.watcher.stop()
 
 
-@pytest.fixture
-def etcd_tools(toolchain: Toolchain) -> etcd.EtcdTools:
-    return etcd.EtcdTools.from_toolchain(toolchain)
-
-
 @given(parsers.parse('sentinel objects in namespace "{namespace}": a ConfigMap, a Secret and a Deployment of {replicas:d} replicas'))
 def make_sentinels(target: Cluster, restore_run: RestoreRun, namespace: str, replicas: int, evidence: Evidence) -> None:
     restore_run.sentinels = sentinels.create_sentinels(target, namespace, replicas)

@@ -15,21 +15,6 @@ from runbooks.drills import workloads
 from runbooks.toolchain import Toolchain
 
 
-@pytest.fixture
-def scenario_namespace(target: Cluster) -> Iterator[Callable[[str, str], str]]:
-    """Makes namespaces of the scenario's own (unique names, labelled with their runbook) on the
-    cluster under maintenance, and deletes them after the scenario, whatever its outcome."""
-    made: list[str] = []
-
-    def make(prefix: str, runbook: str) -> str:
-        made.append(workloads.create_scenario_namespace(target, prefix, runbook))
-        return made[-1]
-
-    yield make
-    for namespace in made:
-        workloads.delete_namespace(target, namespace)
-
-
 @given("the cluster under maintenance", target_fixture="target")
 def the_cluster(cluster: Cluster, evidence: Evidence) -> Cluster:
     evidence.note("Cluster", f"provider {cluster.provider}, kubeconfig {cluster.kubeconfig.name}")
