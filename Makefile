@@ -52,7 +52,7 @@ gate: toolchain
 	$(PYTEST) tests/features -m gate --target-version $(TARGET) $(GATE_ARGS) --html=$(REPORTS)/gate.html --self-contained-html $(EVIDENCE)
 
 unit: $(VENV)/.installed
-	$(PYTEST) tests/unit
+	$(PYTEST) -m unit tests
 
 bench: toolchain
 	$(PY) bench/cluster_start.py

@@ -129,7 +129,7 @@ def test_waivers_let_it_pass_and_are_recorded_as_waivers(local_cluster: LocalClu
     assert verdict["verdict"] == "passed" and statuses["etcd"] == "waived" and statuses["control-plane"] == "waived"
     assert set(statuses.values()) == {"passed", "waived"}
     (run_dir,) = [d for d in reports.iterdir() if d.is_dir()]
-    end = json.loads((run_dir / "evidence.json").read_text())["records"][-1]
+    end = json.loads((run_dir / "evidence.json").read_text())["records"][-1]["record"]
     assert {"id": "etcd", "reason": "managed control plane; provider snapshots"} in end["verdicts"]["pre-upgrade gate"]["waivers"]
     html = (reports / "gate.html").read_text()
     assert "Waivers" in html and "managed control plane; provider snapshots" in html
@@ -144,4 +144,4 @@ def test_an_unreachable_api_server_fails_the_gate(local_cluster: LocalCluster, t
     done = gate_command(broken, tmp_path / "reports")
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
-    assert "GATE FAILED: gate scenario" in output and "error" in output
+    assert "GATE FAILED: gate scenario" in output and "https://127.0.0.1:9" in output and "is unreachable" in output

@@ -1,0 +1,31 @@
+"""Collects `.feature` files as tests, so an operator's repository of feature files needs no Python:
+each file becomes a module whose tests are its scenarios, bound by pytest-bdd as `scenarios()` would."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from pathlib import Path
+
+import pytest
+from pytest_bdd import scenarios
+
+BUNDLED = Path(__file__).resolve().parents[1] / "features"  # bound by their own module, test_bundled_runbooks.py
+
+
+class FeatureFile(pytest.Module):
+    """A feature file standing in for a test module."""
+
+    def _getobj(self) -> types.ModuleType:
+        digest = hashlib.sha256(str(self.path).encode()).hexdigest()[:12]
+        module = types.ModuleType(f"kube_runbooks_feature_{digest}", f"scenarios of {self.path.name}")
+        module.__file__ = str(self.path)
+        # scenarios() puts one test function per scenario into its caller's namespace: the module's.
+        exec("scenarios(FEATURE)", {"scenarios": scenarios, "FEATURE": str(self.path), "__name__": module.__name__}, module.__dict__)
+        return module
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFile | None:
+    if file_path.suffix != ".feature" or file_path.is_relative_to(BUNDLED):
+        return None
+    return FeatureFile.from_parent(parent, path=file_path)
