@@ -45,6 +45,13 @@ CHECK_IDS = ("skew", "nodes", "drain-blockers", "deprecated-requests", "removed-
              "webhooks", "crd-versions")
 
 
+# What each check asks, for a check that could not run (a check that ran words its own, with the target's minor).
+TITLES = {"skew": "version skew allows the target", "nodes": "all nodes Ready", "drain-blockers": "no drain blockers",
+          "deprecated-requests": "no requests to removed APIs (apiserver metric)", "removed-apis": "no objects of removed APIs (static scan)",
+          "control-plane": "control-plane components healthy", "etcd": "etcd healthy with a recent snapshot",
+          "webhooks": "no failing admission webhook without a ready backend", "crd-versions": "every CRD's stored versions are served"}
+
+
 @dataclass(frozen=True)
 class Waiver:
     """The operator's explicit, recorded decision that a check which cannot run here may be passed over."""
@@ -353,7 +360,7 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
             result = check()
         except (RunbookError, ApiException, OSError, HTTPError) as error:
             reason = f"HTTP {error.status} {error.reason}" if isinstance(error, ApiException) else str(error)
-            result = GateCheck(check_id, check.func.__name__.removeprefix("check_").replace("_", " "), CheckStatus.NOT_RUN,
+            result = GateCheck(check_id, TITLES[check_id], CheckStatus.NOT_RUN,
                                f"could not check: {reason}; make it run, or waive it: --waive \"{check_id}=<why it cannot run here>\"")
         results.append(_apply_waiver(result, options))
     return GateReport(options.target, tuple(results))

@@ -72,3 +72,9 @@ def test_bad_waivers_are_refused_naming_the_fix(text: str, message: str) -> None
 
 def test_a_waiver_keeps_semicolons_and_equals_in_its_reason() -> None:
     assert Waiver.parse("etcd=managed control plane; provider snapshots (a=b)") == Waiver("etcd", "managed control plane; provider snapshots (a=b)")
+
+
+def test_every_check_has_a_title_for_when_it_cannot_run() -> None:
+    from runbooks.upgrade.gate import TITLES
+
+    assert set(TITLES) == set(CHECK_IDS)
