@@ -7,33 +7,36 @@ Feature: Upgrade the cluster one minor version: control plane first, then node b
   On the local cluster the control plane runs the real newer binaries; the kubelets are kwok's, so
   "upgrading" one means its node reports the new kubelet and kube-proxy versions (the report says so).
 
+  Versions are named by their place among the pins (runbooks/toolchain/pins.toml): the cluster starts
+  at the older pinned version and moves to the newer one.
+
   Background:
     Given a fresh local cluster of its own
 
-  Scenario: Upgrade from v1.36.3 to v1.37.2 without losing availability
+  Scenario: Upgrade from the older pin to the newer without losing availability
     Given a deployment "web" with 6 replicas guarded by a disruption budget of at least 5 available
-    When I plan the upgrade to "v1.37.2"
-    Then the plan has one hop, "v1.36.3 -> v1.37.2", starting with an etcd snapshot
+    When I plan the upgrade to the newer pinned version
+    Then the plan has one hop, from the older pinned version to the newer pinned version, starting with an etcd snapshot
     And the cluster is within the version skew policy
     When I save an etcd snapshot before the upgrade
-    And I run the pre-upgrade gate for "v1.37.2"
+    And I run the pre-upgrade gate for the newer pinned version
     Then every gate check passes
     When I start watching the availability of "web" with a budget of 5
-    And I upgrade the control plane to "v1.37.2", checking the skew after each component
-    Then kube-apiserver reports "v1.37.2" through /version
+    And I upgrade the control plane to the newer pinned version, checking the skew after each component
+    Then kube-apiserver reports the newer pinned version through /version
     When I drain, upgrade and uncordon every node in turn, checking the skew after each
-    Then every component runs "v1.37.2"
+    Then every component runs the newer pinned version
     And the cluster is within the version skew policy
     And "web" never had fewer than 5 available replicas during the upgrade
 
   Scenario: A request to skip a minor is refused before anything changes
-    When I ask to upgrade the control plane to "v1.38.0"
+    When I ask to upgrade the control plane to one minor past the newer pin
     Then the upgrade is refused because it "skips 1 minor release"
-    And every component runs "v1.36.3"
+    And every component runs the older pinned version
 
   Scenario: Kubelets three minors behind block a control-plane upgrade
-    Given the kubelets of "worker-1" and "worker-2" report "v1.33.5"
+    Given the kubelets of "worker-1" and "worker-2" report three minors before the older pin
     Then the cluster is within the version skew policy
-    When I ask to upgrade the control plane to "v1.37.2"
-    Then the upgrade is refused because it "kubelet worker-1 at v1.33.5 would be outside"
-    And kube-apiserver reports "v1.36.3" through /version
+    When I ask to upgrade the control plane to the newer pinned version
+    Then the upgrade is refused because the kubelet of "worker-1" would fall outside the skew policy
+    And kube-apiserver reports the older pinned version through /version

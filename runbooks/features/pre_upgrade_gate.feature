@@ -13,7 +13,8 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
   It fails closed: a check that cannot look (no etcd access, no right to read /metrics) keeps the gate
   shut until the operator waives it by name with a reason (--waive "etcd=managed control plane"),
   and a run in which no gate scenario ran, or one was skipped, exits non-zero.
-  Run it as: make gate TARGET=v1.37 (or pytest -m gate --target-version v1.37 --snapshot-dir DIR).
+  Run it as: make gate TARGET=vX.Y (or pytest -m gate --target-version vX.Y --snapshot-dir DIR; without
+  --target-version the target is the newer pinned version of runbooks/toolchain/pins.toml).
 
   @gate
   Scenario: The cluster under maintenance passes every check for the target version
@@ -27,28 +28,28 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
     Given a fresh local cluster of its own
     And a recent etcd snapshot in the snapshot directory
     And a deployment "web" with 3 replicas guarded by a disruption budget of at least 3 available
-    When I run the pre-upgrade gate for "v1.37.2"
+    When I run the pre-upgrade gate for the newer pinned version
     Then the gate fails only on "no drain blockers", naming "maintenance-demo/web"
     When the CI gate command runs against it as an existing cluster, waiving "control-plane=its controllers run as processes outside the cluster"
     Then it exits with a non-zero code
     When I relax the disruption budget of "web" to at least 2 available
-    And I run the pre-upgrade gate for "v1.37.2"
+    And I run the pre-upgrade gate for the newer pinned version
     Then every gate check passes
     When the CI gate command runs against it as an existing cluster, waiving "control-plane=its controllers run as processes outside the cluster"
     Then it exits with code 0
 
-  # Kubernetes 1.37 removes no API of its own (the guide's newest removal is 1.32), and a 1.36
+  # The pinned minors remove no API of their own (the guide's newest removal is 1.32), and an
   # apiserver cannot store objects through an API it no longer serves. What survives years of
-  # upgrades is the last-applied configuration: the pipeline that re-applies it will fail on 1.37.
+  # upgrades is the last-applied configuration: the pipeline that re-applies it will fail on the target.
   @gate_proof @destructive
   Scenario: An object last applied through a removed API fails the gate until it is re-applied
     Given a fresh local cluster of its own
     And a recent etcd snapshot in the snapshot directory
     And a CronJob "nightly" last applied through batch/v1beta1, an API the target no longer serves
-    When I run the pre-upgrade gate for "v1.37.2"
-    Then the gate fails only on "no objects of APIs removed in 1.37 (static scan)", naming "maintenance-demo/nightly"
+    When I run the pre-upgrade gate for the newer pinned version
+    Then the gate fails only on its static scan for APIs removed in the newer pinned version, naming "maintenance-demo/nightly"
     When I re-apply "nightly" as batch/v1 with kubectl
-    And I run the pre-upgrade gate for "v1.37.2"
+    And I run the pre-upgrade gate for the newer pinned version
     Then every gate check passes
 
   @gate_proof @destructive

@@ -45,12 +45,14 @@ def restore_run(tmp_path: Path) -> Iterator[RestoreRun]:
 
 @given(parsers.parse('sentinel objects in namespace "{namespace}": a ConfigMap, a Secret and a Deployment of {replicas:d} replicas'))
 def make_sentinels(target: Cluster, restore_run: RestoreRun, namespace: str, replicas: int, evidence: Evidence) -> None:
+    """Creates a ConfigMap, a Secret and a Deployment of REPLICAS in NAMESPACE to prove later what a restore brought back."""
     restore_run.sentinels = sentinels.create_sentinels(target, namespace, replicas)
     evidence.table("Sentinels before the snapshot", sentinels.check_sentinels(target, restore_run.sentinels).rows())
 
 
 @when("I save an etcd snapshot over TLS with the etcd client certificates")
 def save(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Records etcd's member identity and saves a snapshot with etcdctl over TLS."""
     access = target.etcd_access()
     restore_run.member, listed = etcd.current_member(etcd_tools.etcdctl, access)
     evidence.command("etcdctl member list (the identity the restore recreates)", listed)
@@ -61,6 +63,7 @@ def save(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, e
 
 @then("the snapshot file is readable by its owner only and its SHA-256 is recorded")
 def snapshot_private(restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Checks the snapshot file is mode 0600, not empty, and its SHA-256 matches the one recorded while saving."""
     saved = restore_run.saved
     assert saved is not None
     evidence.table("Snapshot file", [saved.summary()])
@@ -69,6 +72,7 @@ def snapshot_private(restore_run: RestoreRun, evidence: Evidence) -> None:
 
 @then("its status shows a revision and a key count consistent with the cluster")
 def status_consistent(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Checks the snapshot's revision lies within etcd's history and it holds at least the keys etcd had at that revision."""
     assert restore_run.saved is not None
     status, result = etcd.snapshot_status(etcd_tools, restore_run.saved.path)
     evidence.command("snapshot status", result)
@@ -84,6 +88,7 @@ def status_consistent(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: 
 
 @when("a client starts watching the sentinel ConfigMaps")
 def start_watcher(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Starts a list-and-watch client on the sentinel ConfigMaps and checks it sees them all."""
     restore_run.watcher = RecoveringWatcher(target, sentinels.PROOF_SELECTOR)
     restore_run.watcher.start()
     report = restore_run.watcher.report()
@@ -93,6 +98,7 @@ def start_watcher(target: Cluster, restore_run: RestoreRun, evidence: Evidence) 
 
 @when("I delete the sentinel objects and create an object after the snapshot")
 def damage(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Deletes the sentinel objects and creates one object after the snapshot, the damage a restore must undo."""
     assert restore_run.sentinels is not None
     created = sentinels.damage(target, restore_run.sentinels)
     check = sentinels.check_sentinels(target, restore_run.sentinels)
@@ -103,6 +109,7 @@ def damage(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None
 
 @when(parsers.parse("{count:d} bytes in the middle of the snapshot are flipped"))
 def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
+    """Makes a copy of the snapshot with COUNT bytes flipped in its middle and uses that copy from now on."""
     saved = restore_run.saved
     assert saved is not None
     damaged = etcd.flip_bytes(saved.path, saved.path.with_name("snapshot-damaged.db"), saved.size // 2, count)
@@ -113,6 +120,7 @@ def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
 
 @when("I stop kube-apiserver, then the controllers")
 def stop_apiserver(target: Cluster, restore_run: RestoreRun) -> None:
+    """Stops kube-apiserver, then kube-controller-manager and kube-scheduler (the provider must be able to restart them)."""
     # Asked before anything stops: a provider that cannot restart its control plane or name etcd's
     # data dir skips the restore here, with the reason, and leaves the cluster running.
     restore_run.live_dir = control_plane_restore.live_data_dir(target)
@@ -121,6 +129,7 @@ def stop_apiserver(target: Cluster, restore_run: RestoreRun) -> None:
 
 @when("I stop etcd")
 def stop_etcd(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Stops etcd and fingerprints its live data dir, to show later whether it changed."""
     restore_run.timings.append(control_plane_restore.stop_etcd(target))
     assert restore_run.live_dir is not None
     restore_run.live_fingerprint = etcd.data_dir_fingerprint(restore_run.live_dir)
@@ -129,6 +138,7 @@ def stop_etcd(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> N
 
 @when("I restore the snapshot into a new data dir, bumping the revision and marking it compacted")
 def restore_snapshot(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Restores the snapshot into a new data dir (etcdutl; etcdctl before etcd 3.6), bumping the revision and marking it compacted."""
     assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
     restore_run.new_dir = control_plane_restore.new_data_dir(restore_run.live_dir)
     result = etcd.restore_snapshot(etcd_tools, restore_run.snapshot, restore_run.new_dir, restore_run.member)
@@ -137,6 +147,7 @@ def restore_snapshot(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, eviden
 
 @when("I try to restore the snapshot into a new data dir")
 def try_restore(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Attempts the restore into a new data dir and records the refusal, if etcd's integrity check refuses the snapshot."""
     assert restore_run.live_dir is not None and restore_run.snapshot is not None and restore_run.member is not None
     restore_run.new_dir = control_plane_restore.new_data_dir(restore_run.live_dir)
     try:
@@ -149,6 +160,7 @@ def try_restore(etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, evidence: E
 
 @then("the restore is refused by the snapshot hash check")
 def refused_by_hash(restore_run: RestoreRun) -> None:
+    """Checks the restore was refused because the snapshot's sha256 integrity check failed."""
     refused = restore_run.refused
     assert refused is not None, "the damaged snapshot was restored: etcd's integrity check did not catch it"
     assert "sha256" in refused.reason and "damaged" in str(refused), str(refused)
@@ -156,11 +168,13 @@ def refused_by_hash(restore_run: RestoreRun) -> None:
 
 @then("no new data dir was left behind")
 def no_new_dir(restore_run: RestoreRun) -> None:
+    """Checks the refused restore removed the new data dir it had started."""
     assert restore_run.new_dir is not None and not restore_run.new_dir.exists(), f"{restore_run.new_dir} was left behind"
 
 
 @then("the live etcd data dir is byte for byte unchanged")
 def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Checks every file of the live etcd data dir has the same SHA-256 as before the refused restore."""
     assert restore_run.live_dir is not None and restore_run.live_fingerprint
     after = etcd.data_dir_fingerprint(restore_run.live_dir)
     evidence.table("Live etcd data dir after the refused restore", [{"file": name, "sha256": digest, "unchanged": restore_run.live_fingerprint.get(name) == digest} for name, digest in after.items()])
@@ -169,18 +183,21 @@ def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
 
 @when("I restart etcd on the restored data dir")
 def start_on_restored(target: Cluster, restore_run: RestoreRun) -> None:
+    """Starts etcd on the restored data dir and waits for it to be healthy."""
     assert restore_run.new_dir is not None
     restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.new_dir))
 
 
 @when("I restart etcd on its live data dir")
 def start_on_live(target: Cluster, restore_run: RestoreRun) -> None:
+    """Starts etcd again on its original data dir and waits for it to be healthy."""
     assert restore_run.live_dir is not None
     restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.live_dir))
 
 
 @when("I start kube-apiserver, then the controllers")
 def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Starts kube-apiserver, then the controllers, and shows how long each control-plane stage took."""
     restore_run.timings += control_plane_restore.start_apiserver_then_controllers(target)
     evidence.table("Control-plane stages", [timing.row() for timing in restore_run.timings])
 
@@ -188,6 +205,7 @@ def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence
 @then("the sentinel objects are back")
 @then("the sentinel objects are still there")
 def sentinels_back(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Checks every sentinel object exists as it was when the snapshot was taken."""
     assert restore_run.sentinels is not None
     check = sentinels.check_sentinels(target, restore_run.sentinels)
     evidence.table("Sentinels after the restore", check.rows())
@@ -196,11 +214,13 @@ def sentinels_back(target: Cluster, restore_run: RestoreRun, evidence: Evidence)
 
 @then("the object created after the snapshot is gone")
 def post_snapshot_gone(target: Cluster) -> None:
+    """Checks the object created after the snapshot no longer exists."""
     assert not sentinels.exists_after_snapshot_object(target), f"{sentinels.AFTER_SNAPSHOT} survived the restore"
 
 
 @then("the Deployment's pods are reconciled")
 def pods_reconciled(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Waits until the sentinel Deployment runs all its replicas again."""
     assert restore_run.sentinels is not None
     ready = sentinels.wait_reconciled(target, restore_run.sentinels)
     evidence.note("Deployment", f"{sentinels.DEPLOYMENT}: {ready}/{restore_run.sentinels.replicas} replicas ready and running")
@@ -208,6 +228,7 @@ def pods_reconciled(target: Cluster, restore_run: RestoreRun, evidence: Evidence
 
 @then('the watching client recovered through "410 Gone" and holds what the server holds')
 def watcher_recovered(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
+    """Checks the watching client got 410 Gone, re-listed, holds what the server holds and still sees new changes."""
     watcher = restore_run.watcher
     assert watcher is not None and restore_run.sentinels is not None
     server = server_view(target, sentinels.PROOF_SELECTOR)

@@ -46,24 +46,28 @@ def busiest_worker(target: Cluster, app: str) -> str:
 
 @given(parsers.parse('a daemonset "{name}" on every worker'))
 def daemonset(target: Cluster, name: str) -> None:
+    """Creates daemonset NAME with a pod on every worker and waits until all are ready."""
     workloads.deploy_daemonset(target, NS, name)
     workloads.wait_daemonset_ready(target, NS, name)
 
 
 @given(parsers.parse('a deployment "{name}" with {replicas:d} replicas that keeps emptyDir data'))
 def emptydir_deployment(target: Cluster, name: str, replicas: int) -> None:
+    """Creates deployment NAME of REPLICAS pods with emptyDir volumes and waits until it is ready."""
     workloads.deploy(target, NS, name, replicas, empty_dir=True)
     workloads.wait_deployment_ready(target, NS, name)
 
 
 @given(parsers.parse('a pod "{name}" that no controller owns on a worker'))
 def bare_pod(target: Cluster, maintenance: Maintenance, name: str) -> None:
+    """Creates pod NAME on the first worker with no controller owning it, so a drain would lose it."""
     maintenance.node = node_state.first_worker(target)
     workloads.create_bare_pod(target, NS, name, maintenance.node)
 
 
 @when(parsers.parse('I plan a drain of the worker running most of "{app}"'))
 def plan_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    """Plans (read-only) a drain of the worker running most pods of APP and shows the plan, its blockers and risks."""
     maintenance.node = busiest_worker(target, app)
     maintenance.plan = drain.plan_drain(target, maintenance.node, drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True))
     evidence.table(f"Drain plan for {maintenance.node}", maintenance.plan.rows())
@@ -72,11 +76,13 @@ def plan_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence, 
 
 @when(parsers.parse('I plan a drain of "{node}" for pods matching "{selector}"'))
 def plan_with_selector(target: Cluster, maintenance: Maintenance, evidence: Evidence, node: str, selector: str) -> None:
+    """Plans a drain of NODE for pods matching SELECTOR and records the refusal, if the request is wrong."""
     plan_drain_or_record_refusal(target, maintenance, evidence, node, selector)
 
 
 @when(parsers.parse('I plan a drain of a worker for pods matching "{selector}"'))
 def plan_worker_with_selector(target: Cluster, maintenance: Maintenance, evidence: Evidence, selector: str) -> None:
+    """Plans a drain of the first worker for pods matching SELECTOR and records the refusal, if the request is wrong."""
     plan_drain_or_record_refusal(target, maintenance, evidence, node_state.first_worker(target), selector)
 
 
@@ -90,17 +96,20 @@ def plan_drain_or_record_refusal(target: Cluster, maintenance: Maintenance, evid
 
 @then(parsers.parse('the plan is refused with a message naming "{fix}"'))
 def plan_refused(maintenance: Maintenance, fix: str) -> None:
+    """Checks the drain plan was refused with a message containing FIX."""
     assert maintenance.error is not None, "the plan was made although the request was wrong"
     assert fix in str(maintenance.error), str(maintenance.error)
 
 
 @then("the plan shows no blocking disruption budget")
 def plan_clear(maintenance: Maintenance) -> None:
+    """Checks the drain plan found no disruption budget that would block it."""
     assert maintenance.plan is not None and not maintenance.plan.blocked, maintenance.plan.blocker_rows() if maintenance.plan else None
 
 
 @then(parsers.parse('the plan names the disruption budget "{name}" as blocking'))
 def plan_names_budget(maintenance: Maintenance, name: str) -> None:
+    """Checks the drain plan names disruption budget NAME as blocking."""
     assert maintenance.plan is not None
     assert any(b.blocks and b.subject == f"{NS}/{name}" for b in maintenance.plan.blockers), maintenance.plan.blocker_rows()
 
@@ -118,6 +127,7 @@ def run_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, opt
 
 @when("I cordon and drain that worker, ignoring daemonsets and deleting emptyDir data")
 def drain_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Cordons and drains that worker (evicting through the Eviction API) while measuring the availability of web."""
     with AvailabilityProbe(target, "app=web", NS, budget=5) as probe:
         run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True))
         workloads.wait_deployment_ready(target, NS, "web")
@@ -127,47 +137,56 @@ def drain_busiest(target: Cluster, maintenance: Maintenance, evidence: Evidence)
 
 @when("I try to drain that worker, ignoring daemonsets")
 def try_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Attempts a drain of that worker without --force and records the refusal."""
     run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True), expect_failure=True)
 
 
 @when("I drain that worker again, ignoring daemonsets and forcing unmanaged pods")
 def drain_forced(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Drains that worker with --force, deleting pods no controller owns."""
     run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, force=True))
 
 
 @when(parsers.parse("I drain that worker anyway, giving up after {seconds:d} seconds"))
 def drain_with_timeout(target: Cluster, maintenance: Maintenance, evidence: Evidence, seconds: int) -> None:
+    """Attempts a drain of that worker that gives up after SECONDS and records the failure."""
     run_drain(target, maintenance, evidence, drain.DrainOptions(ignore_daemonsets=True, timeout=seconds), expect_failure=True)
 
 
 @then(parsers.parse('the drain is refused naming the pod "{name}"'))
 def refused_naming_pod(maintenance: Maintenance, name: str) -> None:
+    """Checks the drain was refused naming pod NAME and the --force that would delete it."""
     assert maintenance.error is not None and f"{NS}/{name}" in str(maintenance.error) and "--force" in str(maintenance.error)
 
 
 @then(parsers.parse('the drain fails naming the disruption budget "{name}"'))
 def failed_naming_budget(maintenance: Maintenance, name: str) -> None:
+    """Checks the drain failed naming disruption budget NAME as the reason."""
     assert maintenance.error is not None, "the drain succeeded although the budget allows no disruption"
     assert f"PodDisruptionBudget {NS}/{name}" in str(maintenance.error), str(maintenance.error)
 
 
 @then("that worker was not cordoned")
 def not_cordoned(target: Cluster, maintenance: Maintenance) -> None:
+    """Checks the refused drain left that worker schedulable."""
     assert not target.get_node(maintenance.node).spec.unschedulable, f"{maintenance.node} was cordoned by a refused drain"
 
 
 @then("the worker stays cordoned")
 def stays_cordoned(target: Cluster, maintenance: Maintenance) -> None:
+    """Checks the worker is still cordoned (unschedulable)."""
     assert target.get_node(maintenance.node).spec.unschedulable
 
 
 @then(parsers.parse('"{name}" still has {count:d} ready replicas'))
 def still_ready(target: Cluster, name: str, count: int) -> None:
+    """Checks deployment NAME still has COUNT ready replicas."""
     assert workloads.wait_deployment_ready(target, NS, name, timeout=30) == count
 
 
 @then("only daemonset pods remain on it")
 def only_daemonsets(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Checks only pods owned by a DaemonSet are left on the drained worker."""
     left = drain.pods_on_node(target, maintenance.node)
     evidence.table(f"Pods left on {maintenance.node}", [{"pod": p.metadata.name, "owner": drain.classify(p, drain.DrainOptions()).owner} for p in left])
     others = [p.metadata.name for p in left if not any(r.kind == "DaemonSet" for r in p.metadata.owner_references or [])]
@@ -176,11 +195,13 @@ def only_daemonsets(target: Cluster, maintenance: Maintenance, evidence: Evidenc
 
 @then(parsers.parse('"{name}" never had fewer than {minimum:d} available replicas'))
 def budget_held(maintenance: Maintenance, name: str, minimum: int) -> None:
+    """Checks NAME's ready replicas never fell below MINIMUM during the drain."""
     assert maintenance.probe is not None and maintenance.probe.minimum_ready >= minimum, maintenance.probe.summary() if maintenance.probe else None
 
 
 @then(parsers.parse('"{first}" and "{second}" are fully available on the other workers'))
 def moved_elsewhere(target: Cluster, maintenance: Maintenance, evidence: Evidence, first: str, second: str) -> None:
+    """Checks FIRST and SECOND are fully ready with no pod left on the drained worker."""
     for app in (first, second):
         workloads.wait_deployment_ready(target, NS, app)
         placement = workloads.pods_by_node(target, NS, f"app={app}")
@@ -190,6 +211,7 @@ def moved_elsewhere(target: Cluster, maintenance: Maintenance, evidence: Evidenc
 
 @when("the worker reboots for its upgrade and returns Ready")
 def reboot(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Powers the worker off, waits for NotReady, powers it on and waits for Ready."""
     target.power_off_node(maintenance.node)
     down = node_state.wait_node_lost(target, maintenance.node)
     target.power_on_node(maintenance.node)
@@ -199,11 +221,13 @@ def reboot(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> Non
 
 @when("I uncordon it")
 def uncordon_it(target: Cluster, maintenance: Maintenance) -> None:
+    """Uncordons the worker so new pods may be scheduled on it again."""
     drain.uncordon(target, maintenance.node)
 
 
 @then("new pods can be scheduled on it")
 def schedulable_again(target: Cluster, maintenance: Maintenance) -> None:
+    """Checks the worker is schedulable and the scheduler places pods of a new deployment on it."""
     assert not target.get_node(maintenance.node).spec.unschedulable
     workloads.deploy(target, NS, "spread", 12)
     workloads.wait_deployment_ready(target, NS, "spread")
@@ -213,6 +237,7 @@ def schedulable_again(target: Cluster, maintenance: Maintenance) -> None:
 # -- node loss -------------------------------------------------------------------------------------
 @given(parsers.parse("a fresh local cluster of its own whose nodes are declared lost after {seconds:d} seconds of silence"), target_fixture="target")
 def fresh_cluster_short_grace(own_cluster_factory: Callable[..., Cluster], evidence: Evidence, seconds: int) -> Cluster:
+    """Starts a cluster of its own whose controller declares a node lost after SECONDS without heartbeats."""
     # Kubelets renew their Lease every quarter of its duration; a grace period shorter than that
     # would make every node look lost and put the controller into disruption mode (no evictions).
     fresh = own_cluster_factory(node_monitor_grace_period=f"{seconds}s", node_lease_seconds=seconds)
@@ -226,12 +251,14 @@ def fresh_cluster_short_grace(own_cluster_factory: Callable[..., Cluster], evide
 
 @given(parsers.parse('a deployment "{name}" with {replicas:d} replicas tolerating a lost node for {seconds:d} seconds'))
 def tolerating_deployment(target: Cluster, name: str, replicas: int, seconds: int) -> None:
+    """Creates deployment NAME of REPLICAS pods that tolerate an unreachable node for SECONDS and waits until it is ready."""
     workloads.deploy(target, NS, name, replicas, toleration_seconds=seconds)
     workloads.wait_deployment_ready(target, NS, name)
 
 
 @when(parsers.parse('the worker running most of "{app}" loses power'))
 def power_cut(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    """Cuts the power of the worker running most pods of APP (its kubelet stops heartbeating) and records its pods."""
     maintenance.node = busiest_worker(target, app)
     maintenance.pods_before = sorted(workloads.pods_by_node(target, NS, f"app={app}")[maintenance.node])
     target.power_off_node(maintenance.node)
@@ -240,16 +267,19 @@ def power_cut(target: Cluster, maintenance: Maintenance, evidence: Evidence, app
 
 @when("it is declared lost")
 def declared_lost(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
+    """Waits until the node-lifecycle controller marks that node NotReady."""
     evidence.note("Node lost", f"{maintenance.node} NotReady after {node_state.wait_node_lost(target, maintenance.node):.1f} s")
 
 
 @when(parsers.parse("it stays down for {seconds:d} seconds"))
 def stays_down(seconds: int) -> None:
+    """Keeps the node down for SECONDS."""
     time.sleep(seconds)  # the outage itself: nothing to wait for but the clock
 
 
 @when(parsers.parse('it stays down until "{app}" is replaced on the other workers'))
 def stays_down_until_replaced(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    """Keeps the node down until every pod of APP runs on other workers."""
     count = sum(len(pods) for pods in workloads.pods_by_node(target, NS, f"app={app}").values())
     took = node_state.wait_moved_off(target, NS, f"app={app}", maintenance.node, count)
     evidence.note("Replacement", f"app={app} ran entirely on other workers {took:.1f} s after the node was declared lost")
@@ -257,17 +287,20 @@ def stays_down_until_replaced(target: Cluster, maintenance: Maintenance, evidenc
 
 @when("it is powered on again")
 def powered_on(target: Cluster, maintenance: Maintenance) -> None:
+    """Powers the node on again and waits until it is Ready."""
     target.power_on_node(maintenance.node)
     node_state.wait_node_ready(target, maintenance.node)
 
 
 @then(parsers.parse('"{name}" has {count:d} ready replicas'))
 def has_ready(target: Cluster, name: str, count: int) -> None:
+    """Waits until deployment NAME is ready and checks it has COUNT ready replicas."""
     assert workloads.wait_deployment_ready(target, NS, name) == count
 
 
 @then(parsers.parse('the pods of "{app}" that were on the worker were {fate}'))
 def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str, fate: str) -> None:
+    """Checks the pods of APP that were on the lost worker were kept there or evicted and replaced elsewhere, as FATE says."""
     waiting.wait_for(
         lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
         "terminating pods to be confirmed gone by the returned kubelet", 60, "check kwok on the local provider",

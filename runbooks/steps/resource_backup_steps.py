@@ -38,6 +38,7 @@ def backup_run(tmp_path: Path) -> BackupRun:
 
 @given(parsers.parse('an application configured beyond what "kubectl get all" shows, in namespace "{namespace}"'))
 def application(target: Cluster, backup_run: BackupRun, namespace: str, evidence: Evidence) -> None:
+    """Creates a sample application in NAMESPACE with objects kubectl get all does not show (ConfigMaps, Secrets, RBAC, a CRD...)."""
     backup_run.namespace = namespace
     created = sample_app.create_sample_application(target, namespace)
     evidence.table("Application", [{"object": str(key)} for key in created])
@@ -45,6 +46,7 @@ def application(target: Cluster, backup_run: BackupRun, namespace: str, evidence
 
 @when("I export every listable resource of every served API group")
 def export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
+    """Exports every listable object of every served API group as YAML files, server-set fields stripped."""
     backup_run.result = backup.export(target, backup_run.directory)
     evidence.table("Exported objects by resource", backup_run.result.by_resource())
     evidence.note("Export", f"{len(backup_run.result.files)} files in {backup_run.result.seconds:.2f} s under {backup_run.directory}")
@@ -52,6 +54,7 @@ def export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
 
 @then("every object is one YAML file in a stable layout, with Secrets readable by their owner only")
 def layout(backup_run: BackupRun, evidence: Evidence) -> None:
+    """Checks the export is one YAML file per object in a stable layout, reads back as exported, with Secret files mode 0600."""
     result = backup_run.result
     assert result is not None
     on_disk = sorted(p.relative_to(result.directory).as_posix() for p in result.directory.rglob("*.yaml"))
@@ -64,6 +67,7 @@ def layout(backup_run: BackupRun, evidence: Evidence) -> None:
 
 @then("the report says what was left out of the backup and why")
 def left_out(backup_run: BackupRun, evidence: Evidence) -> None:
+    """Checks the report lists every kind of object left out of the backup with the reason why."""
     result = backup_run.result
     assert result is not None
     summary = result.configuration.skipped_summary()
@@ -74,6 +78,7 @@ def left_out(backup_run: BackupRun, evidence: Evidence) -> None:
 
 @then(parsers.parse('the export holds what "kubectl get all" would have missed: {what}'))
 def get_all_missed(target: Cluster, toolchain: Toolchain, backup_run: BackupRun, what: str, evidence: Evidence) -> None:
+    """Checks the export holds objects kubectl get all would have missed, WHAT among them."""
     result = backup_run.result
     assert result is not None
     listed = evidence.command("kubectl get all", run_command(backup.get_all_argv(toolchain.kubernetes("kubectl"), target)))
@@ -87,6 +92,7 @@ def get_all_missed(target: Cluster, toolchain: Toolchain, backup_run: BackupRun,
 
 @when("I apply the export into another fresh local cluster, CRDs and namespaces first")
 def apply(own_cluster_factory: Callable[..., Cluster], backup_run: BackupRun, evidence: Evidence) -> None:
+    """Starts another fresh cluster and applies the export into it in dependency order (CRDs and namespaces first)."""
     assert backup_run.result is not None
     backup_run.restored = own_cluster_factory()
     applied = backup.apply_export(backup_run.restored, backup_run.result.directory)
@@ -97,6 +103,7 @@ def apply(own_cluster_factory: Callable[..., Cluster], backup_run: BackupRun, ev
 
 @then("the semantic diff between the two clusters is empty")
 def diff_empty(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
+    """Compares the objects of both clusters field by field and checks there is no difference."""
     assert backup_run.restored is not None
     comparison = backup.compare_clusters(target, backup_run.restored)
     evidence.note("Semantic diff", f"{comparison.compared} objects compared, {len(comparison.differences)} differences, {comparison.attempts} reads, {comparison.seconds:.1f} s")
@@ -106,6 +113,7 @@ def diff_empty(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> No
 
 @then("the application's Deployment runs its replicas in the restored cluster")
 def deployment_runs(backup_run: BackupRun, evidence: Evidence) -> None:
+    """Checks the application's Deployment runs its 3 replicas in the restored cluster."""
     assert backup_run.restored is not None
     ready = wait_deployment_ready(backup_run.restored, backup_run.namespace, "shop")
     evidence.note("Restored Deployment", f"{backup_run.namespace}/shop: {ready} ready replicas")

@@ -61,6 +61,7 @@ def _plot(evidence: Evidence, run: StrategyRun, report: ProbeReport, title: str,
 
 @given("a namespace of the scenario's own, deleted afterwards")
 def own_namespace(target: Cluster, strategy_run: StrategyRun, evidence: Evidence) -> None:
+    """Creates a namespace for this scenario alone, deleted afterwards (a dry run in plan mode)."""
     strategy_run.cluster = target
     strategy_run.namespace = workloads.create_scenario_namespace(target, "strategy", "deployment-strategies")
     evidence.note("Namespace", f"{strategy_run.namespace}" + (" (plan mode: created as a dry run only)" if plan.active() else ", deleted after the scenario"))
@@ -79,6 +80,7 @@ def _create(target: Cluster, run: StrategyRun, release: strategies.Release, evid
 
 @given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" with strategy Recreate'))
 def recreate_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, evidence: Evidence) -> None:
+    """Creates deployment NAME of REPLICAS pods of RELEASE with strategy Recreate and waits until it is rolled out."""
     _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.recreate()), evidence)
 
 
@@ -86,6 +88,7 @@ def recreate_release(target: Cluster, strategy_run: StrategyRun, name: str, repl
                      'maxSurge {max_surge} and maxUnavailable {max_unavailable}'))
 def rolling_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str,
                     max_surge: str, max_unavailable: str, evidence: Evidence) -> None:
+    """Creates deployment NAME of REPLICAS pods of RELEASE with strategy RollingUpdate and the given maxSurge/maxUnavailable."""
     surge, unavailable = strategies.int_or_percent(max_surge), strategies.int_or_percent(max_unavailable)
     strategy_run.ceiling = strategies.rolling_bounds(replicas, surge, unavailable).max_pods
     _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.rolling_update(surge, unavailable)), evidence)
@@ -93,11 +96,13 @@ def rolling_release(target: Cluster, strategy_run: StrategyRun, name: str, repli
 
 @given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" labelled {labels}'))
 def labelled_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, labels: str, evidence: Evidence) -> None:
+    """Creates deployment NAME of REPLICAS pods of RELEASE carrying LABELS (key=value,...) and waits until it is rolled out."""
     _create(target, strategy_run, strategies.Release(name, replicas, release, labels=_labels(labels)), evidence)
 
 
 @given(parsers.parse('a Service "{name}" selecting {selector}'))
 def service(target: Cluster, strategy_run: StrategyRun, name: str, selector: str, evidence: Evidence) -> None:
+    """Creates Service NAME selecting the pods labelled SELECTOR (key=value,...), port 80 to 8080."""
     evidence.table(f"Service {name}", [{"selector": selector, "port": "80 -> 8080"}])
     if not plan.active():
         strategies.create_service(target, strategy_run.namespace, name, _labels(selector))
@@ -105,6 +110,7 @@ def service(target: Cluster, strategy_run: StrategyRun, name: str, selector: str
 
 @when(parsers.parse('I roll "{name}" out to release "{release}", watching its pods'))
 def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
+    """Rolls deployment NAME out to RELEASE while sampling its pods, and plots their availability."""
     current = strategy_run.releases[name]
     evidence.note("Rollout" + (" (plan)" if plan.active() else ""), f"deployment/{name}: image {container.image(current.release)} -> {container.image(release)}, strategy {current.strategy}")
     if plan.active():
@@ -125,6 +131,7 @@ def _surge_unavailable(release: strategies.Release) -> dict[str, int | str]:
 
 @when(parsers.parse('I roll "{name}" back with "kubectl rollout undo", watching its pods'))
 def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, name: str, evidence: Evidence) -> None:
+    """Rolls deployment NAME back with kubectl rollout undo while sampling its pods, and plots their availability."""
     kubectl = toolchain.kubernetes("kubectl")
     if plan.active():
         evidence.note("Rollback (plan)", " ".join(strategies.roll_back_argv(kubectl, target, strategy_run.namespace, name)))
@@ -140,6 +147,7 @@ def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, 
 
 @then(parsers.parse('there was a measured window in which no pod of "{name}" was ready'))
 def downtime(strategy_run: StrategyRun, name: str, evidence: Evidence) -> None:
+    """Checks the measured rollout had a window in which no pod of NAME was ready."""
     report = strategy_run.measured()
     evidence.note("Downtime", f"no pod of {name} was ready for {report.zero_ready_seconds():.2f} s")
     assert report.samples[0].ready > 0 and report.minimum_ready == 0 and report.zero_ready_seconds() > 0, report.summary()
@@ -147,6 +155,7 @@ def downtime(strategy_run: StrategyRun, name: str, evidence: Evidence) -> None:
 
 @then(parsers.parse('"{name}" never had fewer than replicas - maxUnavailable = {min_ready:d} ready pods'))
 def never_fewer(strategy_run: StrategyRun, name: str, min_ready: int) -> None:
+    """Checks NAME never had fewer than MIN_READY ready pods, the bound the controller's rounding gives."""
     report = strategy_run.measured()
     assert report.budget == min_ready, f"the Examples row says {min_ready}, the controller's rounding gives {report.budget}"
     assert report.held and len(report.samples) > 2, f"{name} fell to {report.minimum_ready} ready pods: {report.summary()}"
@@ -154,6 +163,7 @@ def never_fewer(strategy_run: StrategyRun, name: str, min_ready: int) -> None:
 
 @then(parsers.parse('"{name}" never had more than replicas + maxSurge = {max_pods:d} pods that its ReplicaSets wanted'))
 def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Evidence) -> None:
+    """Checks NAME's ReplicaSets never wanted more than MAX_PODS pods, the bound the controller's rounding gives."""
     report = strategy_run.measured()
     # maxSurge bounds the sum of the ReplicaSets' spec.replicas (the deployment controller's count). Live
     # pods can briefly exceed it by pods an old ReplicaSet was already scaled away from but the
@@ -172,6 +182,7 @@ def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Ev
 
 @then(parsers.parse('every pod of "{name}" runs release "{release}"'))
 def every_pod_runs(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
+    """Checks every pod of deployment NAME runs RELEASE."""
     plan.skip_effect("plan mode: nothing was rolled out")
     found = strategies.pod_releases(target, strategy_run.namespace, ",".join(f"{k}={v}" for k, v in strategy_run.releases[name].selector.items()))
     evidence.table(f"Pods of {name} by release (from their images)", [{"release": r, "pods": n} for r, n in sorted(found.items())])
@@ -180,6 +191,7 @@ def every_pod_runs(target: Cluster, strategy_run: StrategyRun, name: str, releas
 
 @when(parsers.parse('I switch the selector of Service "{service}" to {labels}, watching its EndpointSlices'))
 def switch(target: Cluster, strategy_run: StrategyRun, service: str, labels: str, evidence: Evidence) -> None:
+    """Switches Service SERVICE's selector to LABELS while sampling its EndpointSlices, and plots its ready endpoints."""
     (key, value), = _labels(labels).items()
     evidence.note("Switch" + (" (plan)" if plan.active() else ""), f"service/{service}: selector {key}={value}")
     if plan.active():
@@ -194,6 +206,7 @@ def switch(target: Cluster, strategy_run: StrategyRun, service: str, labels: str
 
 @then(parsers.parse('the Service\'s ready endpoints went from all "{before}" to all "{after}"'))
 def went_from_to(strategy_run: StrategyRun, before: str, after: str, evidence: Evidence) -> None:
+    """Checks the Service's ready endpoints were all BEFORE at the first sample and all AFTER at the last."""
     report = strategy_run.measured()
     first, last = report.samples[0], report.samples[-1]
     mixed = [s.seconds for s in report.samples if len(s.by_label) > 1]
@@ -204,12 +217,14 @@ def went_from_to(strategy_run: StrategyRun, before: str, after: str, evidence: E
 
 @then("the Service had a ready endpoint in every sample")
 def always_an_endpoint(strategy_run: StrategyRun) -> None:
+    """Checks the Service had at least one ready endpoint in every sample."""
     report = strategy_run.measured()
     assert report.budget == 1 and report.held and len(report.samples) >= 2, f"the Service had no ready endpoint: {report.summary()}"
 
 
 @when(parsers.parse('I add a deployment "{name}" of {replicas:d} replica of release "{release}" labelled {labels}, watching the Service\'s EndpointSlices'))
 def add_canary(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, labels: str, evidence: Evidence) -> None:
+    """Adds canary deployment NAME of RELEASE labelled LABELS beside the stable one while sampling the Service's endpoints."""
     canary = strategies.Release(name, replicas, release, labels=_labels(labels))
     if plan.active():
         _create(target, strategy_run, canary, evidence)
@@ -223,6 +238,7 @@ def add_canary(target: Cluster, strategy_run: StrategyRun, name: str, replicas: 
 
 @then(parsers.parse('the Service\'s ready endpoints split {stable_share:d}/{canary_share:d} between track "{stable}" and "{canary}"'))
 def split(target: Cluster, strategy_run: StrategyRun, stable_share: int, canary_share: int, stable: str, canary: str, evidence: Evidence) -> None:
+    """Checks the Service's ready endpoints divide STABLE_SHARE/CANARY_SHARE percent between the two tracks."""
     plan.skip_effect("plan mode: no canary was added")
     served = strategies.served_endpoints(target, strategy_run.namespace, "web")
     evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
@@ -233,6 +249,7 @@ def split(target: Cluster, strategy_run: StrategyRun, stable_share: int, canary_
 
 @when(parsers.parse("I {decision} the canary, watching the Service's EndpointSlices"))
 def decide(target: Cluster, strategy_run: StrategyRun, decision: str, evidence: Evidence) -> None:
+    """Promotes the canary (stable rolls out to its release) or aborts it (scaled to 0), as DECISION says, sampling the Service."""
     stable = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "stable")
     canary = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "canary")
     plans = {"promote": f"roll {stable.name} out to {canary.release}, then scale {canary.name} to 0",
@@ -251,6 +268,7 @@ def decide(target: Cluster, strategy_run: StrategyRun, decision: str, evidence: 
 
 @then(parsers.parse('every ready endpoint of the Service runs release "{release}"'))
 def single_release(target: Cluster, strategy_run: StrategyRun, release: str, evidence: Evidence) -> None:
+    """Checks every ready endpoint of Service web runs RELEASE."""
     plan.skip_effect("plan mode: the canary was neither promoted nor aborted")
     served = strategies.served_endpoints(target, strategy_run.namespace, "web")
     evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
@@ -259,5 +277,6 @@ def single_release(target: Cluster, strategy_run: StrategyRun, release: str, evi
 
 @then(parsers.parse("the Service never had fewer than {count:d} ready endpoints"))
 def never_fewer_endpoints(strategy_run: StrategyRun, count: int) -> None:
+    """Checks the Service never had fewer than COUNT ready endpoints while it was sampled."""
     report = strategy_run.measured()
     assert report.budget == count and report.held and len(report.samples) >= 2, report.summary()

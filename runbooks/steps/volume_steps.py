@@ -33,6 +33,7 @@ def volume_check() -> VolumeCheck:
 @given(parsers.parse('a claim "{claim}" of {size} on the default StorageClass'))
 def a_claim(target: Cluster, volume_check: VolumeCheck, scenario_namespace: Callable[[str, str], str], claim: str, size: str,
             evidence: Evidence) -> None:
+    """Creates ReadWriteOnce claim CLAIM of SIZE on the default StorageClass in a namespace deleted afterwards."""
     storage_class = storage.default_storage_class(target)
     volume_check.cluster = target
     volume_check.namespace = scenario_namespace("volumes", "local-volumes")
@@ -42,6 +43,7 @@ def a_claim(target: Cluster, volume_check: VolumeCheck, scenario_namespace: Call
 
 @when(parsers.parse('a pod "{pod}" mounts "{claim}" and writes a random token to it'))
 def writer(volume_check: VolumeCheck, pod: str, claim: str, evidence: Evidence) -> None:
+    """Starts pod POD mounting CLAIM and writes a random token into the volume."""
     assert volume_check.cluster is not None
     volume_check.nodes[pod] = storage.start_pod_with_claim(volume_check.cluster, volume_check.namespace, pod, claim)
     echoed = storage.write_token(volume_check.cluster, volume_check.namespace, pod, volume_check.token)
@@ -51,6 +53,7 @@ def writer(volume_check: VolumeCheck, pod: str, claim: str, evidence: Evidence) 
 
 @then(parsers.parse('"{claim}" is Bound to a volume on the node that runs "{pod}"'))
 def bound_where_the_pod_runs(volume_check: VolumeCheck, claim: str, pod: str, evidence: Evidence) -> None:
+    """Checks CLAIM is Bound to a volume on the node that runs POD."""
     assert volume_check.cluster is not None
     volume_check.bound = storage.bound_volume(volume_check.cluster, volume_check.namespace, claim)
     evidence.table("Bound volume", [volume_check.bound.row()])
@@ -59,6 +62,7 @@ def bound_where_the_pod_runs(volume_check: VolumeCheck, claim: str, pod: str, ev
 
 @when(parsers.parse('"{old}" is deleted and a pod "{new}" mounts "{claim}"'))
 def replaced(volume_check: VolumeCheck, old: str, new: str, claim: str) -> None:
+    """Deletes pod OLD and starts pod NEW mounting CLAIM."""
     assert volume_check.cluster is not None
     storage.delete_pod(volume_check.cluster, volume_check.namespace, old)
     volume_check.nodes[new] = storage.start_pod_with_claim(volume_check.cluster, volume_check.namespace, new, claim)
@@ -66,6 +70,7 @@ def replaced(volume_check: VolumeCheck, old: str, new: str, claim: str) -> None:
 
 @then(parsers.parse('"{pod}" runs on the same node and reads the same token'))
 def same_token(volume_check: VolumeCheck, pod: str, evidence: Evidence) -> None:
+    """Checks POD runs on the volume's node and reads back the token written earlier."""
     assert volume_check.cluster is not None and volume_check.bound is not None
     read = storage.read_token(volume_check.cluster, volume_check.namespace, pod)
     evidence.note(f"kubectl exec {pod} -- cat /data/token", f"on node {volume_check.nodes[pod]}: {read}")
@@ -75,6 +80,7 @@ def same_token(volume_check: VolumeCheck, pod: str, evidence: Evidence) -> None:
 
 @when(parsers.parse('"{pod}" and the claim "{claim}" are deleted'))
 def delete_all(volume_check: VolumeCheck, pod: str, claim: str, evidence: Evidence) -> None:
+    """Deletes POD and claim CLAIM and waits until the provisioner removes its volume."""
     assert volume_check.cluster is not None and volume_check.bound is not None
     storage.delete_pod(volume_check.cluster, volume_check.namespace, pod)
     seconds = storage.delete_claim_and_wait_reclaimed(volume_check.cluster, volume_check.namespace, claim, volume_check.bound.volume)
@@ -83,6 +89,7 @@ def delete_all(volume_check: VolumeCheck, pod: str, claim: str, evidence: Eviden
 
 @then(parsers.parse('the volume of "{claim}" is reclaimed'))
 def reclaimed(volume_check: VolumeCheck, claim: str) -> None:
+    """Checks the volume of CLAIM no longer exists."""
     assert volume_check.cluster is not None and volume_check.bound is not None
     names = [pv.metadata.name for pv in volume_check.cluster.core.list_persistent_volume().items]
     assert volume_check.bound.volume not in names, f"volume {volume_check.bound.volume} of {claim} still exists"

@@ -1,6 +1,11 @@
 """Pure logic of the deployment-strategies runbook: the controller's rounding of maxSurge/maxUnavailable,
 the release manifests and the availability plot."""
 
+import io
+
+import matplotlib.colors
+import matplotlib.image
+import numpy as np
 import pytest
 
 from runbooks.errors import RunbookError
@@ -44,7 +49,25 @@ def test_release_manifest_selects_by_labels_and_delays_readiness() -> None:
     assert {"name": "READY_DELAY", "value": "0.5"} in web["env"] and web["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
-def test_availability_plot_is_a_small_png() -> None:
-    samples = (Sample(0.0, 3, 3, 0, {"v1": 3}), Sample(0.1, 0, 3, 3), Sample(0.7, 3, 3, 0, {"v2": 3}))
-    png = availability_png(ProbeReport("app=web", 1, samples), "Recreate", ceiling=4)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(png) < 60_000
+def _line_rows(png: bytes, colour: str) -> list[int]:
+    """The pixel rows in which `colour` runs across most of the axes: where a horizontal line was drawn."""
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+    close = np.abs(pixels - np.array(matplotlib.colors.to_rgb(colour))).max(axis=-1) < 0.2
+    return [int(row) for row in np.nonzero(close.sum(axis=1) > pixels.shape[1] / 3)[0]]
+
+
+SAMPLES = (Sample(0.0, 3, 3, 0, {"v1": 3}), Sample(0.1, 0, 3, 3), Sample(0.7, 3, 3, 0, {"v2": 3}))
+
+
+def test_availability_plot_draws_the_budget_below_the_ceiling_at_the_documented_size() -> None:
+    png = availability_png(ProbeReport("app=web", 1, SAMPLES), "Recreate", ceiling=4)
+    height, width, _ = matplotlib.image.imread(io.BytesIO(png), format="png").shape
+    assert (width, height) == (560, 240)
+    budget, ceiling = _line_rows(png, "red"), _line_rows(png, "darkorange")
+    assert budget and ceiling, f"budget line rows {budget}, ceiling line rows {ceiling}"
+    assert min(budget) > max(ceiling), "the budget (1 ready) must be drawn below the ceiling (4 pods): rows grow downwards"
+
+
+def test_availability_plot_without_a_budget_draws_no_budget_line() -> None:
+    png = availability_png(ProbeReport("app=web", None, SAMPLES), "Recreate")
+    assert _line_rows(png, "red") == [] and _line_rows(png, "darkorange") == []
