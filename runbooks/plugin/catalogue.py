@@ -33,7 +33,8 @@ def _parameters(phrase: str) -> tuple[str, ...]:
     fields = []
     for _, name, spec, _ in string.Formatter().parse(phrase):
         if name:
-            kind = {"d": "integer", "f": "number", "g": "number"}.get(spec or "", "text")
+            kind = {"d": "integer", "f": "number", "g": "number",
+                    "pinned": "a pinned version: `the older/newer pinned version`, `N minors past/before the older/newer pin`"}.get(spec or "", "text")
             fields.append(f"{name} ({kind})")
     return tuple(fields)
 

@@ -14,5 +14,5 @@ def test_the_step_catalogue_is_current() -> None:
 def test_it_lists_every_step_with_its_parameters() -> None:
     text = render(step_modules())
     assert "| Given | `the cluster under maintenance` |" in text
-    assert "`I run the pre-upgrade gate for {version:pinned}` | version (text) |" in text
+    assert "`I run the pre-upgrade gate for {version:pinned}` | version (a pinned version: `the older/newer pinned version`" in text
     assert "| Then | `every component runs {version:pinned}` | version (text) | Measures each component's running version" in text
