@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pytest_bdd import scenarios
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 BUNDLED = Path(__file__).resolve().parents[1] / "features"  # bound by their own module, test_bundled_runbooks.py
 
@@ -29,3 +30,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFil
     if file_path.suffix != ".feature" or file_path.is_relative_to(BUNDLED):
         return None
     return FeatureFile.from_parent(parent, path=file_path)
+
+
+def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
+    """(feature file, scenario, parameters) of a pytest-bdd test, None for other tests."""
+    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))  # type: ignore[arg-type]
+    if template is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    return str(Path(template.feature.filename).resolve()), template.name, str(callspec.id if callspec else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A repository that binds its features with `scenarios()` in a test module keeps that binding:
+    the same scenario collected from the .feature file itself is dropped, so nothing runs twice."""
+    bound = {key for item in items if not isinstance(item.parent, FeatureFile) and (key := _scenario_key(item))}
+    duplicates = [item for item in items if isinstance(item.parent, FeatureFile) and _scenario_key(item) in bound]
+    if duplicates:
+        config.hook.pytest_deselected(items=duplicates)
+        items[:] = [item for item in items if item not in duplicates]

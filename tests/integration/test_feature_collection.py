@@ -1,0 +1,38 @@
+"""A repository of feature files runs with plain pytest (each .feature file is collected), and one
+that binds them with scenarios() in a test module keeps its binding without running anything twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+FEATURE = """\
+@smoke
+Feature: Our cluster is healthy
+  Scenario: The API answers and every node is Ready
+    Given the cluster under maintenance
+    Then the API server reports ready
+"""
+
+
+def collect(repo: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(repo)],
+                          cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_feature_files_alone_are_collected(tmp_path: Path) -> None:
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    assert "features/health.feature::test_the_api_answers_and_every_node_is_ready" in collect(tmp_path)
+
+
+def test_a_scenarios_binding_is_not_run_twice(tmp_path: Path) -> None:
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    (tmp_path / "test_bound.py").write_text('from pytest_bdd import scenarios\n\nscenarios("features")\n')
+    output = collect(tmp_path)
+    assert "test_bound.py::test_the_api_answers_and_every_node_is_ready" in output
+    assert "health.feature::" not in output and "1/2 tests collected (1 deselected)" in output
