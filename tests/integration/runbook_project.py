@@ -42,10 +42,23 @@ def write_project(directory: Path, feature: str, steps: str) -> Path:
     return directory
 
 
-def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
+def pytest_command(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of an operator's pytest run of `project`."""
     reports = project / "reports"
     command = [sys.executable, "-m", "pytest", "-c", str(project / "pytest.ini"), f"--rootdir={project}",
                f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={project / 'tmp'}", *args, str(project)]
     environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)])}
+    return command, environment
+
+
+def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
+    command, environment = pytest_command(project, *args, env=env)
     done = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
-    return Run(done.returncode, done.stdout + done.stderr, reports)
+    return Run(done.returncode, done.stdout + done.stderr, project / "reports")
+
+
+def start_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The same run, started in the background (a test can kill it); output goes to project/output.txt."""
+    command, environment = pytest_command(project, *args, env=env)
+    output = open(project / "output.txt", "w")  # noqa: SIM115 - closed when the child exits, by the caller's process end
+    return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True)
