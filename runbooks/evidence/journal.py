@@ -126,26 +126,23 @@ def parse(path: Path) -> Parsed:
     return Parsed(entries, signature, False, None)
 
 
+_DESCRIPTIONS = {  # record type -> how a reader names it ({step} and {scenario} are filled in below)
+    "step_start": "the start of step {step}{scenario}",
+    "step_end": "step {step} ({status}){scenario}",
+    "evidence": 'evidence "{title}"{scenario}',
+    "api": "API request {method} {path}{scenario}",
+    "scenario_start": 'the start of scenario "{name}"',
+    "scenario": 'scenario "{name}" ({outcome})',
+    "run": "the run header of {run_id}",
+}
+
+
 def describe(record: dict[str, Any]) -> str:
     """A record as a reader names it: `the start of step "When I drain …" in "Drain a worker"`."""
-    kind = record.get("type")
-    scenario = f' in "{record.get("name") or record.get("scenario")}"' if record.get("scenario") else ""
-    step = f'"{record.get("keyword", "")} {record.get("step", "")}"'.replace('" ', '"')
-    if kind == "step_start":
-        return f"the start of step {step}{scenario}"
-    if kind == "step_end":
-        return f"step {step} ({record.get('status')}){scenario}"
-    if kind == "evidence":
-        return f'evidence "{record.get("title")}"{scenario}'
-    if kind == "api":
-        return f"API request {record.get('method')} {record.get('path')}{scenario}"
-    if kind == "scenario_start":
-        return f'the start of scenario "{record.get("name")}"'
-    if kind == "scenario":
-        return f'scenario "{record.get("name")}" ({record.get("outcome")})'
-    if kind == "run":
-        return f"the run header of {record.get('run_id')}"
-    return f"a {kind} record"
+    fields = {k: record.get(k) for k in ("status", "title", "method", "path", "name", "outcome", "run_id")}
+    fields["scenario"] = f' in "{record.get("name") or record.get("scenario")}"' if record.get("scenario") else ""
+    fields["step"] = f'"{record.get("keyword", "")} {record.get("step", "")}"'.replace('" ', '"')
+    return _DESCRIPTIONS.get(str(record.get("type")), "a {kind} record").format(kind=record.get("type"), **fields)
 
 
 _MILESTONES = ("run", "scenario_start", "step_start", "step_end", "scenario")
