@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from runbooks.evidence import redact
 from runbooks.evidence.actions import ApiAction
@@ -22,7 +22,7 @@ MAX_ACTIONS_PER_STEP = 200  # wait loops poll; beyond this the count is kept, no
 class EvidenceRecord:
     """One piece of evidence, attached to the step (index in the scenario) that recorded it."""
 
-    kind: str  # "command", "table", "note", "image" or "api"
+    kind: str  # "command", "table", "note", "image", "change" or "api"
     title: str
     payload: Any
     step: int | None = None
@@ -48,12 +48,17 @@ class Evidence:
     records: list[EvidenceRecord] = field(default_factory=list)
     step: int | None = None  # set by the pytest plugin before each Gherkin step
     dropped_actions: dict[int | None, int] = field(default_factory=dict)
+    # Told of every record as it is added (the plugin journals it at once); None: nobody listens.
+    listener: Callable[[EvidenceRecord], None] | None = field(default=None, repr=False, compare=False)
     # API actions also arrive from helper threads (availability probes watching pods).
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def _add(self, kind: str, title: str, payload: Any) -> None:
         with self._lock:
-            self.records.append(EvidenceRecord(kind, redact.text(title), payload, self.step))
+            record = EvidenceRecord(kind, redact.text(title), payload, self.step)
+            self.records.append(record)
+            if self.listener is not None:
+                self.listener(record)
 
     def command(self, title: str, result: CommandResult) -> CommandResult:
         self._add("command", title, redact.value(result))
@@ -68,6 +73,12 @@ class Evidence:
 
     def note(self, title: str, text: str) -> None:
         self._add("note", title, redact.text(str(text)))
+
+    def change(self, what: str, target: str, sha256: str | None = None, detail: str = "") -> None:
+        """A change the step made to the cluster or the disk, for the report's "changes made" summary:
+        `what` is e.g. "cordoned", "uncordoned", "restarted", "file written"; files carry their SHA-256."""
+        payload = {"what": what, "target": target, "sha256": sha256, "detail": detail}
+        self._add("change", f"{what}: {target}", redact.value(payload))
 
     def api(self, action: ApiAction) -> None:
         """An API request made during the current step; identical repeats are counted, not listed."""

@@ -13,7 +13,7 @@ from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.run import ScenarioLog
 from runbooks.kube.commands import CommandResult
 
-STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "–", "planned": "◇", "not run": "·"}
+STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "–", "planned": "◇", "not run": "·", "interrupted": "⚡"}
 
 CSS = """
 <style>
@@ -22,6 +22,8 @@ CSS = """
 .rb td,.rb th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .rb .step{margin:.3em 0;border-left:4px solid #ccc;padding-left:.5em}
 .rb .step.passed{border-color:#2a2} .rb .step.failed{border-color:#c22} .rb .step.planned{border-color:#77c}
+.rb .step.skipped{border-color:#c90} .rb .step.interrupted{border-color:#e60;background:#fff4e5}
+.rb-banner{background:#c22;color:#fff !important;font-weight:bold;font-size:120%;padding:.5em}
 .rb .step summary{font-weight:bold;cursor:pointer} .rb .api td{font-family:monospace;font-size:90%}
 .rb-header table{border-collapse:collapse} .rb-header td,.rb-header th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 .rb-header code{word-break:break-all}
@@ -59,6 +61,10 @@ def record_html(record: EvidenceRecord) -> str:
         )
     if record.kind == "table":
         return title + table_html(record.payload)
+    if record.kind == "change":
+        change = record.payload
+        digest = f" (sha256 {change['sha256']})" if change.get("sha256") else ""
+        return f"<p>Changed: <b>{html.escape(change['what'])}</b> {html.escape(change['target'])}{html.escape(digest)} {html.escape(change.get('detail') or '')}</p>"
     if record.kind == "image":
         encoded = base64.b64encode(record.payload).decode()
         return f"{title}<img alt='{html.escape(record.title)}' src='data:image/png;base64,{encoded}'/>"

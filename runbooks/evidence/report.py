@@ -1,5 +1,6 @@
-"""The report's run header: who ran what, when, against which cluster (its identity, versions and
-nodes), the controls evidenced, and the sidecar's final digest."""
+"""The report's run header: who ran what, when, for which change and with whose approval, against
+which cluster (its identity, versions and nodes), what the run changed, the controls evidenced,
+and the evidence chain's final digest."""
 
 from __future__ import annotations
 
@@ -44,13 +45,29 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
     return identity
 
 
+def kubernetes_identity(cluster: Cluster) -> dict[str, Any]:
+    """Who the kubeconfig authenticates as, in the API server's own words (SelfSubjectReview)."""
+    try:
+        review = client.AuthenticationV1Api(cluster.api).create_self_subject_review(client.V1SelfSubjectReview())
+    except (client.exceptions.ApiException, OSError, ValueError) as exc:
+        return {"error": f"SelfSubjectReview failed: {getattr(exc, 'reason', None) or exc}"}
+    user = review.status.user_info if review.status is not None else None
+    if user is None:
+        return {"error": "SelfSubjectReview returned no user"}
+    return {"username": user.username, "uid": user.uid or "", "groups": list(user.groups or [])}
+
+
 def header_html(run: RunLog, outputs: dict[str, str]) -> str:
     """The block shown above the results table."""
     header = run.header()
     cluster = header["cluster"] or {}
+    kube_user = header.get("kubernetes_user") or {}
     rows = [
         ("Run", header["run_id"] + (" — PLAN MODE: nothing was changed (server-side dry run)" if run.plan_mode else "")),
         ("Operator", header["operator"]),
+        ("Kubernetes identity", kube_user.get("username") or kube_user.get("error") or "(not checked: the run did not use an existing cluster)"),
+        ("Change id", header.get("change_id") or "(none given: --change-id)"),
+        ("Approved by", header.get("approved_by") or "(nobody: --approved-by)"),
         ("Started (UTC)", header["started_utc"]),
         ("Finished (UTC)", header["finished_utc"]),
         ("Runbooks commit", header["runbooks_commit"]),
@@ -65,7 +82,14 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
         rows.append(("Cluster identity", cluster["error"]))
     rows += [(name, path) for name, path in outputs.items()]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in rows)
-    parts = [CSS, "<div class='rb-header'><h2>Run header</h2>", f"<table>{body}</table>"]
+    parts = [CSS, "<div class='rb-header'><h2>Run header</h2>"]
+    if not run.complete:
+        parts.append("<p class='rb-banner'>INCOMPLETE: rebuilt from a journal that ends without a closing record "
+                     "(the run was killed or its journal cut); everything after its last record is unknown.</p>")
+    if header.get("emergency"):
+        parts.append(f"<p class='rb-banner'>EMERGENCY CHANGE without independent approval: {html.escape(str(header['emergency']))}</p>")
+    parts.append(f"<table>{body}</table>")
+    parts.append(changes_html(run.changes))
     components = cluster.get("components") or {}
     if components:
         parts.append("<h3>Component versions</h3>" + table_html([{"component": k, "version": v or "(not visible)"} for k, v in components.items()]))
@@ -97,4 +121,14 @@ def verdict_html(name: str, verdict: dict[str, Any]) -> str:
                      + table_html([{"check": w["id"], "reason": w["reason"]} for w in verdict["waivers"]]))
     if verdict.get("checks"):
         parts.append(table_html([{"check": c["id"], "result": str(c["status"]).upper(), "detail": c["detail"]} for c in verdict["checks"]]))
+    return "".join(parts)
+
+
+def changes_html(changes: dict[str, list[dict[str, Any]]]) -> str:
+    """The "changes made" summary: one table per kind of change."""
+    if not changes:
+        return "<h3>Changes made</h3><p>No change was recorded (no API write succeeded and no step recorded a change).</p>"
+    parts = ["<h3>Changes made</h3>"]
+    for heading, rows in changes.items():
+        parts.append(f"<h4>{html.escape(heading)} ({len(rows)})</h4>" + table_html(rows))
     return "".join(parts)

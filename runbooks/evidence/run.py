@@ -1,5 +1,5 @@
 """What one run did: its header (who, where, when, against which cluster), each scenario's steps
-with status and duration, and the evidence they recorded; turned into the sidecar's records."""
+with status and duration, and the evidence they recorded (journalled by runbooks/plugin/evidence.py)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ class RunLog:
     scenarios: list[ScenarioLog] = field(default_factory=list)
     final_digest: str = ""
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # run-level verdicts, e.g. the pre-upgrade gate's
+    change_id: str | None = None  # the change record this maintenance belongs to (--change-id)
+    approved_by: str | None = None
+    emergency: str | None = None  # why it ran without an independent approver (--emergency)
+    kubernetes_user: dict[str, Any] = field(default_factory=dict)  # who the kubeconfig authenticates as (SelfSubjectReview)
+    signing_key: dict[str, str] = field(default_factory=dict)  # fingerprint and public key of --evidence-key
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "changes made", from the journal
+    complete: bool = True  # False when rebuilt from a journal that has no closing record
 
     def header(self) -> dict[str, Any]:
         return redact.value({
@@ -86,6 +93,11 @@ class RunLog:
             "provider": self.provider,
             "plan_mode": self.plan_mode,
             "cluster": self.cluster,
+            "change_id": self.change_id,
+            "approved_by": self.approved_by,
+            "emergency": self.emergency,
+            "kubernetes_user": self.kubernetes_user,
+            "signing_key": self.signing_key,
         })
 
     def controls(self) -> dict[str, list[ScenarioLog]]:
@@ -95,31 +107,3 @@ class RunLog:
             for control in log.controls:
                 mapping.setdefault(control, []).append(log)
         return dict(sorted(mapping.items()))
-
-    def records(self) -> list[dict[str, Any]]:
-        """The sidecar's records, in order: the run, then each scenario's steps and outcome, then the end."""
-        out: list[dict[str, Any]] = [{"type": "run", **self.header()}]
-        for log in self.scenarios:
-            scenario = {"scenario": log.nodeid, "feature": log.feature, "name": log.name}
-            setup = log.evidence.for_step(None)
-            if setup:
-                out.append({"type": "setup", **scenario, "evidence": [r.to_json() for r in setup]})
-            for step in log.steps:
-                out.append({
-                    "type": "step", **scenario, "index": step.index, "keyword": step.keyword, "step": step.name,
-                    "status": step.status, "started_utc": step.started, "seconds": round(step.seconds, 3),
-                    "error": step.error,
-                    "evidence": [r.to_json() for r in log.evidence.for_step(step.index)],
-                    "api_requests_not_listed": log.evidence.dropped_actions.get(step.index, 0),
-                })
-            out.append({
-                "type": "scenario", **scenario, "tags": log.tags, "controls": log.controls, "outcome": log.outcome,
-                "started_utc": log.started, "seconds": round(log.seconds, 3), "message": log.message,
-            })
-        counts: dict[str, int] = {}
-        for log in self.scenarios:
-            counts[log.outcome] = counts.get(log.outcome, 0) + 1
-        out.append({"type": "end", "finished_utc": self.finished, "outcomes": counts,
-                    "controls": {c: [s.nodeid for s in logs] for c, logs in self.controls().items()},
-                    "verdicts": self.verdicts})
-        return [redact.value(record) for record in out]

@@ -102,13 +102,7 @@ def build(records: list[dict[str, Any]], signing_key: Path | None = None) -> dic
     final = chained[-1]["digest"] if chained else GENESIS
     document: dict[str, Any] = {"format": FORMAT, "records": chained, "final_digest": final}
     if signing_key is not None:
-        key = load_private_key(signing_key)
-        document["signature"] = {
-            "algorithm": "Ed25519",
-            "public_key": public_raw(key.public_key()),
-            "fingerprint": fingerprint(key.public_key()),
-            "value": base64.b64encode(key.sign(_signed_message(final))).decode(),
-        }
+        document["signature"] = signature_block(load_private_key(signing_key), final)
     return document
 
 
@@ -138,23 +132,36 @@ class Verdict:
         return f"TAMPERED{where}: {self.reason}"
 
 
-def verify_document(document: dict[str, Any], public_key: Path | None = None) -> Verdict:
-    records = document.get("records")
-    if document.get("format") != FORMAT or not isinstance(records, list):
-        return Verdict(False, 0, "", None, f"not a {FORMAT} document")
+def check_chain(entries: list[Any]) -> tuple[str, int | None, str]:
+    """Walk chained entries: (the last good digest, the first bad position or None, why it is bad)."""
     previous = GENESIS
-    for position, entry in enumerate(records):
+    for position, entry in enumerate(entries):
         if not isinstance(entry, dict) or "record" not in entry:
-            return Verdict(False, len(records), previous, position, "entry has no record")
+            return previous, position, "entry has no record"
         if entry.get("seq") != position:
-            return Verdict(False, len(records), previous, position, f"sequence number {entry.get('seq')!r} where {position} was expected (record removed, inserted or moved)")
+            return previous, position, f"sequence number {entry.get('seq')!r} where {position} was expected (record removed, inserted or moved)"
         if entry.get("prev") != previous:
-            return Verdict(False, len(records), previous, position, "its link to the previous record is broken (record removed, inserted or moved)")
+            return previous, position, "its link to the previous record is broken (record removed, inserted or moved)"
         expected = link(previous, entry["record"])
         if entry.get("digest") != expected:
             kind = entry["record"].get("type", "?") if isinstance(entry["record"], dict) else "?"
-            return Verdict(False, len(records), previous, position, f"the {kind} record's content does not match its digest (edited after the run)")
+            return previous, position, f"the {kind} record's content does not match its digest (edited after the run)"
         previous = expected
+    return previous, None, ""
+
+
+def verify_document(document: dict[str, Any], public_key: Path | None = None, expect_digest: str | None = None) -> Verdict:
+    records = document.get("records")
+    if document.get("format") != FORMAT or not isinstance(records, list):
+        return Verdict(False, 0, "", None, f"not a {FORMAT} document")
+    previous, first_bad, reason = check_chain(records)
+    if first_bad is not None:
+        return Verdict(False, len(records), previous, first_bad, reason)
+    if expect_digest is not None and expect_digest.removeprefix("sha256:") != previous:
+        return Verdict(False, len(records), previous, None, f"the chain ends at sha256:{previous}, not at the expected sha256:{expect_digest.removeprefix('sha256:')} (records cut off or added)")
+    last = records[-1]["record"] if records else {}
+    if not isinstance(last, dict) or last.get("type") != "end":
+        return Verdict(False, len(records), previous, None, "the last record is not the end record (records cut off)")
     if document.get("final_digest") != previous:
         return Verdict(False, len(records), previous, None, "the final digest does not match the chain (records cut off or digest replaced)")
     signature = document.get("signature")
@@ -162,23 +169,40 @@ def verify_document(document: dict[str, Any], public_key: Path | None = None) ->
         if public_key is not None:
             return Verdict(False, len(records), previous, None, "a public key was given but the sidecar is not signed")
         return Verdict(True, len(records), previous)
+    ok, state = check_signature(signature, previous, public_key)
+    if not ok:
+        return Verdict(False, len(records), previous, None, state)
+    return Verdict(True, len(records), previous, signature=state)
+
+
+def signature_block(key: Ed25519PrivateKey, digest: str) -> dict[str, str]:
+    """The Ed25519 signature over a chain's final digest, with the key that made it."""
+    return {
+        "algorithm": "Ed25519",
+        "public_key": public_raw(key.public_key()),
+        "fingerprint": fingerprint(key.public_key()),
+        "value": base64.b64encode(key.sign(_signed_message(digest))).decode(),
+    }
+
+
+def check_signature(signature: Any, digest: str, public_key: Path | None) -> tuple[bool, str]:
+    """(ok, the signature's state) or (False, why it fails) for a signature block over `digest`."""
     try:
         embedded = Ed25519PublicKey.from_public_bytes(base64.b64decode(signature["public_key"]))
         value = base64.b64decode(signature["value"])
     except (KeyError, ValueError, TypeError):
-        return Verdict(False, len(records), previous, None, "the signature block is malformed")
+        return False, "the signature block is malformed"
     trusted = load_public_key(public_key) if public_key is not None else None
     if trusted is not None and public_raw(trusted) != public_raw(embedded):
-        return Verdict(False, len(records), previous, None, f"signed by key {fingerprint(embedded)}, not by the given key {fingerprint(trusted)}")
+        return False, f"signed by key {fingerprint(embedded)}, not by the given key {fingerprint(trusted)}"
     try:
-        embedded.verify(value, _signed_message(previous))
+        embedded.verify(value, _signed_message(digest))
     except InvalidSignature:
-        return Verdict(False, len(records), previous, None, "the Ed25519 signature does not match the final digest")
-    state = "valid" if trusted is not None else f"valid for the embedded key {fingerprint(embedded)} only (pass --public-key to check it is the operator's)"
-    return Verdict(True, len(records), previous, signature=state)
+        return False, "the Ed25519 signature does not match the final digest"
+    return True, "valid" if trusted is not None else f"valid for the embedded key {fingerprint(embedded)} only (pass --public-key to check it is the operator's)"
 
 
-def verify(path: Path, public_key: Path | None = None) -> Verdict:
+def verify(path: Path, public_key: Path | None = None, expect_digest: str | None = None) -> Verdict:
     """Verify `path` (an evidence.json or the run directory holding one)."""
     path = Path(path)
     if path.is_dir():
@@ -191,4 +215,4 @@ def verify(path: Path, public_key: Path | None = None) -> Verdict:
         raise EvidenceFileError(f"{path} is not readable JSON: {exc}") from exc
     if not isinstance(document, dict):
         return Verdict(False, 0, "", None, "not a JSON object")
-    return verify_document(document, public_key)
+    return verify_document(document, public_key, expect_digest)

@@ -179,7 +179,7 @@ def plan_mode(request: pytest.FixtureRequest) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Refuse @destructive runbooks on an existing cluster unless the operator named its context."""
+    """Refuse @destructive runbooks on an existing cluster unless the operator named its context and the change."""
     opts = item.config.option
     if opts.cluster != "existing" or item.get_closest_marker("destructive") is None:
         return
@@ -187,6 +187,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     context = resolve_context(resolve_kubeconfig(opts.kubeconfig), opts.kube_context)
     decision = safety.may_disrupt(opts.cluster, True, opts.plan, opts.allow_disruption, context)
+    if decision.allowed:
+        decision = safety.needs_change_id(opts.cluster, True, opts.plan, opts.change_id)
     if not decision.allowed:
         pytest.skip(decision.reason)
 

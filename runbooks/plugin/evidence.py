@@ -1,9 +1,12 @@
 """The audit trail's pytest wiring: per-step status, duration and evidence through pytest-bdd's
 step hooks, the run header through pytest-html's hooks, redaction of every report before any
-writer sees it, and the chained sidecar plus cucumber JSON and JUnit XML in reports/<run-id>/."""
+writer sees it, and in reports/<run-id>/: the crash-safe journal (appended as the run happens),
+the sealed sidecar, cucumber JSON, JUnit XML and the signed in-toto attestation."""
 
 from __future__ import annotations
 
+import base64
+import getpass
 import html
 import time
 from pathlib import Path
@@ -13,11 +16,12 @@ import pytest
 
 from runbooks import plan
 from runbooks.cluster import Cluster
-from runbooks.errors import RunbookError
-from runbooks.evidence import actions, redact, sidecar
-from runbooks.evidence.recorder import Evidence
+from runbooks.errors import CapabilityMissingError, RunbookError
+from runbooks.evidence import actions, attestation, changes, journal, redact, sidecar
+from runbooks.evidence.recorder import Evidence, EvidenceRecord
 from runbooks.evidence.render import scenario_html
-from runbooks.evidence.report import cluster_identity, header_html
+from runbooks.evidence.report import cluster_identity, header_html, kubernetes_identity
+from runbooks.plugin import safety
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 
 PLUGIN_NAME = "kube-runbooks-evidence"
@@ -28,7 +32,12 @@ def addoptions(group: Any) -> None:
     group.addoption("--evidence-dir", default=None, metavar="DIR",
                     help="write DIR/<run-id>/evidence.json, cucumber.json and junit.xml (default: beside --html)")
     group.addoption("--evidence-key", default=None, metavar="PEM",
-                    help="sign the evidence chain's final digest with this Ed25519 private key")
+                    help="sign the evidence chain's final digest and the in-toto attestation with this Ed25519 private key")
+    group.addoption("--change-id", default=None, metavar="ID",
+                    help="the change record this maintenance belongs to; required by @destructive runbooks on --cluster existing")
+    group.addoption("--approved-by", default=None, metavar="WHO", help="who approved the change (not the operator, unless --emergency)")
+    group.addoption("--emergency", default=None, metavar="REASON",
+                    help="run without independent approval, for this reason; the report shows it prominently")
 
 
 class EvidencePlugin:
@@ -42,6 +51,16 @@ class EvidencePlugin:
         if self.run.commit.startswith("unknown"):  # features outside a checkout: name the library's commit
             self.run.commit = git_commit(Path(__file__).resolve().parents[2])
         self.key = Path(opts.evidence_key) if opts.evidence_key else None
+        self.run.change_id, self.run.approved_by, self.run.emergency = opts.change_id, opts.approved_by, opts.emergency
+        problem = safety.approval_problem(self.operator_names(), opts.approved_by, opts.emergency)
+        if problem:
+            raise pytest.UsageError(problem)
+        if self.key is not None:
+            try:
+                public = sidecar.load_private_key(self.key).public_key()
+            except RunbookError as exc:
+                raise pytest.UsageError(str(exc)) from exc
+            self.run.signing_key = {"fingerprint": sidecar.fingerprint(public), "public_key": sidecar.public_raw(public)}
         base = opts.evidence_dir or (str(Path(opts.htmlpath).parent) if getattr(opts, "htmlpath", None) else None)
         self.directory = Path(base) / self.run.run_id if base else None
         self.outputs: dict[str, str] = {}
@@ -51,16 +70,33 @@ class EvidencePlugin:
                 opts.xmlpath = str(self.directory / "junit.xml")
             if getattr(opts, "cucumber_json_path", None) is None:
                 opts.cucumber_json_path = str(self.directory / "cucumber.json")
+            self.outputs["Journal"] = str(self.directory / journal.FILENAME)
             self.outputs["Evidence sidecar"] = str(self.directory / sidecar.FILENAME)
+            if self.key is not None:
+                self.outputs["Attestation (in-toto, DSSE)"] = str(self.directory / attestation.FILENAME)
         if opts.xmlpath:
             self.outputs["JUnit XML"] = opts.xmlpath
         if getattr(opts, "cucumber_json_path", None):
             self.outputs["Cucumber JSON"] = opts.cucumber_json_path
         self.current: Evidence | None = None
+        self.current_log: ScenarioLog | None = None
+        self.journal = journal.Journal.create(self.directory) if self.directory is not None else None
         self._recording = actions.recording(self._api_action)
+
+    def operator_names(self) -> list[str]:
+        """Every name the operator goes by: OS user, user@host and, once known, the Kubernetes user."""
+        return [getpass.getuser(), self.run.operator, str(self.run.kubernetes_user.get("username") or "")]
+
+    def journal_append(self, record: dict[str, Any]) -> None:
+        if self.journal is not None and not self.journal.closed:
+            self.journal.append(record)
+
+    def _scenario_fields(self, log: ScenarioLog | None) -> dict[str, Any]:
+        return {"scenario": log.nodeid, "name": log.name} if log is not None else {"scenario": None}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
+        self.journal_append({"type": "run", **self.run.header()})
         actions.install()
         self._recording.__enter__()
         plan.activate(self.run.plan_mode)
@@ -69,11 +105,50 @@ class EvidencePlugin:
         self._recording.__exit__(None, None, None)
         actions.uninstall()
         plan.activate(False)
+        # After every plugin's sessionfinish: the HTML, JUnit and cucumber files are written by now.
+        if self.key is not None and self.journal is not None and self.journal.closed:
+            files = [self.journal.path, self.directory / sidecar.FILENAME, *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs)]
+            html_path = getattr(config.option, "htmlpath", None)
+            if html_path:
+                files.append(Path(html_path))
+            written = attestation.write(self.directory, files, self.predicate(), self.key)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"attestation (in-toto Statement v1, DSSE, signed {self.run.signing_key['fingerprint']}): {written}")
+
+    def predicate(self) -> dict[str, Any]:
+        """The attestation's claim: the run, its change and approval, the cluster, each scenario's result."""
+        header = self.run.header()
+        cluster = header["cluster"] or {}
+        return {
+            "run_id": self.run.run_id, "started_utc": self.run.started, "finished_utc": self.run.finished,
+            "operator": header["operator"], "kubernetes_user": header["kubernetes_user"],
+            "change_id": self.run.change_id, "approved_by": self.run.approved_by, "emergency": self.run.emergency,
+            "features_commit": self.run.commit, "plan_mode": self.run.plan_mode, "journal_final_digest": self.run.final_digest,
+            "cluster": {k: cluster.get(k) for k in ("provider", "api_server", "context", "kube_system_uid", "server_version")},
+            "scenarios": [{"scenario": log.nodeid, "feature": log.feature, "name": log.name, "outcome": log.outcome,
+                           "controls": log.controls, "message": log.message} for log in self.run.scenarios],
+            "verdicts": {name: v.get("verdict") for name, v in self.run.verdicts.items()},
+        }
 
     def _api_action(self, action: actions.ApiAction) -> None:
         current = self.current
         if current is not None:
             current.api(action)
+            if action.method not in ("GET", "HEAD", "OPTIONS"):  # every write, as it is made
+                self.journal_append({"type": "api", **self._scenario_fields(self.current_log), "step": current.step,
+                                     **{k: v for k, v in vars(action).items() if k != "count"}})
+
+    def _evidence_recorded(self, log: ScenarioLog) -> Any:
+        def journal_it(record: EvidenceRecord) -> None:
+            if record.kind == "api":  # writes are journalled as made, reads with the step's end
+                return
+            entry = {"type": "evidence", **self._scenario_fields(log), "step": record.step, **record.to_json()}
+            if record.kind == "image":
+                entry["png_base64"] = base64.b64encode(record.payload).decode()
+            self.journal_append(entry)
+
+        return journal_it
 
     # -- scenarios and steps ----------------------------------------------------------------------
     def scenario_log(self, item: pytest.Item) -> ScenarioLog:
@@ -82,22 +157,27 @@ class EvidencePlugin:
             log = ScenarioLog(item.nodeid, name=item.name, started=utc_now())
             controls = [str(m.args[0]) for m in item.iter_markers("control") if m.args]
             log.controls = sorted(set(controls))
+            log.evidence.listener = self._evidence_recorded(log)
             item.stash[SCENARIO_KEY] = log
             self.run.scenarios.append(log)
         return log
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.current = self.scenario_log(item).evidence
+        self.current_log = self.scenario_log(item)
+        self.current = self.current_log.evidence
 
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        self.current = None
+        self.current, self.current_log = None, None
 
     def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
         log = self.scenario_log(request.node)
         log.feature, log.name = feature.name, scenario.name
         log.tags = sorted(set(scenario.tags) | set(feature.tags))
         log.steps = [StepLog(i, step.keyword, step.name) for i, step in enumerate(scenario.steps)]
+        self.journal_append({"type": "scenario_start", **self._scenario_fields(log), "feature": log.feature, "tags": log.tags,
+                             "controls": log.controls, "started_utc": log.started,
+                             "steps": [{"keyword": s.keyword, "step": s.name} for s in log.steps]})
 
     def _step(self, request: pytest.FixtureRequest, scenario: Any, step: Any) -> StepLog | None:
         log = request.node.stash.get(SCENARIO_KEY, None)
@@ -111,14 +191,26 @@ class EvidencePlugin:
         if found is not None:
             found.started, found.status = utc_now(), "running"
             found.seconds = time.monotonic()  # replaced by the duration when the step ends
-            self.scenario_log(request.node).evidence.step = found.index
+            log = self.scenario_log(request.node)
+            log.evidence.step = found.index
+            self.journal_append({"type": "step_start", **self._scenario_fields(log), "index": found.index,
+                                 "keyword": found.keyword, "step": found.name, "started_utc": found.started})
 
     def _end_step(self, request: pytest.FixtureRequest, scenario: Any, step: Any, status: str, error: str | None = None) -> None:
         found = self._step(request, scenario, step)
         if found is not None:
-            found.status, found.error = status, error
-            found.seconds = time.monotonic() - found.seconds
-            self.scenario_log(request.node).evidence.step = None
+            self._finish_step(self.scenario_log(request.node), found, status, error)
+
+    def _finish_step(self, log: ScenarioLog, found: StepLog, status: str, error: str | None) -> None:
+        found.status, found.error = status, error
+        found.seconds = time.monotonic() - found.seconds
+        log.evidence.step = None
+        self.journal_append({
+            "type": "step_end", **self._scenario_fields(log), "index": found.index, "keyword": found.keyword, "step": found.name,
+            "status": status, "seconds": round(found.seconds, 3), "error": error,
+            "api": [r.to_json() for r in log.evidence.for_step(found.index) if r.kind == "api"],
+            "api_requests_not_listed": log.evidence.dropped_actions.get(found.index, 0),
+        })
 
     def pytest_bdd_after_step(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any, step_func_args: Any) -> None:
         self._end_step(request, scenario, step, "passed")
@@ -127,6 +219,9 @@ class EvidencePlugin:
                               step_func_args: Any, exception: Exception) -> None:
         if isinstance(exception, plan.PlanOnly):
             self._end_step(request, scenario, step, "planned", f"plan mode: {exception}")
+            return
+        if isinstance(exception, CapabilityMissingError):  # the step decided the scenario cannot run here: not a failure
+            self._end_step(request, scenario, step, "skipped", skip_sentence(str(exception)))
             return
         message = str(exception) if isinstance(exception, (RunbookError, AssertionError)) else f"{type(exception).__name__}: {exception}"
         self._end_step(request, scenario, step, "failed", redact.text(message))
@@ -145,6 +240,11 @@ class EvidencePlugin:
         _redact_report(report)
         if log is None:
             return
+        if report.skipped and report.when == "call" and isinstance(report.longrepr, tuple):
+            # pytest.skip() inside a step passes by pytest-bdd's error hook: the step that decided it is "skipped".
+            for step in log.steps:
+                if step.status == "running":
+                    self._finish_step(log, step, "skipped", skip_sentence(str(report.longrepr[2])))
         report.runbook_title = f"{log.feature}: {log.name}" if log.feature else log.name
         if report.when == "call" or (report.failed and report.when == "setup"):
             html_plugin = item.config.pluginmanager.get_plugin("html")
@@ -156,23 +256,41 @@ class EvidencePlugin:
             log.outcome = report.outcome
             log.seconds += report.duration
             if report.failed or report.skipped:
-                log.message = redact.text(report.longreprtext if not isinstance(report.longrepr, tuple) else report.longrepr[2])
+                log.message = redact.text(report.longreprtext if not isinstance(report.longrepr, tuple) else skip_sentence(report.longrepr[2]))
         elif report.when == "setup":
             log.seconds += report.duration
+        if report.when == "teardown":
+            self.journal_append({"type": "scenario", **self._scenario_fields(log), "feature": log.feature, "tags": log.tags,
+                                 "controls": log.controls, "outcome": log.outcome, "started_utc": log.started,
+                                 "seconds": round(log.seconds, 3), "message": log.message,
+                                 "step_statuses": [s.status for s in log.steps]})
 
     def cluster_started(self, cluster: Cluster) -> None:
         with actions.recording(None):  # the identity queries are ours, not the runbook's
             self.run.cluster = cluster_identity(cluster)
+            if cluster.provider == "existing":
+                self.run.kubernetes_user = kubernetes_identity(cluster)
+        self.journal_append({"type": "cluster", "identity": self.run.cluster, "kubernetes_user": self.run.kubernetes_user})
+        problem = safety.approval_problem(self.operator_names(), self.run.approved_by, self.run.emergency)
+        if problem:
+            raise RunbookError(f"{problem} (the kubeconfig authenticates as {self.run.kubernetes_user.get('username')})")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Runs before pytest-html's own sessionfinish (trylast), which renders the summary hook below.
         self.run.finished = utc_now()
-        records = self.run.records()
-        if self.directory is not None:
-            _, document = sidecar.write(self.directory, records, self.key)
-            self.run.final_digest = document["final_digest"]
-        else:
-            self.run.final_digest = sidecar.build(records)["final_digest"] + " (not written: no --evidence-dir)"
+        if self.journal is None:
+            self.run.final_digest = "(not written: no --evidence-dir or --html)"
+            return
+        counts: dict[str, int] = {}
+        for log in self.run.scenarios:
+            counts[log.outcome] = counts.get(log.outcome, 0) + 1
+        self.run.changes = changes.summarize(self.journal.records)
+        self.run.final_digest = self.journal.close({
+            "finished_utc": self.run.finished, "outcomes": counts, "verdicts": self.run.verdicts,
+            "controls": {c: [s.nodeid for s in logs] for c, logs in self.run.controls().items()},
+            "changes": self.run.changes}, self.key)
+        # The sealed sidecar: the same records and chain, one JSON document.
+        sidecar.write(self.directory, self.journal.records, self.key)
 
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = f"kube-runbooks evidence — run {self.run.run_id}" + (" (plan mode)" if self.run.plan_mode else "")
@@ -187,6 +305,11 @@ class EvidencePlugin:
         title = getattr(report, "runbook_title", "")
         cells.insert(1, f'<td class="col-runbook">{html.escape(title)}</td>')
 
+    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        """A skip's reason as the sentence it is, not pytest's (path, line, message) tuple."""
+        if report.skipped and isinstance(report.longrepr, tuple) and data:
+            data[0] = html.escape(skip_sentence(str(report.longrepr[2]))) + "\n"
+
     def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
         for key, value in list(metadata.items()):
             metadata[key] = redact.value(value)
@@ -196,7 +319,14 @@ class EvidencePlugin:
             return
         signed = " (signed)" if self.key else ""
         terminalreporter.write_sep("-", f"evidence {self.directory}: final digest sha256:{self.run.final_digest}{signed}")
-        terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory}")
+        terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory} --expect-digest sha256:{self.run.final_digest}")
+
+
+def skip_sentence(message: str) -> str:
+    """`Skipped: refused: …` as a sentence: `Skipped: refused: ….`"""
+    text = message.strip()
+    text = text[len("Skipped:"):].strip() if text.startswith("Skipped:") else text
+    return "Skipped: " + text + ("" if text.endswith((".", "!", "?", ")")) else ".")
 
 
 def _redact_report(report: pytest.TestReport) -> None:
@@ -240,7 +370,9 @@ def scenario_log(item: pytest.Item) -> ScenarioLog:
 
 def record_verdict(config: pytest.Config, name: str, verdict: dict[str, Any]) -> None:
     """A run-level verdict (the pre-upgrade gate's) for the sidecar's end record and the report header."""
-    _plugin(config).run.verdicts[name] = redact.value(verdict)
+    plugin = _plugin(config)
+    plugin.run.verdicts[name] = redact.value(verdict)
+    plugin.journal_append({"type": "verdict", "name": name, "verdict": plugin.run.verdicts[name]})
 
 
 def run_directory(config: pytest.Config) -> Path | None:

@@ -1,5 +1,6 @@
-"""Safe operation on clusters we do not own: when a @destructive runbook may run, and plan mode's
-guard on provider operations that have no dry run."""
+"""Safe operation on clusters we do not own: when a @destructive runbook may run (named context,
+named change, an approver other than the operator), and plan mode's guard on provider operations
+that have no dry run."""
 
 from __future__ import annotations
 
@@ -35,6 +36,25 @@ def may_disrupt(provider: str, destructive: bool, plan_mode: bool, allow_disrupt
             "it must name the exact kubeconfig context, so a permission given for one cluster cannot reach another"
         ))
     return Decision(True, f"disruption of context {context!r} allowed by the operator")
+
+
+def needs_change_id(provider: str, destructive: bool, plan_mode: bool, change_id: str | None) -> Decision:
+    """A @destructive runbook on a cluster we do not own runs only as part of a named change."""
+    if not destructive or provider != "existing" or plan_mode or (change_id or "").strip():
+        return Decision(True)
+    return Decision(False, "refused: this runbook is @destructive on --cluster existing and no change record was named; "
+                           "pass --change-id=<id of the approved change> (or run it with --plan)")
+
+
+def approval_problem(operator: list[str], approved_by: str | None, emergency: str | None) -> str | None:
+    """Why the approval is not acceptable (the operator approving their own change), or None."""
+    if approved_by is None or (emergency or "").strip():
+        return None
+    names = {n.strip().lower() for n in operator if n and n.strip()}
+    if approved_by.strip().lower() in names:
+        return (f"--approved-by={approved_by} is the operator running the change; an approver must be someone else "
+                "(or pass --emergency \"<reason>\" to run without independent approval, which the report shows)")
+    return None
 
 
 def guard_cluster(cluster: Cluster) -> None:

@@ -59,6 +59,7 @@ def save(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: RestoreRun, e
     restore_run.saved = etcd.save_snapshot(etcd_tools.etcdctl, access, restore_run.snapshot_dir / "snapshot.db")
     restore_run.snapshot = restore_run.saved.path
     evidence.command("etcdctl snapshot save", restore_run.saved.command)
+    evidence.change("file written", str(restore_run.saved.path), sha256=restore_run.saved.sha256, detail="etcd snapshot")
 
 
 @then("the snapshot file is readable by its owner only and its SHA-256 is recorded")
@@ -182,23 +183,27 @@ def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
 
 
 @when("I restart etcd on the restored data dir")
-def start_on_restored(target: Cluster, restore_run: RestoreRun) -> None:
+def start_on_restored(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
     """Starts etcd on the restored data dir and waits for it to be healthy."""
     assert restore_run.new_dir is not None
     restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.new_dir))
+    evidence.change("restarted", "etcd", detail=f"on the restored data dir {restore_run.new_dir}")
 
 
 @when("I restart etcd on its live data dir")
-def start_on_live(target: Cluster, restore_run: RestoreRun) -> None:
+def start_on_live(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
     """Starts etcd again on its original data dir and waits for it to be healthy."""
     assert restore_run.live_dir is not None
     restore_run.timings.append(control_plane_restore.start_etcd_on(target, restore_run.live_dir))
+    evidence.change("restarted", "etcd", detail=f"on its live data dir {restore_run.live_dir}")
 
 
 @when("I start kube-apiserver, then the controllers")
 def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
     """Starts kube-apiserver, then the controllers, and shows how long each control-plane stage took."""
     restore_run.timings += control_plane_restore.start_apiserver_then_controllers(target)
+    for component in ("kube-apiserver", *control_plane_restore.CONTROLLERS):
+        evidence.change("restarted", component)
     evidence.table("Control-plane stages", [timing.row() for timing in restore_run.timings])
 
 

@@ -117,6 +117,7 @@ def plan_names_budget(maintenance: Maintenance, name: str) -> None:
 def run_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, options: drain.DrainOptions, expect_failure: bool = False) -> None:
     try:
         maintenance.result = drain.drain_node(target, maintenance.node, options)
+        evidence.change("cordoned", maintenance.node, detail="and drained")
         evidence.table(f"Drain of {maintenance.node}", [maintenance.result.summary()])
     except RunbookError as error:
         if not expect_failure:
@@ -220,9 +221,10 @@ def reboot(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> Non
 
 
 @when("I uncordon it")
-def uncordon_it(target: Cluster, maintenance: Maintenance) -> None:
+def uncordon_it(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
     """Uncordons the worker so new pods may be scheduled on it again."""
     drain.uncordon(target, maintenance.node)
+    evidence.change("uncordoned", maintenance.node)
 
 
 @then("new pods can be scheduled on it")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import pytest
@@ -44,12 +45,22 @@ def application(target: Cluster, backup_run: BackupRun, namespace: str, evidence
     evidence.table("Application", [{"object": str(key)} for key in created])
 
 
+def export_digest(directory: Path, files: tuple[PurePosixPath, ...]) -> str:
+    """One SHA-256 over an export: each file's relative path and content, in path order."""
+    digest = hashlib.sha256()
+    for relative in sorted(files):
+        digest.update(str(relative).encode() + b"\0" + hashlib.sha256((directory / relative).read_bytes()).digest())
+    return digest.hexdigest()
+
+
 @when("I export every listable resource of every served API group")
 def export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
     """Exports every listable object of every served API group as YAML files, server-set fields stripped."""
     backup_run.result = backup.export(target, backup_run.directory)
     evidence.table("Exported objects by resource", backup_run.result.by_resource())
     evidence.note("Export", f"{len(backup_run.result.files)} files in {backup_run.result.seconds:.2f} s under {backup_run.directory}")
+    evidence.change("file written", str(backup_run.directory), sha256=export_digest(backup_run.directory, backup_run.result.files),
+                    detail=f"resource export, {len(backup_run.result.files)} files (digest over their paths and contents)")
 
 
 @then("every object is one YAML file in a stable layout, with Secrets readable by their owner only")

@@ -35,17 +35,30 @@ def write_project(directory: Path, feature: str, steps: str) -> Path:
     (directory / "features").mkdir()
     (directory / "features" / "runbook.feature").write_text(textwrap.dedent(feature))
     (directory / "project_steps.py").write_text(textwrap.dedent(steps))
-    (directory / "test_runbooks.py").write_text("from pytest_bdd import scenarios\n\nscenarios('.')\n")
+    # No test module binds the scenarios: the plugin collects feature files as tests (a second binding would run each twice).
     # The runbooks' plugin (options, fixtures, every step) comes with the installed package (pytest11).
     (directory / "conftest.py").write_text('pytest_plugins = ["project_steps"]\n')
     (directory / "pytest.ini").write_text("[pytest]\nbdd_features_base_dir = features\naddopts = -ra --strict-markers -p no:cacheprovider\n")
     return directory
 
 
-def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
+def pytest_command(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of an operator's pytest run of `project`."""
     reports = project / "reports"
     command = [sys.executable, "-m", "pytest", "-c", str(project / "pytest.ini"), f"--rootdir={project}",
                f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={project / 'tmp'}", *args, str(project)]
     environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)])}
+    return command, environment
+
+
+def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Run:
+    command, environment = pytest_command(project, *args, env=env)
     done = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
-    return Run(done.returncode, done.stdout + done.stderr, reports)
+    return Run(done.returncode, done.stdout + done.stderr, project / "reports")
+
+
+def start_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The same run, started in the background (a test can kill it); output goes to project/output.txt."""
+    command, environment = pytest_command(project, *args, env=env)
+    output = open(project / "output.txt", "w")  # noqa: SIM115 - closed when the child exits, by the caller's process end
+    return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True)

@@ -67,7 +67,9 @@ def test_smoke_runbook_on_an_existing_cluster(local_cluster: LocalCluster, tmp_p
                      f"--etcd-cacert={access.cacert}", f"--etcd-cert={access.cert}", f"--etcd-key={access.key}")
     assert run.returncode == 0 and "3 passed, 1 skipped" in run.output, run.output
     assert "cannot create one" in run.output
-    header = json.loads((run.run_dir / "evidence.json").read_text())["records"][0]["record"]
-    assert header["provider"] == "existing" and header["cluster"]["context"] == "admin@issue7-it"
-    assert header["cluster"]["kube_system_uid"] == local_cluster.core.read_namespace("kube-system").metadata.uid
-    assert [n["name"] for n in header["cluster"]["nodes"]] == local_cluster.node_names()
+    records = [e["record"] for e in json.loads((run.run_dir / "evidence.json").read_text())["records"]]
+    header, cluster = records[0], next(r for r in records if r["type"] == "cluster")
+    assert header["provider"] == "existing" and cluster["identity"]["context"] == "admin@issue7-it"
+    assert cluster["identity"]["kube_system_uid"] == local_cluster.core.read_namespace("kube-system").metadata.uid
+    assert [n["name"] for n in cluster["identity"]["nodes"]] == local_cluster.node_names()
+    assert cluster["kubernetes_user"]["username"], cluster  # SelfSubjectReview: who the kubeconfig authenticates as

@@ -103,18 +103,24 @@ def test_destructive_runbook_is_refused_planned_and_then_allowed(local_cluster: 
     assert state(core) == before, "--plan changed the cluster"
     assert "1 skipped" in planned.output and "planned only (--plan)" in planned.output
     document = json.loads((planned.run_dir / "evidence.json").read_text())
-    steps = [e["record"] for e in document["records"] if e["record"]["type"] == "step"]
+    records = [e["record"] for e in document["records"]]  # the journal's records, sealed
+    steps = [r for r in records if r["type"] == "step_end"]
     assert [s["status"] for s in steps] == ["passed", "passed", "passed", "passed", "planned"]
-    writes = [ev["payload"] for s in steps for ev in s["evidence"] if ev["kind"] == "api" and ev["payload"]["method"] != "GET"]
+    writes = [r for r in records if r["type"] == "api"]  # every write, journalled as it was made
     assert {w["method"] for w in writes} == {"PATCH", "DELETE", "POST"} and all(w["dry_run"] for w in writes), writes
-    label = next(ev["payload"] for s in steps for ev in s["evidence"] if ev["kind"] == "command")
+    label = next(r["payload"] for r in records if r["type"] == "evidence" and r["kind"] == "command")
     assert label["command_line"].endswith("--dry-run=server") and label["returncode"] == 0
     assert document["records"][0]["record"]["plan_mode"] is True
     html = (planned.reports / "runbooks.html").read_text()
     assert "PLAN MODE" in html and "ISO27001-A.8.32" in html
     assert "chain intact" in verify(planned)
 
-    allowed = run_pytest(write_project(tmp_path / "allowed", FEATURE, STEPS), *target, f"--allow-disruption={context}")
+    unnamed = run_pytest(write_project(tmp_path / "unnamed", FEATURE, STEPS), *target, f"--allow-disruption={context}")
+    assert "1 skipped" in unnamed.output and "pass --change-id=" in unnamed.output, unnamed.output
+    assert state(core) == before
+
+    allowed = run_pytest(write_project(tmp_path / "allowed", FEATURE, STEPS), *target, f"--allow-disruption={context}",
+                         "--change-id=CHG-test", "--approved-by=change-board")
     assert allowed.returncode == 0 and "1 passed" in allowed.output, allowed.output
     after = state(core)
     assert after["worker-1 unschedulable"] is True and after["worker-1 labels"]["maintenance"] == "now"

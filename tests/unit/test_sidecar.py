@@ -94,7 +94,26 @@ def test_a_replaced_final_digest_breaks_the_signature(tmp_path: Path) -> None:
     _edit(path, lambda d: d["records"].pop())
     _edit(path, lambda d: d.update(final_digest=d["records"][-1]["digest"]))
     verdict = sidecar.verify(path, public)
-    assert not verdict.ok and "signature" in verdict.reason
+    assert not verdict.ok and "cut off" in verdict.reason
+
+
+def test_an_unsigned_sidecar_cut_before_its_end_record_fails(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    _edit(path, lambda d: d["records"].__delitem__(slice(2, None)))
+    _edit(path, lambda d: d.update(final_digest=d["records"][-1]["digest"]))
+    verdict = sidecar.verify(path)
+    assert not verdict.ok and "not the end record" in verdict.reason
+
+
+def test_an_expected_final_digest_catches_a_cut_that_kept_an_end_record(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    final = json.loads(path.read_text())["final_digest"]
+    assert sidecar.verify(path, expect_digest=f"sha256:{final}").ok
+    # A forger rebuilds the chain without the second step: it ends in an end record, the digests link up.
+    sidecar.write(tmp_path, [RECORDS[0], RECORDS[1], RECORDS[3]])
+    assert sidecar.verify(path).ok
+    verdict = sidecar.verify(path, expect_digest=final)
+    assert not verdict.ok and "expected" in verdict.reason
 
 
 def test_verify_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
