@@ -176,7 +176,7 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
     blockers: list[Blocker] = []
     leaving = {(v.namespace, v.name) for v in verdicts if v.action == "evict"}
     pod_by_key = {(p.metadata.namespace, p.metadata.name): p for p in pods}
-    for pdb in client.PolicyV1Api(cluster.api).list_pod_disruption_budget_for_all_namespaces().items:
+    for pdb in cluster.policy.list_pod_disruption_budget_for_all_namespaces().items:
         covered = [key for key in leaving if key[0] == pdb.metadata.namespace and _selects(pdb, pod_by_key[key])]
         if not covered:
             continue
@@ -234,7 +234,7 @@ def _replica_owner(cluster: Cluster, pod: client.V1Pod) -> tuple[str, int] | Non
     ref = next((r for r in pod.metadata.owner_references or [] if r.controller), None)
     if ref is None or ref.kind not in ("ReplicaSet", "StatefulSet"):
         return None
-    apps = client.AppsV1Api(cluster.api)
+    apps = cluster.apps
     try:
         if ref.kind == "ReplicaSet":
             rs = apps.read_namespaced_replica_set(ref.name, pod.metadata.namespace)

@@ -30,7 +30,7 @@ def create_cronjob_last_applied_as(cluster: Cluster, namespace: str, name: str, 
     body = cronjob_manifest(namespace, name, "batch/v1")
     old = cronjob_manifest(namespace, name, old_api_version)
     body["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(old, separators=(",", ":"))}
-    client.BatchV1Api(cluster.api).create_namespaced_cron_job(namespace, body)
+    cluster.batch.create_namespaced_cron_job(namespace, body)
 
 
 def reapply(kubectl: Path, cluster: Cluster, manifest: dict, directory: Path) -> CommandResult:

@@ -62,7 +62,7 @@ def _labels() -> dict[str, str]:
 
 
 def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeout: float = 120.0) -> Sentinels:
-    core, apps = cluster.core, client.AppsV1Api(cluster.api)
+    core, apps = cluster.core, cluster.apps
     value = secrets.token_hex(16)
     config_value = f"written-before-the-snapshot-{secrets.token_hex(4)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=_labels())))
@@ -91,7 +91,7 @@ def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeou
 
 
 def check_sentinels(cluster: Cluster, sentinels: Sentinels) -> SentinelCheck:
-    core, apps = cluster.core, client.AppsV1Api(cluster.api)
+    core, apps = cluster.core, cluster.apps
     ns = sentinels.namespace
 
     def read(call: object, *args: str) -> object | None:

@@ -15,7 +15,7 @@ from runbooks.waiting import wait_for
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
     """Wait (bounded) until `name` has spec.replicas ready replicas and as many Running pods of its
     selector; return the ready count."""
-    apps, core = client.AppsV1Api(cluster.api), cluster.core
+    apps, core = cluster.apps, cluster.core
     seen = {"wanted": 0, "ready": 0, "running": 0}
 
     def reconciled() -> bool:
@@ -79,7 +79,7 @@ def deploy(
         spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels), template=template),
     )
     ensure_namespace(cluster, namespace)
-    return client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, body)
+    return cluster.apps.create_namespaced_deployment(namespace, body)
 
 
 def create_scenario_namespace(cluster: Cluster, prefix: str, runbook: str) -> str:
@@ -105,7 +105,7 @@ def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels={"app": name})),
     )
-    return client.PolicyV1Api(cluster.api).create_namespaced_pod_disruption_budget(namespace, body)
+    return cluster.policy.create_namespaced_pod_disruption_budget(namespace, body)
 
 
 def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1DaemonSet:
@@ -122,7 +122,7 @@ def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1Da
         ),
     )
     ensure_namespace(cluster, namespace)
-    return client.AppsV1Api(cluster.api).create_namespaced_daemon_set(namespace, body)
+    return cluster.apps.create_namespaced_daemon_set(namespace, body)
 
 
 def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> client.V1Pod:
@@ -136,7 +136,7 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
 
 
 def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> None:
-    apps = client.AppsV1Api(cluster.api)
+    apps = cluster.apps
 
     def ready() -> bool:
         status = apps.read_namespaced_daemon_set(name, namespace).status
@@ -156,5 +156,5 @@ def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, l
 
 def ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
     """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
-    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
+    slices = cluster.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
     return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)

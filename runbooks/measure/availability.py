@@ -410,7 +410,7 @@ class AvailabilityProbe:
         return self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, **options)
 
     def _list_replica_sets(self, **options: Any) -> Any:
-        return client.AppsV1Api(self.cluster.api).list_namespaced_replica_set(self.namespace, label_selector=self.selector, **options)
+        return self.cluster.apps.list_namespaced_replica_set(self.namespace, label_selector=self.selector, **options)
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -487,6 +487,6 @@ class EndpointProbe(AvailabilityProbe):
         return self._labels.get(pod, {})
 
     def _list(self, **options: Any) -> Any:
-        return client.DiscoveryV1Api(self.cluster.api).list_namespaced_endpoint_slice(
+        return self.cluster.discovery.list_namespaced_endpoint_slice(
             self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.service}", **options
         )

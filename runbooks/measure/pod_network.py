@@ -70,7 +70,7 @@ def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_de
     workers = schedulable_workers(cluster)
     labels = {"app": name}
     spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}
-    client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, {
+    cluster.apps.create_namespaced_deployment(namespace, {
         "metadata": {"name": name, "labels": labels},
         "spec": {"replicas": len(workers), "selector": {"matchLabels": labels}, "template": {
             "metadata": {"labels": labels, "annotations": start_delay_annotations(start_delay)},

@@ -42,7 +42,7 @@ class BoundVolume:
 
 
 def default_storage_class(cluster: Cluster) -> str:
-    classes = client.StorageV1Api(cluster.api).list_storage_class().items
+    classes = cluster.storage.list_storage_class().items
     defaults = [c.metadata.name for c in classes if (c.metadata.annotations or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
     if not defaults:
         found = ", ".join(c.metadata.name for c in classes) or "none"

@@ -14,10 +14,12 @@ import pytest
 from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
-from runbooks.evidence import actions, redact, sidecar
+from runbooks.evidence import redact, sidecar
 from runbooks.evidence.recorder import Evidence
 from runbooks.evidence.render import scenario_html
 from runbooks.evidence.report import cluster_identity, header_html
+from runbooks.kube import session
+from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 
 PLUGIN_NAME = "kube-runbooks-evidence"
@@ -57,20 +59,23 @@ class EvidencePlugin:
         if getattr(opts, "cucumber_json_path", None):
             self.outputs["Cucumber JSON"] = opts.cucumber_json_path
         self.current: Evidence | None = None
-        self._recording = actions.recording(self._api_action)
+        # At the API seam: every request any cluster's client sends is recorded for the current step,
+        # and the values of Secrets read are taught to the redactor before a step can print them.
+        self.audit = Audit(self._api_action)
+        self.wrappers = (self.audit, LearnSecrets(redact.text))
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        actions.install()
-        self._recording.__enter__()
+        for wrapper in self.wrappers:
+            session.SHARED.add(wrapper)
         plan.activate(self.run.plan_mode)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self._recording.__exit__(None, None, None)
-        actions.uninstall()
+        for wrapper in self.wrappers:
+            session.SHARED.remove(wrapper)
         plan.activate(False)
 
-    def _api_action(self, action: actions.ApiAction) -> None:
+    def _api_action(self, action: ApiAction) -> None:
         current = self.current
         if current is not None:
             current.api(action)
@@ -161,7 +166,7 @@ class EvidencePlugin:
             log.seconds += report.duration
 
     def cluster_started(self, cluster: Cluster) -> None:
-        with actions.recording(None):  # the identity queries are ours, not the runbook's
+        with self.audit.paused():  # the identity queries are ours, not the runbook's
             self.run.cluster = cluster_identity(cluster)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -229,9 +234,9 @@ def _plugin(config: pytest.Config) -> EvidencePlugin:
     return plugin
 
 
-def unrecorded() -> Any:
+def unrecorded(config: pytest.Config) -> Any:
     """A block whose Kubernetes API requests are not evidence (a provider starting its cluster)."""
-    return actions.recording(None)
+    return _plugin(config).audit.paused()
 
 
 def scenario_log(item: pytest.Item) -> ScenarioLog:

@@ -118,12 +118,8 @@ def rolling_update(max_surge: int | str, max_unavailable: int | str) -> dict[str
     return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable}}
 
 
-def _apps(cluster: Cluster) -> client.AppsV1Api:
-    return client.AppsV1Api(cluster.api)
-
-
 def create_release(cluster: Cluster, namespace: str, release: Release) -> None:
-    _apps(cluster).create_namespaced_deployment(namespace, release.manifest())
+    cluster.apps.create_namespaced_deployment(namespace, release.manifest())
 
 
 def create_service(cluster: Cluster, namespace: str, name: str, selector: dict[str, str]) -> None:
@@ -135,7 +131,7 @@ def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
     """Change the pod template to the new release (image and release label): the controller rolls it out."""
     patch = {"spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}},
                                    "spec": {"containers": [container(CONTAINER, release)]}}}}  # merged by name: READY_DELAY stays
-    _apps(cluster).patch_namespaced_deployment(name, namespace, patch)
+    cluster.apps.patch_namespaced_deployment(name, namespace, patch)
 
 
 def roll_back_argv(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> list[str]:
@@ -153,7 +149,7 @@ def roll_back(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> Com
 
 
 def scale(cluster: Cluster, namespace: str, name: str, replicas: int) -> None:
-    _apps(cluster).patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+    cluster.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
 
 
 def switch_selector(cluster: Cluster, namespace: str, service: str, labels: dict[str, str]) -> dict[str, str]:
@@ -168,7 +164,7 @@ def wait_rolled_out(cluster: Cluster, namespace: str, name: str, timeout: float 
     seen: dict[str, Any] = {"wanted": 0, "status": None}
 
     def rolled_out() -> bool:
-        deployment = _apps(cluster).read_namespaced_deployment(name, namespace)
+        deployment = cluster.apps.read_namespaced_deployment(name, namespace)
         status, wanted = deployment.status, deployment.spec.replicas or 0
         seen.update(wanted=wanted, status=status)
         if not ((status.observed_generation or 0) >= deployment.metadata.generation and (status.updated_replicas or 0) == wanted
@@ -204,7 +200,7 @@ class ServedEndpoint:
 
 def served_endpoints(cluster: Cluster, namespace: str, service: str) -> list[ServedEndpoint]:
     """The Service's ready endpoints now, from its EndpointSlices, with the release of the pod behind each."""
-    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}").items
+    slices = cluster.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}").items
     served = []
     for endpoint_slice in slices:
         for endpoint in endpoint_slice.endpoints or []:

@@ -18,6 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
+from runbooks.kube import raw
 from runbooks.backup import resources as backup
 from runbooks.upgrade import live_versions
 from runbooks.etcd import snapshot as etcd
@@ -147,7 +148,7 @@ def check_nodes_ready(cluster: Cluster) -> GateCheck:
 
 def check_drain_blockers(cluster: Cluster) -> GateCheck:
     """A PodDisruptionBudget whose pods may not be disrupted at all makes every drain of their nodes hang."""
-    budgets = client.PolicyV1Api(cluster.api).list_pod_disruption_budget_for_all_namespaces().items
+    budgets = cluster.policy.list_pod_disruption_budget_for_all_namespaces().items
     rows, blockers = [], []
     for pdb in budgets:
         status = pdb.status
@@ -166,16 +167,13 @@ def check_drain_blockers(cluster: Cluster) -> GateCheck:
 
 def read_metrics(cluster: Cluster) -> str:
     """GET /metrics from the apiserver with the cluster's own credentials (needs the nonResourceURL /metrics)."""
-    api = cluster.api
-    method, url, headers, body, post = api.param_serialize("GET", "/metrics", header_params={"Accept": "text/plain"}, auth_settings=["BearerToken"])
     try:
-        response = api.call_api(method, url, headers, body, post, _request_timeout=30)
-        response.read()
+        status, text = raw.request_text(cluster.api, "GET", "/metrics", accept="text/plain", timeout=30)
     except ApiException as exc:
         raise CannotCheck(f"GET /metrics answered HTTP {exc.status}; grant the gate's user `get` on the nonResourceURL /metrics") from exc
-    if response.status != 200:
-        raise CannotCheck(f"GET /metrics answered HTTP {response.status}; grant the gate's user `get` on the nonResourceURL /metrics")
-    return response.data.decode(errors="replace")
+    if status != 200:
+        raise CannotCheck(f"GET /metrics answered HTTP {status}; grant the gate's user `get` on the nonResourceURL /metrics")
+    return text
 
 
 def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
@@ -264,7 +262,7 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
 def check_admission_webhooks(cluster: Cluster) -> GateCheck:
     """A webhook with failurePolicy Fail whose backend is down rejects every write it matches: mid-upgrade,
     the control plane's own writes (leases, node status, the new pods) then fail with it."""
-    admission = client.AdmissionregistrationV1Api(cluster.api)
+    admission = cluster.admission
     configurations = [("validating", c) for c in admission.list_validating_webhook_configuration().items]
     configurations += [("mutating", c) for c in admission.list_mutating_webhook_configuration().items]
     rows: list[dict[str, object]] = []
@@ -308,7 +306,7 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
 def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
     """A CRD whose status.storedVersions names a version it no longer serves has objects in etcd that
     nothing can read at that version; the next CRD (or operator) upgrade that drops it is refused."""
-    crds = client.ApiextensionsV1Api(cluster.api).list_custom_resource_definition().items
+    crds = cluster.apiextensions.list_custom_resource_definition().items
     rows: list[dict[str, object]] = []
     stale: list[str] = []
     for crd in crds:

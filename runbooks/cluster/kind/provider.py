@@ -167,7 +167,7 @@ class KindCluster(Cluster):
         """kube-system settled: its Deployments (CoreDNS) available, or Services have no names, and
         every pod Ready, the control plane's static pods included (their readiness lags the nodes')."""
         def settled() -> bool:
-            deployments = client.AppsV1Api(self.api).list_namespaced_deployment("kube-system").items
+            deployments = self.apps.list_namespaced_deployment("kube-system").items
             pods = self.core.list_namespaced_pod("kube-system").items
             return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
                     and bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods))
@@ -216,7 +216,7 @@ class KindCluster(Cluster):
             for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items
         }
         return ComponentVersions(
-            apiserver=client.VersionApi(self.api).get_code().git_version,
+            apiserver=self.version.get_code().git_version,
             controller_manager=image_tag(images.get("kube-controller-manager")),
             scheduler=image_tag(images.get("kube-scheduler")),
             kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},

@@ -151,7 +151,7 @@ class LocalCluster(Cluster):
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def component_versions(self) -> ComponentVersions:
-        server = client.VersionApi(self.api).get_code().git_version
+        server = self.version.get_code().git_version
         node_list = self.core.list_node().items
         return ComponentVersions(
             apiserver=server,
