@@ -349,8 +349,13 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
     for check_id, check in checks:
         try:
             result = check()
-        except (RunbookError, ApiException, OSError, HTTPError) as error:
-            reason = f"HTTP {error.status} {error.reason}" if isinstance(error, ApiException) else str(error)
+        except Exception as error:  # noqa: BLE001 - whatever one check raises, the others still run; the gate stays shut
+            if isinstance(error, ApiException):
+                reason = f"HTTP {error.status} {error.reason}"
+            elif isinstance(error, (RunbookError, OSError, HTTPError)):
+                reason = str(error)
+            else:
+                reason = f"{type(error).__name__}: {error}"
             result = GateCheck(check_id, check.func.__name__.removeprefix("check_").replace("_", " "), CheckStatus.NOT_RUN,
                                f"could not check: {reason}; make it run, or waive it: --waive \"{check_id}=<why it cannot run here>\"")
         results.append(_apply_waiver(result, options))
