@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -16,7 +15,8 @@ from kubernetes import client
 from urllib3.exceptions import HTTPError
 
 from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
-from runbooks.kube import raw
+from runbooks.kube import objects, raw
+from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.session import Session
 from runbooks.kube.transport import Chain
 from runbooks.versions import ComponentVersions
@@ -31,17 +31,6 @@ class Capability(str, enum.Enum):
     SIMULATED_KUBELETS = "kubelets are simulated (kwok)"
     REBOOT_NODES = "take a node down and bring it back"
     DISPOSABLE = "created for this run and thrown away after it"
-
-
-@dataclass(frozen=True)
-class EtcdAccess:
-    """How to reach etcd over TLS: the source notes' --endpoints/--cacert/--cert/--key."""
-
-    endpoint: str
-    cacert: Path
-    cert: Path
-    key: Path
-    data_dir: Path | None = None
 
 
 class Cluster(abc.ABC):
@@ -195,7 +184,7 @@ class Cluster(abc.ABC):
             return None
         if not pods:
             return None
-        return all(any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])) for pod in pods)
+        return all(objects.is_ready(pod) for pod in pods)
 
     # -- optional capabilities ------------------------------------------------------------------
     def etcd_access(self) -> EtcdAccess:

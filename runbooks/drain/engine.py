@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.kube import objects
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -187,7 +188,7 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         elif allowed < len(covered):
             blockers.append(Blocker("PodDisruptionBudget", name, f"allows {allowed} at a time for {len(covered)} pods: the drain will wait for replacements", blocks=False))
         if pdb.spec.unhealthy_pod_eviction_policy in (None, "IfHealthyBudget"):
-            unhealthy = [k[1] for k in covered if not _ready(pod_by_key[k])]
+            unhealthy = [k[1] for k in covered if not objects.is_ready(pod_by_key[k])]
             if unhealthy and allowed == 0:
                 blockers.append(Blocker("unhealthy pod", name, f"IfHealthyBudget keeps unready pods {', '.join(unhealthy)} from eviction"))
     for key in sorted(leaving):
@@ -223,10 +224,6 @@ def _selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
         if not ok:
             return False
     return True  # policy/v1: an empty selector selects every pod of the namespace (a null one, none)
-
-
-def _ready(pod: client.V1Pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []) if pod.status)
 
 
 def _replica_owner(cluster: Cluster, pod: client.V1Pod) -> tuple[str, int] | None:

@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container, start_delay_annotations
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
@@ -34,11 +35,7 @@ def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: 
 
 def ensure_namespace(cluster: Cluster, namespace: str) -> None:
     """Create `namespace` unless it exists (several Givens of one scenario may need it)."""
-    try:
-        cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    objects.create_unless_exists(cluster.core.create_namespace, client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
 
 
 # -- workloads a runbook puts in place to prove a procedure (their container: runbooks/drills/container.py)
@@ -92,11 +89,7 @@ def create_scenario_namespace(cluster: Cluster, prefix: str, runbook: str) -> st
 
 def delete_namespace(cluster: Cluster, namespace: str) -> None:
     """Delete a scenario's namespace (the namespace controller removes what is in it)."""
-    try:
-        cluster.core.delete_namespace(namespace)
-    except ApiException as error:
-        if error.status != 404:
-            raise
+    objects.delete_if_present(cluster.core.delete_namespace, namespace)
 
 
 def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available: int) -> client.V1PodDisruptionBudget:
@@ -157,4 +150,4 @@ def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, l
 def ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
     """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
     slices = cluster.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
-    return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
+    return sum(1 for s in slices.items for e in (s.endpoints or []) if objects.endpoint_ready(e))

@@ -21,6 +21,7 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.kube import objects
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
@@ -159,8 +160,7 @@ class PodBook:
     def is_ready(pod: dict[str, Any]) -> bool:
         if pod["metadata"].get("deletionTimestamp"):
             return False
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return objects.is_ready(pod)
 
     def sample(self, seconds: float) -> Sample:
         ready = total = terminating = 0
@@ -264,8 +264,7 @@ class EndpointSliceBook:
                 terminating += 1
                 continue
             total += 1
-            # An absent `ready` means ready (discovery.k8s.io/v1: "nil should be interpreted as true").
-            if conditions.get("ready", True) is not False:
+            if objects.endpoint_ready(endpoint):
                 ready += 1
                 if self.split_label:
                     pod = (endpoint.get("targetRef") or {}).get("name", "")

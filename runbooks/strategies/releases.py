@@ -20,6 +20,8 @@ from runbooks.kube.commands import CommandResult, run_command
 from runbooks.drills.container import container, release_of, start_delay_annotations
 from runbooks.measure.availability import SERVICE_NAME_LABEL
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
+from runbooks.kube.kubectl import kubectl_argv
 
 APP = "web"
 CONTAINER = "web"
@@ -136,8 +138,7 @@ def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
 
 def roll_back_argv(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> list[str]:
     """`kubectl rollout undo`: the previous ReplicaSet's template becomes the Deployment's again."""
-    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", "-n", namespace, "rollout", "undo", f"deployment/{name}"]
-    return argv + ([f"--context={cluster.context}"] if cluster.context else [])
+    return kubectl_argv(kubectl, cluster, "-n", namespace, "rollout", "undo", f"deployment/{name}")
 
 
 def roll_back(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> CommandResult:
@@ -204,7 +205,7 @@ def served_endpoints(cluster: Cluster, namespace: str, service: str) -> list[Ser
     served = []
     for endpoint_slice in slices:
         for endpoint in endpoint_slice.endpoints or []:
-            if endpoint.conditions is not None and endpoint.conditions.ready is False:
+            if not objects.endpoint_ready(endpoint):
                 continue
             pod = cluster.core.read_namespaced_pod(endpoint.target_ref.name, namespace)
             served.append(ServedEndpoint(",".join(endpoint.addresses), pod.metadata.name, release_of(pod.spec.containers[0].image), dict(pod.metadata.labels or {})))

@@ -18,17 +18,16 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
-from runbooks.kube import raw
+from runbooks.kube import objects, raw
 from runbooks.backup import resources as backup
 from runbooks.upgrade import live_versions
 from runbooks.etcd import snapshot as etcd
 from runbooks.measure import cluster_health
 from runbooks.drills import workloads
 from runbooks.policy import removed_apis, skew
-from runbooks.versions import Version
+from runbooks.versions import CONTROLLERS, Version
 
 SNAPSHOT_GLOB = "*.db"
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
 
 class CheckStatus(str, enum.Enum):
@@ -278,12 +277,8 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
                 unverified.append(name)
             else:
                 backend = f"service {service.namespace}/{service.name}"
-                try:
-                    ready = workloads.ready_endpoints(cluster, service.namespace, service.name)
-                    cluster.core.read_namespaced_service(service.name, service.namespace)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
+                ready = workloads.ready_endpoints(cluster, service.namespace, service.name)
+                if objects.is_gone(cluster.core.read_namespaced_service, service.name, service.namespace):
                     ready, backend = 0, backend + " (does not exist)"
                 verdict = f"{ready} ready endpoint(s)"
                 if not ready and policy == "Fail":
@@ -370,7 +365,7 @@ def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAcce
     if context:
         argv += ["--kube-context", context]
     if access is not None:
-        argv += [f"--etcd-endpoint={access.endpoint}", f"--etcd-cacert={access.cacert}", f"--etcd-cert={access.cert}", f"--etcd-key={access.key}"]
+        argv += access.as_options()
     if options.snapshot_dir is not None:
         argv += ["--snapshot-dir", str(options.snapshot_dir), "--snapshot-max-age", f"{options.snapshot_max_age_seconds / 3600:g}"]
     if options.manifest_dir is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import ProviderUnavailableError, RunbookError

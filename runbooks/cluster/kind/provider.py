@@ -33,6 +33,7 @@ from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolcha
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 Progress = Callable[[str], None]
 _names = itertools.count(1)
@@ -159,7 +160,7 @@ class KindCluster(Cluster):
     def wait_until_ready(self) -> None:
         def ready() -> bool:
             nodes = self.core.list_node().items
-            return bool(nodes) and all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
+            return bool(nodes) and all(objects.is_ready(n) for n in nodes)
 
         self._wait(ready, "every node becoming Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
 
@@ -170,7 +171,7 @@ class KindCluster(Cluster):
             deployments = self.apps.list_namespaced_deployment("kube-system").items
             pods = self.core.list_namespaced_pod("kube-system").items
             return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
-                    and bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods))
+                    and bool(pods) and all(objects.is_ready(p) for p in pods))
 
         self._wait(settled, "kube-system settling (CoreDNS available, every pod Ready)",
                    f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
