@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
 from runbooks.kube import objects, raw
+from runbooks.kube.dry_run import DryRun
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.session import Session
 from runbooks.kube.transport import Chain
@@ -100,6 +101,11 @@ class Cluster(abc.ABC):
     def api(self) -> client.ApiClient:
         """A kubernetes-client ApiClient for this cluster (built once, reset on restarts)."""
         return self.session.api
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether this cluster's API writes are server-side dry runs (plan mode's cluster under maintenance)."""
+        return any(isinstance(w, DryRun) for w in self.api_chain.wrappers)
 
     def reset_api(self) -> None:
         """Drop pooled connections, e.g. after the apiserver restarted on a new certificate."""

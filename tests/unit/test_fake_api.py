@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runbooks.backup import resources as backup
-from runbooks.drain.engine import DrainOptions, plan_drain
+from runbooks.drain.engine import DrainOptions, drain_node, plan_drain
 from runbooks.kube.dry_run import DryRun
 from runbooks.kube.fake import FakeApi
 from runbooks.upgrade import gate
@@ -142,3 +142,21 @@ def test_backup_applies_crds_and_namespaces_before_what_lives_in_them(tmp_path: 
                        ("configmaps", "settings"), ("deployments", "web"), ("widgets", "w")]
     assert all(r.query.get("fieldManager") == backup.FIELD_MANAGER for r in fake.writes())
     assert len(result.applied) == 5 and fake.get("example.com/v1", "widgets", "w", "shop")["spec"] == {"size": 1}
+
+
+def test_a_drain_under_plan_mode_sends_dry_run_evictions_and_does_not_wait(drained: FakeCluster) -> None:
+    drained.api_chain.add(DryRun())
+    result = drain_node(drained, "worker-1", DrainOptions(ignore_daemonsets=True, force=True, timeout=5))
+    assert result.dry_run and result.evicted == ("web/bare", "web/solo-1", "web/web-1")
+    evictions = [r for r in drained.fake.writes() if r.path.endswith("/eviction")]
+    assert len(evictions) == 3 and all(r.query == {"dryRun": "All"} for r in evictions)
+    assert drained.fake.get("v1", "pods", "web-1", "web") is not None, "nothing was evicted"
+
+
+def test_a_real_drain_waits_until_the_evicted_pods_are_gone(drained: FakeCluster) -> None:
+    drained.fake.objects[("policy/v1", "poddisruptionbudgets")].pop(("web", "web-at-zero"))
+    result = drain_node(drained, "worker-1", DrainOptions(ignore_daemonsets=True, force=True, timeout=5))
+    assert not result.dry_run and result.evicted == ("web/bare", "web/solo-1", "web/web-1")
+    left = drained.core.list_pod_for_all_namespaces(field_selector="spec.nodeName=worker-1").items
+    assert [p.metadata.name for p in left] == ["agent-1"]
+    assert drained.fake.get("v1", "nodes", "worker-1")["spec"]["unschedulable"] is True
