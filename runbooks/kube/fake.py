@@ -8,6 +8,7 @@ import copy
 import io
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,9 @@ class FakeApi:
     requests: list[Request] = field(default_factory=list)
     failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     raw: dict[str, tuple[int, str]] = field(default_factory=dict)  # non-resource paths: /readyz, /metrics
+    # Scripted watches: each watch request of a collection path answers the next list of events (type,
+    # object) as the API streams them; once they run out, a quiet watch that ends after a moment.
+    watches: dict[str, list[list[Obj]]] = field(default_factory=dict)
     revision: int = 1
 
     # -- setting up ----------------------------------------------------------------------------------
@@ -237,6 +241,12 @@ class FakeApi:
         dry_run = "dryRun" in query
         key = (namespace, name or "")
         method = request.method
+        if method == "GET" and name is None and query.get("watch") in ("true", "1", "True"):
+            script = self.watches.get(request.path.rstrip("/")) or []
+            events = script.pop(0) if script else []
+            if not events:
+                time.sleep(0.02)
+            return 200, "".join(json.dumps(event) + "\n" for event in events)
         if method == "GET" and name is None:
             items = [copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if not namespace or ns == namespace]
             items = [o for o in items if _selector_matches(query.get("labelSelector", ""), (o.get("metadata") or {}).get("labels") or {})]
