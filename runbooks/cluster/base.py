@@ -18,7 +18,7 @@ from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, Un
 from runbooks.kube import objects, raw
 from runbooks.kube.dry_run import DryRun
 from runbooks.kube.etcd_access import EtcdAccess
-from runbooks.kube.session import Session
+from runbooks.kube.session import ApiHandles, Session
 from runbooks.kube.transport import Chain
 from runbooks.versions import ComponentVersions
 
@@ -34,7 +34,7 @@ class Capability(str, enum.Enum):
     DISPOSABLE = "created for this run and thrown away after it"
 
 
-class Cluster(abc.ABC):
+class Cluster(ApiHandles, abc.ABC):
     """A running Kubernetes cluster that runbooks act on."""
 
     provider: str = "abstract"
@@ -87,8 +87,8 @@ class Cluster(abc.ABC):
             )
 
     # -- API access ----------------------------------------------------------------------------
-    # Every ApiClient and typed handle comes from the kube seam (runbooks/kube/session.py); a
-    # cluster only says where its API is. `api_chain` holds the wrappers of this cluster's requests
+    # Every ApiClient and typed handle (cluster.core, .apps, .policy, ... from ApiHandles) comes from
+    # the kube seam (runbooks/kube/session.py); a cluster only says where its API is. `api_chain` holds the wrappers of this cluster's requests
     # (plan mode's dry run for the cluster under maintenance); it outlives reset_api.
     @property
     def session(self) -> Session:
@@ -112,46 +112,6 @@ class Cluster(abc.ABC):
         if self._session is not None:
             self._session.close()
         self._session = None
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return self.session.core
-
-    @property
-    def apps(self) -> client.AppsV1Api:
-        return self.session.apps
-
-    @property
-    def policy(self) -> client.PolicyV1Api:
-        return self.session.policy
-
-    @property
-    def batch(self) -> client.BatchV1Api:
-        return self.session.batch
-
-    @property
-    def discovery(self) -> client.DiscoveryV1Api:
-        return self.session.discovery
-
-    @property
-    def admission(self) -> client.AdmissionregistrationV1Api:
-        return self.session.admission
-
-    @property
-    def apiextensions(self) -> client.ApiextensionsV1Api:
-        return self.session.apiextensions
-
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return self.session.custom
-
-    @property
-    def version(self) -> client.VersionApi:
-        return self.session.version
-
-    @property
-    def storage(self) -> client.StorageV1Api:
-        return self.session.storage
 
     def api_readyz(self, timeout: float = 10) -> tuple[int, str]:
         """GET /readyz?verbose with the cluster's own credentials: (HTTP status, body); 0 when unreachable."""

@@ -61,38 +61,31 @@ def node_roles(labels: dict[str, str] | None) -> tuple[str, ...]:
     return tuple(sorted(k.split("/", 1)[1] for k in (labels or {}) if k.startswith(NODE_ROLE_PREFIX)))
 
 
+def _tolerating(status: int, call: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[bool, T | None]:
+    """(True, what `call` returned), or (False, None) when it answered HTTP `status`."""
+    try:
+        return True, call(*args, **kwargs)
+    except ApiException as exc:
+        if exc.status == status:
+            return False, None
+        raise
+
+
 def read_or_none(read: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """`read(*args)`, or None when the object does not exist (404)."""
-    try:
-        return read(*args, **kwargs)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return _tolerating(404, read, *args, **kwargs)[1]
 
 
 def is_gone(read: Callable[..., object], *args: Any) -> bool:
     """Whether `read(*args)` answers 404 now."""
-    return read_or_none(read, *args) is None
+    return not _tolerating(404, read, *args)[0]
 
 
 def delete_if_present(delete: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     """`delete(*args)`; False when there was nothing to delete (404)."""
-    try:
-        delete(*args, **kwargs)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _tolerating(404, delete, *args, **kwargs)[0]
 
 
 def create_unless_exists(create: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     """`create(*args)`; False when the object exists already (409)."""
-    try:
-        create(*args, **kwargs)
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
-    return True
+    return _tolerating(409, create, *args, **kwargs)[0]

@@ -6,6 +6,7 @@ maintenance), to the network or to the `terminal` a test hands it (a fake API)."
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Generic, TypeVar, cast
 from pathlib import Path
 
 from kubernetes import client, config
@@ -17,7 +18,44 @@ from runbooks.kube.transport import Chain, SeamApiClient, Send
 SHARED = Chain()
 
 
-class Session:
+A = TypeVar("A")
+
+
+class Handle(Generic[A]):
+    """A typed API handle (`client.CoreV1Api`, ...) on a session's pooled client, built once per session."""
+
+    def __init__(self, api_type: type[A]) -> None:
+        self.api_type = api_type
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, holder: "ApiHandles", owner: type | None = None) -> A:
+        session = holder.session
+        cached = session.handles.get(self.name)
+        if cached is None:
+            cached = session.handles[self.name] = self.api_type(session.api)
+        return cast(A, cached)
+
+
+class ApiHandles:
+    """The typed handles of whatever has a `session`: a Session itself, or a cluster (runbooks.cluster.Cluster)."""
+
+    session: "Session"
+    core = Handle(client.CoreV1Api)
+    apps = Handle(client.AppsV1Api)
+    policy = Handle(client.PolicyV1Api)
+    batch = Handle(client.BatchV1Api)
+    discovery = Handle(client.DiscoveryV1Api)
+    admission = Handle(client.AdmissionregistrationV1Api)
+    apiextensions = Handle(client.ApiextensionsV1Api)
+    custom = Handle(client.CustomObjectsApi)
+    version = Handle(client.VersionApi)
+    storage = Handle(client.StorageV1Api)
+
+
+class Session(ApiHandles):
     """One cluster's API: a pooled client built on first use, typed handles on it, fresh clients on demand."""
 
     def __init__(self, kubeconfig: Path | None, context: str | None = None, *, chain: Chain | None = None,
@@ -29,6 +67,11 @@ class Session:
         self.shared = shared
         self.terminal = terminal
         self._configuration = configuration
+        self.handles: dict[str, object] = {}
+
+    @property
+    def session(self) -> "Session":
+        return self
 
     def _load(self) -> client.Configuration:
         if self._configuration is not None:
@@ -55,44 +98,3 @@ class Session:
     def close(self) -> None:
         if "api" in self.__dict__:
             self.api.close()
-
-    # -- typed handles -----------------------------------------------------------------------------
-    @cached_property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
-    @cached_property
-    def apps(self) -> client.AppsV1Api:
-        return client.AppsV1Api(self.api)
-
-    @cached_property
-    def policy(self) -> client.PolicyV1Api:
-        return client.PolicyV1Api(self.api)
-
-    @cached_property
-    def batch(self) -> client.BatchV1Api:
-        return client.BatchV1Api(self.api)
-
-    @cached_property
-    def discovery(self) -> client.DiscoveryV1Api:
-        return client.DiscoveryV1Api(self.api)
-
-    @cached_property
-    def admission(self) -> client.AdmissionregistrationV1Api:
-        return client.AdmissionregistrationV1Api(self.api)
-
-    @cached_property
-    def apiextensions(self) -> client.ApiextensionsV1Api:
-        return client.ApiextensionsV1Api(self.api)
-
-    @cached_property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
-
-    @cached_property
-    def version(self) -> client.VersionApi:
-        return client.VersionApi(self.api)
-
-    @cached_property
-    def storage(self) -> client.StorageV1Api:
-        return client.StorageV1Api(self.api)
