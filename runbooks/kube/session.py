@@ -56,7 +56,7 @@ class ApiHandles:
 
 
 class Session(ApiHandles):
-    """One cluster's API: a pooled client built on first use, typed handles on it, fresh clients on demand."""
+    """One cluster's API: a pooled client built on first use, typed handles on it, detached sessions on demand."""
 
     def __init__(self, kubeconfig: Path | None, context: str | None = None, *, chain: Chain | None = None,
                  shared: Chain | None = SHARED, terminal: Send | None = None,
@@ -86,14 +86,16 @@ class Session(ApiHandles):
             ) from exc
         return loaded
 
-    def fresh(self) -> SeamApiClient:
-        """A client with a connection pool of its own (close it when done), through the same wrappers."""
+    @cached_property
+    def api(self) -> SeamApiClient:
         chains = [self.chain] + ([self.shared] if self.shared is not None else [])
         return SeamApiClient(self._load(), chains, self.terminal)
 
-    @cached_property
-    def api(self) -> SeamApiClient:
-        return self.fresh()
+    def detached(self) -> "Session":
+        """A session of its own on the same cluster and wrappers (its own connection pool; close it when
+        done), for a client that must outlive this one's restarts, such as a long-running watcher."""
+        return Session(self.kubeconfig, self.context, chain=self.chain, shared=self.shared, terminal=self.terminal,
+                       configuration=self._configuration)
 
     def close(self) -> None:
         if "api" in self.__dict__:

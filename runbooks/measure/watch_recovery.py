@@ -54,7 +54,7 @@ class RecoveringWatcher:
 
     def __init__(self, cluster: Cluster, label_selector: str, watch_seconds: int = 5) -> None:
         # Its own ApiClient (through the same seam): the cluster's is closed and rebuilt when the apiserver restarts.
-        self._api = cluster.session.fresh()
+        self._session = cluster.session.detached()
         self.label_selector = label_selector
         self.watch_seconds = watch_seconds
         self._view: dict[str, str] = {}
@@ -62,7 +62,7 @@ class RecoveringWatcher:
         self._log: list[WatchLogEntry] = []
         self._lock = threading.Lock()
         self._started = 0.0
-        list_call = partial(client.CoreV1Api(self._api).list_config_map_for_all_namespaces, label_selector=label_selector)
+        list_call = partial(self._session.core.list_config_map_for_all_namespaces, label_selector=label_selector)
         self._watch = ListWatch(f"configmaps {label_selector}", list_call, self._listed, self._event, self._noted,
                                 read_timeout=watch_seconds, list_timeout=10, tolerant=True)
 
@@ -79,7 +79,7 @@ class RecoveringWatcher:
 
     def stop(self) -> None:
         self._watch.stop()
-        self._api.close()
+        self._session.close()
 
     def report(self) -> WatchRecoveryReport:
         with self._lock:
