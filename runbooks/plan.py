@@ -5,11 +5,12 @@ forgets the rule fails loudly instead of changing something:
 
 * Kubernetes API writes through the kubernetes client (POST/PUT/PATCH/DELETE) are sent with
   `dryRun=All`: the API server validates and admits them (webhooks, quotas, PDBs for evictions)
-  and persists nothing. (`runbooks/evidence/actions.py` applies `dry_run_url` to every request.)
+  and persists nothing. (A `runbooks.kube.dry_run.DryRun` wrapper on the request chain of the
+  cluster under maintenance, put there by the pytest plugin: `runbooks/plugin/safety.py`.)
 * `run_command` passes kubectl's mutating verbs `--dry-run=server` and refuses etcdctl
   commands that write (`guard_argv`).
 * Provider operations without a dry-run (stopping or restarting a control-plane component,
-  swapping etcd's data dir) call `refuse_if_active` and raise PlanModeError.
+  swapping etcd's data dir) raise PlanModeError (`refuse_if_active`) on the cluster the plugin hands out.
 
 What a runbook step must do to honour plan mode (the rule, also in README.md):
 a step that changes the cluster asks `plan.active()` (or the `plan_mode` fixture); when it is on,
@@ -22,11 +23,9 @@ wait for effects that cannot happen. A `Then` that checks such an effect calls
 from __future__ import annotations
 
 import threading
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from runbooks.errors import RunbookError
 
-MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KUBECTL_MUTATING = frozenset(
     {"apply", "create", "delete", "replace", "patch", "scale", "label", "annotate", "taint", "cordon",
      "uncordon", "drain", "expose", "run", "set", "rollout", "autoscale", "edit", "certificate"}
@@ -74,13 +73,9 @@ def active() -> bool:
 
 
 def protect(*identifiers: str | None) -> None:
-    """Dry-run every change aimed at these API URLs / kubeconfig paths / etcd endpoints."""
+    """Dry-run every command aimed at these API URLs / kubeconfig paths / etcd endpoints."""
     with _lock:
         _protected.update(str(i).rstrip("/") for i in identifiers if i)
-
-
-def protects(identifier: str) -> bool:
-    return _active and identifier.rstrip("/") in _protected
 
 
 def _aims_at_protected(argv: tuple[str, ...]) -> bool:
@@ -104,18 +99,6 @@ def skip_effect(reason: str) -> None:
     """In plan mode, end the scenario here as planned: the steps left check effects that did not happen."""
     if _active:
         raise PlanOnly(reason)
-
-
-def dry_run_url(method: str, url: str) -> str:
-    """`url` with dryRun=All added when it writes to a cluster plan mode protects."""
-    if not _active or method.upper() not in MUTATING_METHODS:
-        return url
-    parts = urlsplit(url)
-    if not protects(f"{parts.scheme}://{parts.netloc}"):
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dryRun"]
-    query.append(("dryRun", "All"))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _words(argv: tuple[str, ...]) -> list[str]:

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 
 from runbooks.errors import BadVersionError
 
+# The control plane's controllers, as the skew policy, health checks and restarts name them; a cloud
+# controller manager runs only where a cloud provider integration does.
+CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
+CLOUD_CONTROLLER = "cloud-controller-manager"
+ALL_CONTROLLERS = (*CONTROLLERS, CLOUD_CONTROLLER)
+
 _VERSION = re.compile(r"^v?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<rest>[-+].*)?$")
 
 

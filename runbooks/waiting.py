@@ -22,14 +22,18 @@ def wait_for(
     last_seen: Callable[[], object] | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     error: type[RunbookError] = RunbookError,
+    on_poll: Callable[[], None] | None = None,
 ) -> float:
     """Poll `condition` until it is true; return the seconds it took.
 
     Exceptions of `retry_on` count as "not yet" (an apiserver warming up after a restart). After
     `timeout` seconds, raises `error` naming `what`, the `last_seen` state when given, and `fix`.
+    `on_poll` runs before every poll; it raises to give up early (what is waited on has failed).
     """
     started = time.monotonic()
     while True:
+        if on_poll is not None:
+            on_poll()
         try:
             if condition():
                 return time.monotonic() - started

@@ -21,6 +21,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import BackupError
+from runbooks.kube.kubectl import kubectl_argv
 from runbooks.kube.raw import request, server_side_apply
 from runbooks.waiting import wait_for
 from runbooks.policy.backup import (
@@ -283,8 +284,7 @@ class GetAllComparison:
 
 
 def get_all_argv(kubectl: Path, cluster: Cluster) -> list[str]:
-    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", "get", "all", "--all-namespaces", "-o", "json"]
-    return argv + ([f"--context={cluster.context}"] if cluster.context else [])
+    return kubectl_argv(kubectl, cluster, "get", "all", "--all-namespaces", "-o", "json")
 
 
 def compare_with_get_all(result: ExportResult, get_all_json: str) -> GetAllComparison:

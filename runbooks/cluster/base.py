@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from kubernetes import client, config
+from kubernetes import client
 from urllib3.exceptions import HTTPError
 
-from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
+from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
+from runbooks.kube import objects, raw
+from runbooks.kube.dry_run import DryRun
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.kube.session import ApiHandles, Session
+from runbooks.kube.transport import Chain
 from runbooks.versions import ComponentVersions
 
 
@@ -30,24 +34,14 @@ class Capability(str, enum.Enum):
     DISPOSABLE = "created for this run and thrown away after it"
 
 
-@dataclass(frozen=True)
-class EtcdAccess:
-    """How to reach etcd over TLS: the source notes' --endpoints/--cacert/--cert/--key."""
-
-    endpoint: str
-    cacert: Path
-    cert: Path
-    key: Path
-    data_dir: Path | None = None
-
-
-class Cluster(abc.ABC):
+class Cluster(ApiHandles, abc.ABC):
     """A running Kubernetes cluster that runbooks act on."""
 
     provider: str = "abstract"
 
     def __init__(self) -> None:
-        self._api: client.ApiClient | None = None
+        self._session: Session | None = None
+        self.api_chain = Chain()
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -93,41 +87,40 @@ class Cluster(abc.ABC):
             )
 
     # -- API access ----------------------------------------------------------------------------
+    # Every ApiClient and typed handle (cluster.core, .apps, .policy, ... from ApiHandles) comes from
+    # the kube seam (runbooks/kube/session.py); a cluster only says where its API is. `api_chain` holds the wrappers of this cluster's requests
+    # (plan mode's dry run for the cluster under maintenance); it outlives reset_api.
+    @property
+    def session(self) -> Session:
+        """This cluster's API session (built once, rebuilt after reset_api)."""
+        if self._session is None:
+            self._session = Session(self.kubeconfig, self.context, chain=self.api_chain)
+        return self._session
+
     @property
     def api(self) -> client.ApiClient:
         """A kubernetes-client ApiClient for this cluster (built once, reset on restarts)."""
-        if self._api is None:
-            try:
-                self._api = config.new_client_from_config(config_file=str(self.kubeconfig), context=self.context)
-            except (config.ConfigException, OSError) as exc:
-                raise ClusterError(
-                    f"cannot load kubeconfig {self.kubeconfig} (context {self.context or 'current'}): {exc}; "
-                    "check --kubeconfig / --kube-context"
-                ) from exc
-        return self._api
+        return self.session.api
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether this cluster's API writes are server-side dry runs (plan mode's cluster under maintenance)."""
+        return any(isinstance(w, DryRun) for w in self.api_chain.wrappers)
 
     def reset_api(self) -> None:
         """Drop pooled connections, e.g. after the apiserver restarted on a new certificate."""
-        if self._api is not None:
-            self._api.close()
-        self._api = None
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
+        if self._session is not None:
+            self._session.close()
+        self._session = None
 
     def api_readyz(self, timeout: float = 10) -> tuple[int, str]:
         """GET /readyz?verbose with the cluster's own credentials: (HTTP status, body); 0 when unreachable."""
-        api = self.api
-        method, url, headers, body, post = api.param_serialize("GET", "/readyz", query_params=[("verbose", "true")], auth_settings=["BearerToken"])
         try:
-            response = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
+            return raw.request_text(self.api, "GET", "/readyz", [("verbose", "true")], timeout=timeout)
         except client.ApiException as exc:
             return exc.status or 0, exc.body or str(exc)
         except (OSError, HTTPError) as exc:  # connection refused or reset: the apiserver is not listening (yet)
             return 0, str(exc)
-        response.read()
-        return response.status, response.data.decode(errors="replace")
 
     def node_names(self) -> list[str]:
         return sorted(node.metadata.name for node in self.core.list_node().items)
@@ -157,7 +150,7 @@ class Cluster(abc.ABC):
             return None
         if not pods:
             return None
-        return all(any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])) for pod in pods)
+        return all(objects.is_ready(pod) for pod in pods)
 
     # -- optional capabilities ------------------------------------------------------------------
     def etcd_access(self) -> EtcdAccess:

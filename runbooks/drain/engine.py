@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.kube import objects
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -43,7 +44,6 @@ class DrainOptions:
     timeout: float = 120.0  # the whole drain; 0 would mean forever in kubectl, here it must be > 0
     skip_wait_for_delete_timeout: float = 0.0  # pods deleted longer ago than this are not waited for
     grace_period: int | None = None
-    dry_run: bool = False  # server-side: every request is sent with dryRun=All
     parallelism: int = 16
 
 
@@ -110,23 +110,19 @@ class DrainResult:
         }
 
 
-def _dry(options: DrainOptions) -> dict[str, str]:
-    return {"dry_run": "All"} if options.dry_run else {}
-
-
-def cordon(cluster: Cluster, node: str, dry_run: bool = False) -> None:
+def cordon(cluster: Cluster, node: str) -> None:
     """Mark the node unschedulable (`kubectl cordon`)."""
-    _set_unschedulable(cluster, node, True, dry_run)
+    _set_unschedulable(cluster, node, True)
 
 
-def uncordon(cluster: Cluster, node: str, dry_run: bool = False) -> None:
+def uncordon(cluster: Cluster, node: str) -> None:
     """Make the node schedulable again (`kubectl uncordon`)."""
-    _set_unschedulable(cluster, node, False, dry_run)
+    _set_unschedulable(cluster, node, False)
 
 
-def _set_unschedulable(cluster: Cluster, node: str, value: bool, dry_run: bool) -> None:
+def _set_unschedulable(cluster: Cluster, node: str, value: bool) -> None:
     cluster.get_node(node)  # an unknown node is an error that lists the real ones
-    cluster.core.patch_node(node, {"spec": {"unschedulable": value or None}}, **({"dry_run": "All"} if dry_run else {}))
+    cluster.core.patch_node(node, {"spec": {"unschedulable": value or None}})
 
 
 def pods_on_node(cluster: Cluster, node: str, selector: str | None = None) -> list[client.V1Pod]:
@@ -176,7 +172,7 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
     blockers: list[Blocker] = []
     leaving = {(v.namespace, v.name) for v in verdicts if v.action == "evict"}
     pod_by_key = {(p.metadata.namespace, p.metadata.name): p for p in pods}
-    for pdb in client.PolicyV1Api(cluster.api).list_pod_disruption_budget_for_all_namespaces().items:
+    for pdb in cluster.policy.list_pod_disruption_budget_for_all_namespaces().items:
         covered = [key for key in leaving if key[0] == pdb.metadata.namespace and _selects(pdb, pod_by_key[key])]
         if not covered:
             continue
@@ -187,7 +183,7 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         elif allowed < len(covered):
             blockers.append(Blocker("PodDisruptionBudget", name, f"allows {allowed} at a time for {len(covered)} pods: the drain will wait for replacements", blocks=False))
         if pdb.spec.unhealthy_pod_eviction_policy in (None, "IfHealthyBudget"):
-            unhealthy = [k[1] for k in covered if not _ready(pod_by_key[k])]
+            unhealthy = [k[1] for k in covered if not objects.is_ready(pod_by_key[k])]
             if unhealthy and allowed == 0:
                 blockers.append(Blocker("unhealthy pod", name, f"IfHealthyBudget keeps unready pods {', '.join(unhealthy)} from eviction"))
     for key in sorted(leaving):
@@ -225,16 +221,12 @@ def _selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
     return True  # policy/v1: an empty selector selects every pod of the namespace (a null one, none)
 
 
-def _ready(pod: client.V1Pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []) if pod.status)
-
-
 def _replica_owner(cluster: Cluster, pod: client.V1Pod) -> tuple[str, int] | None:
     """(owner name, desired replicas) for ReplicaSet/StatefulSet pods; None otherwise."""
     ref = next((r for r in pod.metadata.owner_references or [] if r.controller), None)
     if ref is None or ref.kind not in ("ReplicaSet", "StatefulSet"):
         return None
-    apps = client.AppsV1Api(cluster.api)
+    apps = cluster.apps
     try:
         if ref.kind == "ReplicaSet":
             rs = apps.read_namespaced_replica_set(ref.name, pod.metadata.namespace)
@@ -285,17 +277,17 @@ class _Evictor:
 
     def remove(self, verdict: PodVerdict) -> str:
         key = f"{verdict.namespace}/{verdict.name}"
-        delete_options = client.V1DeleteOptions(grace_period_seconds=self.options.grace_period, **_dry(self.options))
+        delete_options = client.V1DeleteOptions(grace_period_seconds=self.options.grace_period)
         delay = 0.1
         while True:
             try:
                 if verdict.action == "delete":
-                    self.core.delete_namespaced_pod(verdict.name, verdict.namespace, body=delete_options, **_dry(self.options))
+                    self.core.delete_namespaced_pod(verdict.name, verdict.namespace, body=delete_options)
                 else:
                     eviction = client.V1Eviction(
                         metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options
                     )
-                    self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction, **_dry(self.options))
+                    self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction)
                 return key
             except ApiException as exc:
                 if exc.status == 404:
@@ -313,7 +305,8 @@ class _Evictor:
 
 
 def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainResult:
-    """Cordon `node` and evict its pods as `kubectl drain` does; wait until they are gone.
+    """Cordon `node` and evict its pods as `kubectl drain` does; wait until they are gone (not when the
+    cluster's writes are dry runs, under --plan: the API admitted every eviction and removed no pod).
 
     On failure the node stays cordoned and the pods that were not evicted keep running: the
     error says which and why, and `uncordon` returns the node to service.
@@ -325,7 +318,7 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
     if refused:
         listing = "; ".join(f"{v.namespace}/{v.name}: {v.reason}" for v in refused)
         raise DrainBlockedError(f"cannot drain {node}, nothing was changed: {listing}")
-    cordon(cluster, node, options.dry_run)
+    cordon(cluster, node)
     evictor = _Evictor(cluster, options, deadline)
     removing = plan.to_remove
     evicted: list[str] = []
@@ -344,7 +337,7 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
             f"{node} stays cordoned; {len(evicted)} pods were evicted, the others still run. "
             "Fix the budget (or scale the workload) and drain again, or uncordon the node."
         )
-    if not options.dry_run:
+    if not cluster.dry_run:  # a dry-run eviction removes nothing: there is nothing to wait for
         _wait_gone(cluster, node, [v for v in removing], deadline, options.skip_wait_for_delete_timeout)
     return DrainResult(
         node=node,
@@ -352,7 +345,7 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         skipped=tuple(v for v in plan.verdicts if v.action == "skip"),
         retries=sum(evictor.retries.values()),
         seconds=time.monotonic() - started,
-        dry_run=options.dry_run,
+        dry_run=cluster.dry_run,
         pdb_waits=dict(evictor.retries),
     )
 

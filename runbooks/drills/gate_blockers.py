@@ -29,7 +29,7 @@ def create_webhook_without_backend(cluster: Cluster, namespace: str, name: str) 
     cluster.core.create_namespaced_service(namespace, client.V1Service(
         metadata=client.V1ObjectMeta(name=backend),
         spec=client.V1ServiceSpec(selector={"app": backend}, ports=[client.V1ServicePort(port=443, target_port=BACKEND_PORT)])))
-    client.AdmissionregistrationV1Api(cluster.api).create_validating_webhook_configuration(client.V1ValidatingWebhookConfiguration(
+    cluster.admission.create_validating_webhook_configuration(client.V1ValidatingWebhookConfiguration(
         metadata=client.V1ObjectMeta(name=webhook_configuration_name(name)),
         webhooks=[client.V1ValidatingWebhook(
             name=f"{name}.{CRD_GROUP}", failure_policy="Fail", side_effects="None", admission_review_versions=["v1"],
@@ -72,7 +72,7 @@ def _wait_established(extensions: client.ApiextensionsV1Api, name: str, timeout:
 def create_crd_storing_an_unserved_version(cluster: Cluster, plural: str, objects: int = 2) -> list[str]:
     """A cluster-scoped CRD whose objects were written at v1, then moved to v2 with v1 no longer
     served: storedVersions says [v1, v2] and etcd still holds v1 objects. Returns the objects' names."""
-    extensions = client.ApiextensionsV1Api(cluster.api)
+    extensions = cluster.apiextensions
     name = crd_name(plural)
     kind = plural.rstrip("s").capitalize()
     extensions.create_custom_resource_definition(client.V1CustomResourceDefinition(
@@ -82,7 +82,7 @@ def create_crd_storing_an_unserved_version(cluster: Cluster, plural: str, object
             names=client.V1CustomResourceDefinitionNames(plural=plural, singular=plural.rstrip("s"), kind=kind)),
     ))
     _wait_established(extensions, name)
-    custom = client.CustomObjectsApi(cluster.api)
+    custom = cluster.custom
     names = [f"{plural.rstrip('s')}-{i}" for i in range(objects)]
     for item in names:
         wait_for(lambda: _try_create(custom, plural, kind, item), f"{kind} {item} created at v1", 30,
@@ -104,11 +104,11 @@ def migrate_stored_versions(cluster: Cluster, plural: str) -> tuple[int, list[st
     """The upstream storage-version migration: re-write every object (an update re-encodes it at the
     storage version), then record that only the storage version is stored. Returns (objects
     rewritten, storedVersions after)."""
-    extensions = client.ApiextensionsV1Api(cluster.api)
+    extensions = cluster.apiextensions
     name = crd_name(plural)
     crd = extensions.read_custom_resource_definition(name)
     storage = next(v.name for v in crd.spec.versions if v.storage)
-    custom = client.CustomObjectsApi(cluster.api)
+    custom = cluster.custom
     items = custom.list_cluster_custom_object(CRD_GROUP, storage, plural)["items"]
     for item in items:
         custom.replace_cluster_custom_object(CRD_GROUP, storage, plural, item["metadata"]["name"], item)

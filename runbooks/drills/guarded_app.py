@@ -28,7 +28,7 @@ class BudgetStatus:
 def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, replicas: int, min_available: int) -> BudgetStatus:
     """Namespace, Deployment (pods labelled app=<name>, spread over workers) and its PDB; waits until
     the disruption controller has computed the budget."""
-    apps, policy = client.AppsV1Api(cluster.api), client.PolicyV1Api(cluster.api)
+    apps, policy = cluster.apps, cluster.policy
     ensure_namespace(cluster, namespace)
     labels = {"app": name}
     pod = client.V1PodSpec(
@@ -48,15 +48,15 @@ def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, repli
 
 
 def set_min_available(cluster: Cluster, namespace: str, name: str, min_available: int) -> BudgetStatus:
-    policy = client.PolicyV1Api(cluster.api)
+    policy = cluster.policy
     policy.patch_namespaced_pod_disruption_budget(name, namespace, {"spec": {"minAvailable": min_available}})
-    replicas = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, namespace).spec.replicas or 0
+    replicas = cluster.apps.read_namespaced_deployment(name, namespace).spec.replicas or 0
     return wait_budget(cluster, namespace, name, replicas - min_available)
 
 
 def wait_budget(cluster: Cluster, namespace: str, name: str, allowed: int, timeout: float = 120.0) -> BudgetStatus:
     """Wait (bounded) until the disruption controller reports `allowed` disruptions for the current spec."""
-    policy = client.PolicyV1Api(cluster.api)
+    policy = cluster.policy
     seen: dict[str, BudgetStatus] = {}
 
     def reached() -> bool:

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import yaml
-from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.kube.commands import CommandResult, run_command
 from runbooks.drills.container import container
 from runbooks.policy.removed_apis import LAST_APPLIED
+from runbooks.kube.kubectl import kubectl_argv
 
 
 def cronjob_manifest(namespace: str, name: str, api_version: str) -> dict:
@@ -30,14 +30,11 @@ def create_cronjob_last_applied_as(cluster: Cluster, namespace: str, name: str, 
     body = cronjob_manifest(namespace, name, "batch/v1")
     old = cronjob_manifest(namespace, name, old_api_version)
     body["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(old, separators=(",", ":"))}
-    client.BatchV1Api(cluster.api).create_namespaced_cron_job(namespace, body)
+    cluster.batch.create_namespaced_cron_job(namespace, body)
 
 
 def reapply(kubectl: Path, cluster: Cluster, manifest: dict, directory: Path) -> CommandResult:
     """`kubectl apply -f` the manifest (written to `directory`), as the owning pipeline would."""
     path = directory / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(manifest))
-    argv: list[str | Path] = [kubectl, "--kubeconfig", str(cluster.kubeconfig)]
-    if cluster.context:
-        argv += ["--context", cluster.context]
-    return run_command([*argv, "apply", "-f", str(path)], timeout=60)
+    return run_command([*kubectl_argv(kubectl, cluster, "apply", "-f", str(path))], timeout=60)

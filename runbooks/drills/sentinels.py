@@ -9,12 +9,12 @@ import secrets
 from dataclasses import dataclass
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container
 from runbooks.waiting import wait_for
 from runbooks.drills.workloads import wait_deployment_ready
+from runbooks.kube import objects
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
 PROOF_SELECTOR = f"{PROOF_LABEL}=true"
@@ -62,7 +62,7 @@ def _labels() -> dict[str, str]:
 
 
 def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeout: float = 120.0) -> Sentinels:
-    core, apps = cluster.core, client.AppsV1Api(cluster.api)
+    core, apps = cluster.core, cluster.apps
     value = secrets.token_hex(16)
     config_value = f"written-before-the-snapshot-{secrets.token_hex(4)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=_labels())))
@@ -91,17 +91,10 @@ def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeou
 
 
 def check_sentinels(cluster: Cluster, sentinels: Sentinels) -> SentinelCheck:
-    core, apps = cluster.core, client.AppsV1Api(cluster.api)
+    core, apps = cluster.core, cluster.apps
     ns = sentinels.namespace
 
-    def read(call: object, *args: str) -> object | None:
-        try:
-            return call(*args)  # type: ignore[operator]
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
+    read = objects.read_or_none
     namespace = read(core.read_namespace, ns)
     cm = read(core.read_namespaced_config_map, CONFIGMAP, ns)
     secret = read(core.read_namespaced_secret, SECRET, ns)
@@ -134,24 +127,9 @@ def damage(cluster: Cluster, sentinels: Sentinels, timeout: float = 120.0) -> st
     )
     core.delete_namespace(sentinels.namespace)
 
-    def gone() -> bool:
-        try:
-            core.read_namespace(sentinels.namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return True
-            raise
-        return False
-
-    wait_for(gone, f"namespace {sentinels.namespace} being deleted", timeout, "check kube-controller-manager (its namespace controller)", interval=0.5)
+    wait_for(lambda: objects.is_gone(core.read_namespace, sentinels.namespace), f"namespace {sentinels.namespace} being deleted", timeout, "check kube-controller-manager (its namespace controller)", interval=0.5)
     return f"default/{AFTER_SNAPSHOT}"
 
 
 def exists_after_snapshot_object(cluster: Cluster) -> bool:
-    try:
-        cluster.core.read_namespaced_config_map(AFTER_SNAPSHOT, "default")
-        return True
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
+    return not objects.is_gone(cluster.core.read_namespaced_config_map, AFTER_SNAPSHOT, "default")

@@ -10,12 +10,13 @@ from kubernetes.client.exceptions import ApiException
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container, start_delay_annotations
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
     """Wait (bounded) until `name` has spec.replicas ready replicas and as many Running pods of its
     selector; return the ready count."""
-    apps, core = client.AppsV1Api(cluster.api), cluster.core
+    apps, core = cluster.apps, cluster.core
     seen = {"wanted": 0, "ready": 0, "running": 0}
 
     def reconciled() -> bool:
@@ -34,11 +35,7 @@ def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: 
 
 def ensure_namespace(cluster: Cluster, namespace: str) -> None:
     """Create `namespace` unless it exists (several Givens of one scenario may need it)."""
-    try:
-        cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    objects.create_unless_exists(cluster.core.create_namespace, client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
 
 
 # -- workloads a runbook puts in place to prove a procedure (their container: runbooks/drills/container.py)
@@ -79,7 +76,7 @@ def deploy(
         spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels), template=template),
     )
     ensure_namespace(cluster, namespace)
-    return client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, body)
+    return cluster.apps.create_namespaced_deployment(namespace, body)
 
 
 def create_scenario_namespace(cluster: Cluster, prefix: str, runbook: str) -> str:
@@ -92,11 +89,7 @@ def create_scenario_namespace(cluster: Cluster, prefix: str, runbook: str) -> st
 
 def delete_namespace(cluster: Cluster, namespace: str) -> None:
     """Delete a scenario's namespace (the namespace controller removes what is in it)."""
-    try:
-        cluster.core.delete_namespace(namespace)
-    except ApiException as error:
-        if error.status != 404:
-            raise
+    objects.delete_if_present(cluster.core.delete_namespace, namespace)
 
 
 def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available: int) -> client.V1PodDisruptionBudget:
@@ -105,7 +98,7 @@ def guard_with_budget(cluster: Cluster, namespace: str, name: str, min_available
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels={"app": name})),
     )
-    return client.PolicyV1Api(cluster.api).create_namespaced_pod_disruption_budget(namespace, body)
+    return cluster.policy.create_namespaced_pod_disruption_budget(namespace, body)
 
 
 def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1DaemonSet:
@@ -122,7 +115,7 @@ def deploy_daemonset(cluster: Cluster, namespace: str, name: str) -> client.V1Da
         ),
     )
     ensure_namespace(cluster, namespace)
-    return client.AppsV1Api(cluster.api).create_namespaced_daemon_set(namespace, body)
+    return cluster.apps.create_namespaced_daemon_set(namespace, body)
 
 
 def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> client.V1Pod:
@@ -136,7 +129,7 @@ def create_bare_pod(cluster: Cluster, namespace: str, name: str, node: str) -> c
 
 
 def wait_daemonset_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 60.0) -> None:
-    apps = client.AppsV1Api(cluster.api)
+    apps = cluster.apps
 
     def ready() -> bool:
         status = apps.read_namespaced_daemon_set(name, namespace).status
@@ -156,5 +149,5 @@ def pods_by_node(cluster: Cluster, namespace: str, selector: str) -> dict[str, l
 
 def ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
     """Ready addresses behind a Service, from its EndpointSlices (a nil `ready` means ready, as the API says)."""
-    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
-    return sum(1 for s in slices.items for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
+    slices = cluster.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={service}")
+    return sum(1 for s in slices.items for e in (s.endpoints or []) if objects.endpoint_ready(e))

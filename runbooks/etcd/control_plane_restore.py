@@ -11,8 +11,8 @@ from pathlib import Path
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError
+from runbooks.versions import CONTROLLERS
 
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
 
 @dataclass(frozen=True)

@@ -131,13 +131,8 @@ class SnapshotStatus:
 
 
 # -- command lines (pure) ------------------------------------------------------------------------
-def tls_flags(access: EtcdAccess) -> list[str]:
-    """The source notes' --endpoints/--cacert/--cert/--key."""
-    return [f"--endpoints={access.endpoint}", f"--cacert={access.cacert}", f"--cert={access.cert}", f"--key={access.key}"]
-
-
 def save_argv(etcdctl: Path, access: EtcdAccess, snapshot: Path) -> list[str]:
-    return [str(etcdctl), *tls_flags(access), "snapshot", "save", str(snapshot)]
+    return [str(etcdctl), *access.tls_flags(), "snapshot", "save", str(snapshot)]
 
 
 def status_argv(tools: EtcdTools, snapshot: Path) -> list[str]:
@@ -170,16 +165,16 @@ def restore_argv(tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdM
 
 
 def member_list_argv(etcdctl: Path, access: EtcdAccess) -> list[str]:
-    return [str(etcdctl), *tls_flags(access), "member", "list", "--write-out=json"]
+    return [str(etcdctl), *access.tls_flags(), "member", "list", "--write-out=json"]
 
 
 def endpoint_status_argv(etcdctl: Path, access: EtcdAccess) -> list[str]:
-    return [str(etcdctl), *tls_flags(access), "endpoint", "status", "--write-out=json"]
+    return [str(etcdctl), *access.tls_flags(), "endpoint", "status", "--write-out=json"]
 
 
 def count_keys_argv(etcdctl: Path, access: EtcdAccess, revision: int) -> list[str]:
     """How many keys were live at `revision` (all of them: the empty key with --from-key)."""
-    return [str(etcdctl), *tls_flags(access), "get", "", "--from-key", "--count-only", f"--rev={revision}", "--write-out=fields"]
+    return [str(etcdctl), *access.tls_flags(), "get", "", "--from-key", "--count-only", f"--rev={revision}", "--write-out=fields"]
 
 
 # -- operations -----------------------------------------------------------------------------------

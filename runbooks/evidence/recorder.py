@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from runbooks.evidence import redact
-from runbooks.evidence.actions import ApiAction
+from runbooks.kube.audit import ApiAction
 from runbooks.kube.commands import CommandResult
 
 MAX_ACTIONS_PER_STEP = 200  # wait loops poll; beyond this the count is kept, not each request

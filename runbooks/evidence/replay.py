@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.evidence import changes, journal
-from runbooks.evidence.actions import ApiAction
+from runbooks.kube.audit import ApiAction
 from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.render import CSS, scenario_html
 from runbooks.evidence.report import header_html

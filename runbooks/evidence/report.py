@@ -13,6 +13,7 @@ from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
 from runbooks.evidence.render import CSS, table_html
 from runbooks.evidence.run import RunLog
+from runbooks.kube import objects
 
 
 def cluster_identity(cluster: Cluster) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
     }
     try:
         identity["kube_system_uid"] = cluster.core.read_namespace("kube-system").metadata.uid
-        identity["server_version"] = client.VersionApi(cluster.api).get_code().git_version
+        identity["server_version"] = cluster.version.get_code().git_version
         versions = cluster.component_versions()
         identity["components"] = {
             "kube-apiserver": versions.apiserver, "kube-controller-manager": versions.controller_manager,
@@ -34,9 +35,9 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
         identity["nodes"] = [
             {
                 "name": node.metadata.name,
-                "roles": ",".join(sorted(k.split("/", 1)[1] for k in (node.metadata.labels or {}) if k.startswith("node-role.kubernetes.io/"))) or "worker",
+                "roles": ",".join(objects.node_roles(node.metadata.labels)) or "worker",
                 "kubelet": node.status.node_info.kubelet_version,
-                "ready": next((c.status for c in node.status.conditions or [] if c.type == "Ready"), "Unknown"),
+                "ready": objects.condition_status(node, "Ready") or "Unknown",
             }
             for node in cluster.core.list_node().items
         ]

@@ -1,1 +1,4 @@
-"""The bottom Kubernetes/CLI seam: running commands, exec in a pod, raw API requests and image-tag parsing."""
+"""The bottom Kubernetes/CLI seam: the only place that builds ApiClients and typed API handles
+(session), the request chain every API request passes (transport: dry run, audit, a fake API for
+tests), raw requests, the list-and-watch loop, object primitives, kubectl argv, etcd access, exec in a
+pod, running commands and image-tag parsing."""

@@ -25,18 +25,33 @@ class ObjectRef(Protocol):
     def name(self) -> str: ...
 
 
-def request(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None) -> tuple[int, Any]:
-    """One API call: (HTTP status, decoded JSON body)."""
-    headers = {"Accept": "application/json"}
+def send(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None,
+         content_type: str | None = None, accept: str = "application/json", timeout: float = 60) -> Any:
+    """One request through `param_serialize` and `call_api` (so through the seam's wrappers): the read
+    response, whatever its status."""
+    headers = {"Accept": accept}
     if content_type:
         headers["Content-Type"] = content_type
     method, url, header_params, body_param, post = api.param_serialize(
         method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"]
     )
-    response = api.call_api(method, url, header_params, body_param, post, _request_timeout=60)
+    response = api.call_api(method, url, header_params, body_param, post, _request_timeout=timeout)
     response.read()
+    return response
+
+
+def request(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None) -> tuple[int, Any]:
+    """One API call: (HTTP status, decoded JSON body)."""
+    response = send(api, method, path, query, body, content_type)
     data = response.data
     return response.status, json.loads(data) if data else None
+
+
+def request_text(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None,
+                 accept: str = "application/json", timeout: float = 60) -> tuple[int, str]:
+    """One API call whose answer is text (/readyz, /metrics): (HTTP status, body)."""
+    response = send(api, method, path, query, accept=accept, timeout=timeout)
+    return response.status, (response.data or b"").decode(errors="replace")
 
 
 def object_path(obj: dict[str, Any], key: ObjectRef) -> str:

@@ -8,7 +8,6 @@ Service's EndpointSlices: what the Service routes to, rather than what the pods 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +15,12 @@ from typing import Any, Callable, Protocol
 
 from kubernetes import client
 
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.kube.watch import ListWatch
+from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
@@ -159,8 +159,7 @@ class PodBook:
     def is_ready(pod: dict[str, Any]) -> bool:
         if pod["metadata"].get("deletionTimestamp"):
             return False
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return objects.is_ready(pod)
 
     def sample(self, seconds: float) -> Sample:
         ready = total = terminating = 0
@@ -264,8 +263,7 @@ class EndpointSliceBook:
                 terminating += 1
                 continue
             total += 1
-            # An absent `ready` means ready (discovery.k8s.io/v1: "nil should be interpreted as true").
-            if conditions.get("ready", True) is not False:
+            if objects.endpoint_ready(endpoint):
                 ready += 1
                 if self.split_label:
                     pod = (endpoint.get("targetRef") or {}).get("name", "")
@@ -279,95 +277,24 @@ class Book(Protocol):
     def apply(self, event_type: str, item: dict[str, Any]) -> None: ...
 
 
-class WatchStream:
-    """One collection listed, then watched on a thread of its own until `stop`, the way an informer
-    does: every event goes into `book` under `lock` and then `on_change` runs; a 410 Gone re-lists;
-    an apiserver that is restarting (an upgrade step) is waited out and the watch resumed from the
-    last resourceVersion, which loses nothing."""
+class WatchStream(ListWatch):
+    """One collection listed, then watched until `stop` (kube.watch.ListWatch): every event goes into
+    `book` under `lock` and then `on_change` runs; a 410 Gone re-lists; an apiserver that is
+    restarting (an upgrade step) is waited out and the watch resumed from the last resourceVersion."""
 
     def __init__(self, name: str, list_call: Callable[..., Any], book: Book, lock: threading.Lock,
                  on_change: Callable[[], None] = lambda: None) -> None:
-        self.name = name
-        self.list_call = list_call
-        self.book = book
-        self.lock = lock
-        self.on_change = on_change
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        def listed(items: list[dict[str, Any]], resource_version: str) -> None:
+            with lock:
+                book.replace_all(items, int(resource_version) if resource_version.isdigit() else 0)
+            on_change()
 
-    def start(self) -> None:
-        resource_version = self._relist()
-        self._thread = threading.Thread(target=self._watch, args=(resource_version,), name=f"watch {self.name}", daemon=True)
-        self._thread.start()
+        def changed(event_type: str, obj: dict[str, Any]) -> None:
+            with lock:
+                book.apply(event_type, obj)
+            on_change()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=READ_TIMEOUT + 5)
-
-    def _relist(self) -> str:
-        """Replace the book with a fresh list; returns the list's resourceVersion to watch from."""
-        body = json.loads(self.list_call(_preload_content=False).data)
-        resource_version = body["metadata"]["resourceVersion"]
-        with self.lock:
-            self.book.replace_all(body["items"], int(resource_version) if resource_version.isdigit() else 0)
-        self.on_change()
-        return resource_version
-
-    def _relist_quietly(self, resource_version: str) -> str:
-        try:
-            return self._relist()
-        except (ApiException, MaxRetryError):
-            return resource_version  # still coming up: the next round tries again
-
-    def _watch(self, resource_version: str) -> None:
-        # A short read timeout is how the thread notices stop(): a quiet watch is re-opened from
-        # the last resourceVersion every READ_TIMEOUT seconds, so no event is lost in between.
-        while not self._stop.is_set():
-            try:
-                response = self.list_call(
-                    watch=True,
-                    resource_version=resource_version,
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=60,
-                    _preload_content=False,
-                    _request_timeout=(5, READ_TIMEOUT),
-                )
-                try:
-                    for line in response:
-                        event = json.loads(line)
-                        if event["type"] == "ERROR" and event["object"].get("code") == 410:
-                            # A restarted apiserver's watch cache starts at "now": re-list, as informers do.
-                            resource_version = self._relist()
-                            break
-                        if event["type"] == "ERROR":
-                            raise RunbookError(f"the watch of {self.name} failed: {event['object'].get('message')}")
-                        resource_version = event["object"]["metadata"]["resourceVersion"]
-                        if event["type"] != "BOOKMARK":
-                            with self.lock:
-                                self.book.apply(event["type"], event["object"])
-                            self.on_change()
-                        if self._stop.is_set():
-                            return
-                finally:
-                    response.release_conn()
-            except (ReadTimeoutError, ProtocolError):
-                continue
-            except ApiException as exc:
-                if exc.status not in (410, 429) and (exc.status or 0) < 500:
-                    self.error = exc
-                    return
-                time.sleep(0.5)  # the apiserver is coming up or its cache is behind: ask again
-                if exc.status == 410:
-                    resource_version = self._relist_quietly(resource_version)
-                continue
-            except MaxRetryError:
-                time.sleep(0.5)  # the apiserver is restarting: no object can change while it is away
-                continue
-            except Exception as exc:  # noqa: BLE001 - handed to stop(), which raises it in the caller
-                self.error = exc
-                return
+        super().__init__(name, list_call, listed, changed, read_timeout=READ_TIMEOUT)
 
 
 class AvailabilityProbe:
@@ -410,7 +337,7 @@ class AvailabilityProbe:
         return self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector, **options)
 
     def _list_replica_sets(self, **options: Any) -> Any:
-        return client.AppsV1Api(self.cluster.api).list_namespaced_replica_set(self.namespace, label_selector=self.selector, **options)
+        return self.cluster.apps.list_namespaced_replica_set(self.namespace, label_selector=self.selector, **options)
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -439,18 +366,15 @@ class AvailabilityProbe:
 
     def wait_for(self, condition: Callable[[Sample], bool], what: str, timeout: float = 60.0) -> Sample:
         """Wait (bounded) until the latest sample satisfies `condition`; a RunbookError names `what` otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._error() is not None:
-                break
-            sample = self.latest()
-            if condition(sample):
-                return sample
-            time.sleep(0.05)
-        raise RunbookError(
-            f"{self.selector}: {what} did not happen within {timeout:.0f} s (last seen: {self.latest()}); "
-            "check that kube-controller-manager is running and the pods are scheduled"
-        )
+        def stopped() -> None:
+            error = self._error()
+            if error is not None:
+                raise RunbookError(f"{self.selector}: the probe's watch stopped while waiting for {what}: {error}") from error
+
+        wait_for(lambda: condition(self.latest()), f"{self.selector}: {what}", timeout,
+                 "check that kube-controller-manager is running and the pods are scheduled",
+                 interval=0.05, last_seen=self.latest, on_poll=stopped)
+        return self.latest()
 
     def stop(self) -> ProbeReport:
         """Stop watching and return the report (idempotent)."""
@@ -487,6 +411,6 @@ class EndpointProbe(AvailabilityProbe):
         return self._labels.get(pod, {})
 
     def _list(self, **options: Any) -> Any:
-        return client.DiscoveryV1Api(self.cluster.api).list_namespaced_endpoint_slice(
+        return self.cluster.discovery.list_namespaced_endpoint_slice(
             self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.service}", **options
         )

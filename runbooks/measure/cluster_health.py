@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from runbooks.cluster.base import Cluster
 from runbooks.kube.commands import CommandResult, run_command
+from runbooks.kube import objects
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,11 @@ class NodeHealth:
 def node_health(cluster: Cluster) -> list[NodeHealth]:
     result = []
     for node in cluster.core.list_node().items:
-        conditions = {c.type: c.status for c in node.status.conditions or []}
-        roles = tuple(sorted(k.split("/", 1)[1] for k in (node.metadata.labels or {}) if k.startswith("node-role.kubernetes.io/")))
         result.append(
             NodeHealth(
                 name=node.metadata.name,
-                ready=conditions.get("Ready") == "True",
-                roles=roles,
+                ready=objects.is_ready(node),
+                roles=objects.node_roles(node.metadata.labels),
                 kubelet_version=node.status.node_info.kubelet_version,
                 unschedulable=bool(node.spec.unschedulable),
             )
@@ -36,17 +35,4 @@ def node_health(cluster: Cluster) -> list[NodeHealth]:
 
 def etcd_endpoint_health(cluster: Cluster, etcdctl: str) -> CommandResult:
     """`etcdctl endpoint health` over TLS with the source notes' flags (--endpoints/--cacert/--cert/--key)."""
-    access = cluster.etcd_access()
-    return run_command(
-        [
-            etcdctl,
-            f"--endpoints={access.endpoint}",
-            f"--cacert={access.cacert}",
-            f"--cert={access.cert}",
-            f"--key={access.key}",
-            "endpoint",
-            "health",
-            "--write-out=table",
-        ],
-        timeout=30,
-    )
+    return run_command([etcdctl, *cluster.etcd_access().tls_flags(), "endpoint", "health", "--write-out=table"], timeout=30)

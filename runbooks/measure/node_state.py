@@ -6,11 +6,11 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.waiting import wait_for
 from runbooks.drills.workloads import pods_by_node
+from runbooks.kube import objects
 
 
 def node_ready(cluster: Cluster, name: str) -> bool:
-    node = cluster.get_node(name)
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    return objects.is_ready(cluster.get_node(name))
 
 
 def wait_node_lost(cluster: Cluster, name: str, timeout: float = 120.0) -> float:

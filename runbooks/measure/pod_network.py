@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError
@@ -17,6 +16,7 @@ from runbooks.drills.container import PORT, container, start_delay_annotations
 from runbooks.measure.node_state import schedulable_workers
 from runbooks.kube.exec import exec_in_pod
 from runbooks.drills.workloads import wait_deployment_ready
+from runbooks.kube import objects
 
 CLUSTER_DOMAIN = "cluster.local"  # kubeadm's (and kind's) default
 FETCH_TIMEOUT_SECONDS = 3
@@ -70,7 +70,7 @@ def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_de
     workers = schedulable_workers(cluster)
     labels = {"app": name}
     spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}
-    client.AppsV1Api(cluster.api).create_namespaced_deployment(namespace, {
+    cluster.apps.create_namespaced_deployment(namespace, {
         "metadata": {"name": name, "labels": labels},
         "spec": {"replicas": len(workers), "selector": {"matchLabels": labels}, "template": {
             "metadata": {"labels": labels, "annotations": start_delay_annotations(start_delay)},
@@ -86,7 +86,7 @@ def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_de
 def serving_pods(cluster: Cluster, namespace: str, name: str) -> list[ServingPod]:
     found = []
     for pod in cluster.core.list_namespaced_pod(namespace, label_selector=f"app={name}").items:
-        ready = next((c.last_transition_time for c in pod.status.conditions or [] if c.type == "Ready" and c.status == "True"), None)
+        ready = objects.condition_since(pod, "Ready")
         running = (pod.status.container_statuses or [None])[0]
         started = running.state.running.started_at if running and running.state and running.state.running else None
         if ready and started and not pod.metadata.deletion_timestamp:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.drills.container import container
 from runbooks.kube.exec import exec_in_pod
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 MOUNT_PATH = "/data"
@@ -42,7 +42,7 @@ class BoundVolume:
 
 
 def default_storage_class(cluster: Cluster) -> str:
-    classes = client.StorageV1Api(cluster.api).list_storage_class().items
+    classes = cluster.storage.list_storage_class().items
     defaults = [c.metadata.name for c in classes if (c.metadata.annotations or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
     if not defaults:
         found = ", ".join(c.metadata.name for c in classes) or "none"
@@ -68,8 +68,7 @@ def start_pod_with_claim(cluster: Cluster, namespace: str, pod: str, claim: str)
     })
 
     def ready() -> bool:
-        status = cluster.core.read_namespaced_pod(pod, namespace).status
-        return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+        return objects.is_ready(cluster.core.read_namespaced_pod(pod, namespace))
 
     wait_for(ready, f"pod {namespace}/{pod} with claim {claim} becoming Ready", TIMEOUT,
              f"kubectl -n {namespace} describe pod {pod}; kubectl -n {namespace} describe pvc {claim}")
@@ -105,14 +104,7 @@ def volume_node(pv: client.V1PersistentVolume) -> str | None:
 
 def wait_deleted(read: Callable[[], object], what: str, fix: str) -> float:
     """Wait (bounded) until `read` answers 404; returns the seconds it took."""
-    def gone() -> bool:
-        try:
-            read()
-        except ApiException as error:
-            return error.status == 404
-        return False
-
-    return wait_for(gone, what, TIMEOUT, fix)
+    return wait_for(lambda: objects.is_gone(read), what, TIMEOUT, fix)
 
 
 def delete_pod(cluster: Cluster, namespace: str, pod: str) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
-from kubernetes import client, config, watch
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-
-GONE = 410
-
+from runbooks.kube.watch import ListWatch
+from runbooks.waiting import wait_for
 
 @dataclass(frozen=True)
 class WatchLogEntry:
@@ -50,23 +49,22 @@ class WatchRecoveryReport:
 
 
 class RecoveringWatcher:
-    """Context manager: list, then watch from the list's resourceVersion; on 410 Gone re-list;
-    on a dropped connection resume the watch from the last resourceVersion seen."""
+    """Context manager: list, then watch from the list's resourceVersion (kube.watch.ListWatch); on
+    410 Gone re-list; on a dropped connection resume the watch from the last resourceVersion seen."""
 
     def __init__(self, cluster: Cluster, label_selector: str, watch_seconds: int = 5) -> None:
-        # Its own ApiClient: the cluster's is closed and rebuilt when the apiserver restarts.
-        self._api = config.new_client_from_config(config_file=str(cluster.kubeconfig), context=cluster.context)
-        self._core = client.CoreV1Api(self._api)
+        # Its own ApiClient (through the same seam): the cluster's is closed and rebuilt when the apiserver restarts.
+        self._session = cluster.session.detached()
         self.label_selector = label_selector
         self.watch_seconds = watch_seconds
         self._view: dict[str, str] = {}
-        self._rv: str | None = None
         self._lists = self._gone = self._disconnects = 0
         self._log: list[WatchLogEntry] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._started = 0.0
+        list_call = partial(self._session.core.list_config_map_for_all_namespaces, label_selector=label_selector)
+        self._watch = ListWatch(f"configmaps {label_selector}", list_call, self._listed, self._event, self._noted,
+                                read_timeout=watch_seconds, list_timeout=10, tolerant=True)
 
     def __enter__(self) -> "RecoveringWatcher":
         self.start()
@@ -77,88 +75,51 @@ class RecoveringWatcher:
 
     def start(self) -> None:
         self._started = time.monotonic()
-        self._relist()  # the first list is synchronous: the caller knows the client is in sync
-        self._thread = threading.Thread(target=self._run, name="recovering-watcher", daemon=True)
-        self._thread.start()
+        self._watch.start()  # the first list is synchronous: the caller knows the client is in sync
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.watch_seconds + 15)
-        self._api.close()
+        self._watch.stop()
+        self._session.close()
 
     def report(self) -> WatchRecoveryReport:
         with self._lock:
-            return WatchRecoveryReport(self._lists, self._gone, self._disconnects, frozenset(self._view), self._rv, tuple(self._log))
+            return WatchRecoveryReport(self._lists, self._gone, self._disconnects, frozenset(self._view),
+                                       self._watch.resource_version, tuple(self._log))
 
-    def wait_until(self, predicate: Any, timeout: float) -> WatchRecoveryReport:
-        """Wait (bounded) until the client's state satisfies `predicate(report)`; return the last state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.report()
-            if predicate(current) or time.monotonic() > deadline:
-                return current
-            time.sleep(0.2)
+    def wait_until(self, predicate: Callable[[WatchRecoveryReport], bool], what: str, timeout: float) -> WatchRecoveryReport:
+        """Wait (bounded) until the client's state satisfies `predicate(report)`; a RunbookError names `what` otherwise."""
+        wait_for(lambda: predicate(self.report()), f"the watching client: {what}", timeout,
+                 "check that the apiserver answers watches again (its log) and that the client re-listed after 410 Gone",
+                 last_seen=lambda: self.report().summary())
+        return self.report()
 
-    # -- the informer loop ------------------------------------------------------------------------
+    # -- the informer's view ------------------------------------------------------------------------
     def _note(self, what: str, detail: str) -> None:
         self._log.append(WatchLogEntry(time.monotonic() - self._started, what, detail))
 
-    def _relist(self) -> None:
-        listed = self._core.list_config_map_for_all_namespaces(label_selector=self.label_selector, _request_timeout=10)
+    def _listed(self, items: list[dict[str, Any]], resource_version: str) -> None:
         with self._lock:
-            self._view = {f"{cm.metadata.namespace}/{cm.metadata.name}": cm.metadata.resource_version for cm in listed.items}
-            self._rv = listed.metadata.resource_version
+            self._view = {f"{cm['metadata']['namespace']}/{cm['metadata']['name']}": cm["metadata"]["resourceVersion"] for cm in items}
             self._lists += 1
-            self._note("listed", f"{len(self._view)} objects at resourceVersion {self._rv}")
+            self._note("listed", f"{len(self._view)} objects at resourceVersion {resource_version}")
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._rv is None:
-                    self._relist()
-                self._watch_once()
-            except ApiException as exc:
-                with self._lock:
-                    if exc.status == GONE:
-                        self._gone += 1
-                        self._note("gone", f"410 Gone for resourceVersion {self._rv}: {exc.reason}; re-listing")
-                        self._rv = None
-                    else:
-                        self._note("error", f"HTTP {exc.status} {exc.reason}")
-                self._stop.wait(0.5)
-            except Exception as exc:  # noqa: BLE001 - any transport failure: the apiserver is away
-                with self._lock:
-                    self._disconnects += 1
-                    self._note("disconnected", f"{type(exc).__name__}; resuming from resourceVersion {self._rv}")
-                self._stop.wait(0.5)
+    def _event(self, event_type: str, obj: dict[str, Any]) -> None:
+        rv = obj["metadata"]["resourceVersion"]
+        key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+        with self._lock:
+            if event_type == "DELETED":
+                self._view.pop(key, None)
+            else:
+                self._view[key] = rv
+            self._note("event", f"{event_type} {key} at {rv}")
 
-    def _watch_once(self) -> None:
-        watcher = watch.Watch()
-        stream = watcher.stream(
-            self._core.list_config_map_for_all_namespaces,
-            label_selector=self.label_selector,
-            resource_version=self._rv,
-            allow_watch_bookmarks=True,
-            timeout_seconds=self.watch_seconds,  # also turns off the client's own silent 410 retry
-            _request_timeout=self.watch_seconds + 10,
-        )
-        for event in stream:
-            if self._stop.is_set():
-                watcher.stop()
-                break
-            raw = event["raw_object"]
-            rv = raw["metadata"]["resourceVersion"]
-            with self._lock:
-                self._rv = rv
-                if event["type"] == "BOOKMARK":
-                    continue
-                key = f"{raw['metadata']['namespace']}/{raw['metadata']['name']}"
-                if event["type"] == "DELETED":
-                    self._view.pop(key, None)
-                else:
-                    self._view[key] = rv
-                self._note("event", f"{event['type']} {key} at {rv}")
+    def _noted(self, what: str, detail: str) -> None:
+        with self._lock:
+            if what == "gone":
+                self._gone += 1
+            elif what == "disconnected":
+                self._disconnects += 1
+            self._note(what, detail)
 
 
 def server_view(cluster: Cluster, label_selector: str) -> frozenset[str]:
@@ -196,7 +157,15 @@ def prove_live(watcher: RecoveringWatcher, cluster: Cluster, namespace: str = "d
     key = f"{namespace}/{name}"
     label, value = watcher.label_selector.split("=", 1)
     cluster.core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels={label: value})))
-    added = key in watcher.wait_until(lambda r: key in r.view, timeout).view
+    added = _seen(watcher, lambda r: key in r.view, f"ADDED {key}", timeout)
     cluster.core.delete_namespaced_config_map(name, namespace)
-    deleted = key not in watcher.wait_until(lambda r: key not in r.view, timeout).view
+    deleted = _seen(watcher, lambda r: key not in r.view, f"DELETED {key}", timeout)
     return LiveWatchProof(key, added, deleted)
+
+
+def _seen(watcher: RecoveringWatcher, predicate: Callable[[WatchRecoveryReport], bool], what: str, timeout: float) -> bool:
+    try:
+        watcher.wait_until(predicate, what, timeout)
+    except RunbookError:
+        return False  # the proof's row says what was not seen
+    return True

@@ -130,11 +130,10 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     opts = request.config.option
     extra = _existing_options(opts) if opts.cluster == "existing" else _created_options(opts)
     with contextlib.ExitStack() as stack:
-        with evidence_plugin.unrecorded():  # the provider's own API calls while starting are not the runbook's
+        with evidence_plugin.unrecorded(request.config):  # the provider's own API calls while starting are not the runbook's
             started = stack.enter_context(create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra))
         evidence_plugin.cluster_started(request.config, started)
-        safety.guard_cluster(started)
-        yield started
+        yield safety.guard_cluster(started)
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     def start(**options: object) -> Cluster:
         fresh = create_cluster(opts.cluster, progress=progress, keep=False, **{**_created_options(opts), **options})
         started.append(fresh)
-        with evidence_plugin.unrecorded():
+        with evidence_plugin.unrecorded(request.config):
             fresh.start()
         return fresh
 

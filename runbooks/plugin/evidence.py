@@ -17,10 +17,12 @@ import pytest
 from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.errors import CapabilityMissingError, RunbookError
-from runbooks.evidence import actions, attestation, changes, journal, redact, sidecar
+from runbooks.evidence import attestation, changes, journal, redact, sidecar
 from runbooks.evidence.recorder import Evidence, EvidenceRecord
 from runbooks.evidence.render import scenario_html
 from runbooks.evidence.report import cluster_identity, header_html, kubernetes_identity
+from runbooks.kube import session
+from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
 from runbooks.plugin import safety
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 
@@ -81,7 +83,10 @@ class EvidencePlugin:
         self.current: Evidence | None = None
         self.current_log: ScenarioLog | None = None
         self.journal = journal.Journal.create(self.directory) if self.directory is not None else None
-        self._recording = actions.recording(self._api_action)
+        # At the API seam: every request any cluster's client sends is recorded for the current step,
+        # and the values of Secrets read are taught to the redactor before a step can print them.
+        self.audit = Audit(self._api_action)
+        self.wrappers = (self.audit, LearnSecrets(redact.text))
 
     def operator_names(self) -> list[str]:
         """Every name the operator goes by: OS user, user@host and, once known, the Kubernetes user."""
@@ -97,13 +102,13 @@ class EvidencePlugin:
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         self.journal_append({"type": "run", **self.run.header()})
-        actions.install()
-        self._recording.__enter__()
+        for wrapper in self.wrappers:
+            session.SHARED.add(wrapper)
         plan.activate(self.run.plan_mode)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self._recording.__exit__(None, None, None)
-        actions.uninstall()
+        for wrapper in self.wrappers:
+            session.SHARED.remove(wrapper)
         plan.activate(False)
         # After every plugin's sessionfinish: the HTML, JUnit and cucumber files are written by now.
         if self.key is not None and self.journal is not None and self.journal.closed:
@@ -131,7 +136,7 @@ class EvidencePlugin:
             "verdicts": {name: v.get("verdict") for name, v in self.run.verdicts.items()},
         }
 
-    def _api_action(self, action: actions.ApiAction) -> None:
+    def _api_action(self, action: ApiAction) -> None:
         current = self.current
         if current is not None:
             current.api(action)
@@ -266,7 +271,7 @@ class EvidencePlugin:
                                  "step_statuses": [s.status for s in log.steps]})
 
     def cluster_started(self, cluster: Cluster) -> None:
-        with actions.recording(None):  # the identity queries are ours, not the runbook's
+        with self.audit.paused():  # the identity queries are ours, not the runbook's
             self.run.cluster = cluster_identity(cluster)
             if cluster.provider == "existing":
                 self.run.kubernetes_user = kubernetes_identity(cluster)
@@ -359,9 +364,9 @@ def _plugin(config: pytest.Config) -> EvidencePlugin:
     return plugin
 
 
-def unrecorded() -> Any:
+def unrecorded(config: pytest.Config) -> Any:
     """A block whose Kubernetes API requests are not evidence (a provider starting its cluster)."""
-    return actions.recording(None)
+    return _plugin(config).audit.paused()
 
 
 def scenario_log(item: pytest.Item) -> ScenarioLog:

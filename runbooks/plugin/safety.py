@@ -5,9 +5,12 @@ that have no dry run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
 
 from runbooks import plan
 from runbooks.cluster import Cluster
+from runbooks.kube.dry_run import DryRun
 
 # Provider operations that change a cluster and cannot be dry-run.
 UNPLANNABLE = ("stop_component", "start_component", "use_etcd_data_dir", "power_off_node", "power_on_node")
@@ -57,25 +60,38 @@ def approval_problem(operator: list[str], approved_by: str | None, emergency: st
     return None
 
 
-def guard_cluster(cluster: Cluster) -> None:
-    """In plan mode, make the cluster under maintenance dry-run every API write and refuse
-    provider operations that cannot be dry-run (stopping components, swapping etcd's data)."""
+class PlanGuardedCluster:
+    """The cluster under maintenance as plan mode hands it to runbooks: everything passes through to
+    `cluster` except the provider operations that cannot be dry-run, which raise PlanModeError."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+
+    def __getattr__(self, name: str) -> Any:
+        if name in UNPLANNABLE:
+            return partial(_refuse, name)
+        return getattr(self._cluster, name)
+
+    def __repr__(self) -> str:
+        return f"PlanGuardedCluster({self._cluster!r})"
+
+
+def _refuse(name: str, *args: object, **kwargs: object) -> None:
+    target = " ".join(str(a) for a in args) or "it"
+    plan.refuse_if_active(f"{name.replace('_', ' ')} {target}")
+
+
+def guard_cluster(cluster: Cluster) -> Cluster:
+    """The cluster runbooks get. In plan mode its API writes become dry runs (a DryRun wrapper on its
+    request chain), its kubectl and etcdctl commands are guarded, and provider operations that
+    cannot be dry-run (stopping components, swapping etcd's data) are refused; otherwise `cluster`."""
     if not plan.active():
-        return
+        return cluster
+    cluster.api_chain.add(DryRun())
     identifiers = [cluster.api.configuration.host, str(cluster.kubeconfig)]
     try:
         identifiers.append(cluster.etcd_access().endpoint)
     except Exception:  # noqa: BLE001 - providers without etcd access have nothing to protect there
         pass
     plan.protect(*identifiers)
-    for name in UNPLANNABLE:
-        if hasattr(cluster, name):
-            setattr(cluster, name, _refusing(name))
-
-
-def _refusing(name: str):  # type: ignore[no-untyped-def]
-    def refuse(*args: object, **kwargs: object) -> None:
-        target = " ".join(str(a) for a in args) or "it"
-        plan.refuse_if_active(f"{name.replace('_', ' ')} {target}")
-
-    return refuse
+    return cast(Cluster, PlanGuardedCluster(cluster))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from runbooks.errors import RunbookError
-from runbooks.versions import ComponentVersions, Version
+from runbooks.versions import ALL_CONTROLLERS, ComponentVersions, Version
 
 SOURCE = "https://kubernetes.io/releases/version-skew-policy/"
 KUBELET_MAX_MINORS_OLDER = 3
@@ -25,7 +25,7 @@ CONTROLLER_MAX_MINORS_OLDER = 1
 KUBECTL_MAX_MINORS_APART = 1
 APISERVER_MAX_MINORS_APART = 1
 PROXY_TO_KUBELET_MAX_MINORS_APART = 3
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "cloud-controller-manager")
+CONTROLLERS = ALL_CONTROLLERS  # the skew policy covers a cloud controller manager too
 
 
 class SkewError(RunbookError):

@@ -237,7 +237,7 @@ def watcher_recovered(target: Cluster, restore_run: RestoreRun, evidence: Eviden
     watcher = restore_run.watcher
     assert watcher is not None and restore_run.sentinels is not None
     server = server_view(target, sentinels.PROOF_SELECTOR)
-    report = watcher.wait_until(lambda r: r.gone >= 1 and r.view == server, timeout=120)
+    report = watcher.wait_until(lambda r: r.gone >= 1 and r.view == server, "410 Gone, then a re-list that holds what the server holds", timeout=120)
     evidence.table("Watching client", [report.summary()])
     evidence.table("Watching client's log", [entry.row() for entry in report.log])
     require_recovered(report, server)

@@ -115,6 +115,8 @@ def plan_names_budget(maintenance: Maintenance, name: str) -> None:
 
 
 def run_drain(target: Cluster, maintenance: Maintenance, evidence: Evidence, options: drain.DrainOptions, expect_failure: bool = False) -> None:
+    if target.dry_run:  # --plan: the evictions are dry runs that remove nothing; the plan is the record
+        evidence.table(f"Drain plan for {maintenance.node}", drain.plan_drain(target, maintenance.node, options).rows())
     try:
         maintenance.result = drain.drain_node(target, maintenance.node, options)
         evidence.change("cordoned", maintenance.node, detail="and drained")

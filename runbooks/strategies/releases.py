@@ -20,6 +20,8 @@ from runbooks.kube.commands import CommandResult, run_command
 from runbooks.drills.container import container, release_of, start_delay_annotations
 from runbooks.measure.availability import SERVICE_NAME_LABEL
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
+from runbooks.kube.kubectl import kubectl_argv
 
 APP = "web"
 CONTAINER = "web"
@@ -118,12 +120,8 @@ def rolling_update(max_surge: int | str, max_unavailable: int | str) -> dict[str
     return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable}}
 
 
-def _apps(cluster: Cluster) -> client.AppsV1Api:
-    return client.AppsV1Api(cluster.api)
-
-
 def create_release(cluster: Cluster, namespace: str, release: Release) -> None:
-    _apps(cluster).create_namespaced_deployment(namespace, release.manifest())
+    cluster.apps.create_namespaced_deployment(namespace, release.manifest())
 
 
 def create_service(cluster: Cluster, namespace: str, name: str, selector: dict[str, str]) -> None:
@@ -135,13 +133,12 @@ def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
     """Change the pod template to the new release (image and release label): the controller rolls it out."""
     patch = {"spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}},
                                    "spec": {"containers": [container(CONTAINER, release)]}}}}  # merged by name: READY_DELAY stays
-    _apps(cluster).patch_namespaced_deployment(name, namespace, patch)
+    cluster.apps.patch_namespaced_deployment(name, namespace, patch)
 
 
 def roll_back_argv(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> list[str]:
     """`kubectl rollout undo`: the previous ReplicaSet's template becomes the Deployment's again."""
-    argv = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}", "-n", namespace, "rollout", "undo", f"deployment/{name}"]
-    return argv + ([f"--context={cluster.context}"] if cluster.context else [])
+    return kubectl_argv(kubectl, cluster, "-n", namespace, "rollout", "undo", f"deployment/{name}")
 
 
 def roll_back(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> CommandResult:
@@ -153,7 +150,7 @@ def roll_back(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> Com
 
 
 def scale(cluster: Cluster, namespace: str, name: str, replicas: int) -> None:
-    _apps(cluster).patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+    cluster.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
 
 
 def switch_selector(cluster: Cluster, namespace: str, service: str, labels: dict[str, str]) -> dict[str, str]:
@@ -168,7 +165,7 @@ def wait_rolled_out(cluster: Cluster, namespace: str, name: str, timeout: float 
     seen: dict[str, Any] = {"wanted": 0, "status": None}
 
     def rolled_out() -> bool:
-        deployment = _apps(cluster).read_namespaced_deployment(name, namespace)
+        deployment = cluster.apps.read_namespaced_deployment(name, namespace)
         status, wanted = deployment.status, deployment.spec.replicas or 0
         seen.update(wanted=wanted, status=status)
         if not ((status.observed_generation or 0) >= deployment.metadata.generation and (status.updated_replicas or 0) == wanted
@@ -204,11 +201,11 @@ class ServedEndpoint:
 
 def served_endpoints(cluster: Cluster, namespace: str, service: str) -> list[ServedEndpoint]:
     """The Service's ready endpoints now, from its EndpointSlices, with the release of the pod behind each."""
-    slices = client.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice(namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}").items
+    slices = cluster.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}").items
     served = []
     for endpoint_slice in slices:
         for endpoint in endpoint_slice.endpoints or []:
-            if endpoint.conditions is not None and endpoint.conditions.ready is False:
+            if not objects.endpoint_ready(endpoint):
                 continue
             pod = cluster.core.read_namespaced_pod(endpoint.target_ref.name, namespace)
             served.append(ServedEndpoint(",".join(endpoint.addresses), pod.metadata.name, release_of(pod.spec.containers[0].image), dict(pod.metadata.labels or {})))

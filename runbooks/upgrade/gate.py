@@ -18,16 +18,16 @@ from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Capability, Cluster, EtcdAccess
 from runbooks.errors import RunbookError
+from runbooks.kube import objects, raw
 from runbooks.backup import resources as backup
 from runbooks.upgrade import live_versions
 from runbooks.etcd import snapshot as etcd
 from runbooks.measure import cluster_health
 from runbooks.drills import workloads
 from runbooks.policy import removed_apis, skew
-from runbooks.versions import Version
+from runbooks.versions import CONTROLLERS, Version
 
 SNAPSHOT_GLOB = "*.db"
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
 
 
 class CheckStatus(str, enum.Enum):
@@ -154,7 +154,7 @@ def check_nodes_ready(cluster: Cluster) -> GateCheck:
 
 def check_drain_blockers(cluster: Cluster) -> GateCheck:
     """A PodDisruptionBudget whose pods may not be disrupted at all makes every drain of their nodes hang."""
-    budgets = client.PolicyV1Api(cluster.api).list_pod_disruption_budget_for_all_namespaces().items
+    budgets = cluster.policy.list_pod_disruption_budget_for_all_namespaces().items
     rows, blockers = [], []
     for pdb in budgets:
         status = pdb.status
@@ -173,16 +173,13 @@ def check_drain_blockers(cluster: Cluster) -> GateCheck:
 
 def read_metrics(cluster: Cluster) -> str:
     """GET /metrics from the apiserver with the cluster's own credentials (needs the nonResourceURL /metrics)."""
-    api = cluster.api
-    method, url, headers, body, post = api.param_serialize("GET", "/metrics", header_params={"Accept": "text/plain"}, auth_settings=["BearerToken"])
     try:
-        response = api.call_api(method, url, headers, body, post, _request_timeout=30)
-        response.read()
+        status, text = raw.request_text(cluster.api, "GET", "/metrics", accept="text/plain", timeout=30)
     except ApiException as exc:
         raise CannotCheck(f"GET /metrics answered HTTP {exc.status}; grant the gate's user `get` on the nonResourceURL /metrics") from exc
-    if response.status != 200:
-        raise CannotCheck(f"GET /metrics answered HTTP {response.status}; grant the gate's user `get` on the nonResourceURL /metrics")
-    return response.data.decode(errors="replace")
+    if status != 200:
+        raise CannotCheck(f"GET /metrics answered HTTP {status}; grant the gate's user `get` on the nonResourceURL /metrics")
+    return text
 
 
 def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
@@ -271,7 +268,7 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
 def check_admission_webhooks(cluster: Cluster) -> GateCheck:
     """A webhook with failurePolicy Fail whose backend is down rejects every write it matches: mid-upgrade,
     the control plane's own writes (leases, node status, the new pods) then fail with it."""
-    admission = client.AdmissionregistrationV1Api(cluster.api)
+    admission = cluster.admission
     configurations = [("validating", c) for c in admission.list_validating_webhook_configuration().items]
     configurations += [("mutating", c) for c in admission.list_mutating_webhook_configuration().items]
     rows: list[dict[str, object]] = []
@@ -287,12 +284,8 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
                 unverified.append(name)
             else:
                 backend = f"service {service.namespace}/{service.name}"
-                try:
-                    ready = workloads.ready_endpoints(cluster, service.namespace, service.name)
-                    cluster.core.read_namespaced_service(service.name, service.namespace)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
+                ready = workloads.ready_endpoints(cluster, service.namespace, service.name)
+                if objects.is_gone(cluster.core.read_namespaced_service, service.name, service.namespace):
                     ready, backend = 0, backend + " (does not exist)"
                 verdict = f"{ready} ready endpoint(s)"
                 if not ready and policy == "Fail":
@@ -315,7 +308,7 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
 def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
     """A CRD whose status.storedVersions names a version it no longer serves has objects in etcd that
     nothing can read at that version; the next CRD (or operator) upgrade that drops it is refused."""
-    crds = client.ApiextensionsV1Api(cluster.api).list_custom_resource_definition().items
+    crds = cluster.apiextensions.list_custom_resource_definition().items
     rows: list[dict[str, object]] = []
     stale: list[str] = []
     for crd in crds:
@@ -358,8 +351,13 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
     for check_id, check in checks:
         try:
             result = check()
-        except (RunbookError, ApiException, OSError, HTTPError) as error:
-            reason = f"HTTP {error.status} {error.reason}" if isinstance(error, ApiException) else str(error)
+        except Exception as error:  # noqa: BLE001 - whatever one check raises, the others still run; the gate stays shut
+            if isinstance(error, ApiException):
+                reason = f"HTTP {error.status} {error.reason}"
+            elif isinstance(error, (RunbookError, OSError, HTTPError)):
+                reason = str(error)
+            else:
+                reason = f"{type(error).__name__}: {error}"
             result = GateCheck(check_id, TITLES[check_id], CheckStatus.NOT_RUN,
                                f"could not check: {reason}; make it run, or waive it: --waive \"{check_id}=<why it cannot run here>\"")
         results.append(_apply_waiver(result, options))
@@ -374,7 +372,7 @@ def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAcce
     if context:
         argv += ["--kube-context", context]
     if access is not None:
-        argv += [f"--etcd-endpoint={access.endpoint}", f"--etcd-cacert={access.cacert}", f"--etcd-cert={access.cert}", f"--etcd-key={access.key}"]
+        argv += access.as_options()
     if options.snapshot_dir is not None:
         argv += ["--snapshot-dir", str(options.snapshot_dir), "--snapshot-max-age", f"{options.snapshot_max_age_seconds / 3600:g}"]
     if options.manifest_dir is not None:

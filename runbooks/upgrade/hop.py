@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import ProviderUnavailableError, RunbookError
@@ -99,7 +98,7 @@ def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
         raise ProviderUnavailableError(
             f"upgrading the kubelet on {node} means installing the {version} packages on that machine; "
             "this provider cannot do that, so upgrade it by hand between drain and uncordon")
-    client.CoreV1Api(cluster.api).patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
+    cluster.core.patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
 
 
 def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepRecord, drain.DrainResult]:

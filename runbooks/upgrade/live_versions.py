@@ -17,10 +17,9 @@ from runbooks.cluster.base import Cluster
 from runbooks.kube.images import image_tag
 from runbooks.errors import BadVersionError
 from runbooks.policy.skew import ClusterVersions
-from runbooks.versions import Version
+from runbooks.versions import ALL_CONTROLLERS as CONTROLLERS, Version
 
 APISERVER = "kube-apiserver"
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "cloud-controller-manager")
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ def write_project(directory: Path, feature: str, steps: str) -> Path:
     (directory / "features").mkdir()
     (directory / "features" / "runbook.feature").write_text(textwrap.dedent(feature))
     (directory / "project_steps.py").write_text(textwrap.dedent(steps))
-    # No test module binds the scenarios: the plugin collects feature files as tests (a second binding would run each twice).
-    # The runbooks' plugin (options, fixtures, every step) comes with the installed package (pytest11).
+    # The runbooks' plugin (options, fixtures, every step) comes with the installed package (pytest11),
+    # which also collects each .feature file as a test module: no scenarios() binding is needed.
     (directory / "conftest.py").write_text('pytest_plugins = ["project_steps"]\n')
     (directory / "pytest.ini").write_text("[pytest]\nbdd_features_base_dir = features\naddopts = -ra --strict-markers -p no:cacheprovider\n")
     return directory

@@ -63,4 +63,4 @@ def test_kube_system_pods_complete_what_version_reports(cluster: LocalCluster) -
     assert not check.ok and "outside the policy already" in check.detail and "kube-controller-manager" in check.detail
     versions_after = {p.metadata.name: p.metadata.resource_version for p in core.list_pod_for_all_namespaces().items}
     assert versions_after == versions_before  # the check only read
-    client.CoreV1Api(cluster.api).delete_collection_namespaced_pod("kube-system", label_selector="tier=control-plane")
+    cluster.core.delete_collection_namespaced_pod("kube-system", label_selector="tier=control-plane")

@@ -4,11 +4,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
+from kubernetes.client import Configuration
 
 from runbooks import plan
 from runbooks.cluster import Capability, Cluster
-from runbooks.evidence.actions import kubectl_equivalent
+from runbooks.kube.dry_run import dry_run_url
+from runbooks.kube.kubectl import kubectl_equivalent
+from runbooks.kube.session import Session
 from runbooks.plugin.safety import guard_cluster, may_disrupt
 
 API = "https://127.0.0.1:6443"
@@ -22,16 +24,13 @@ def planning() -> Iterator[None]:
     plan.activate(False)
 
 
-def test_writes_to_the_protected_cluster_are_dry_run(planning: None) -> None:
-    assert plan.dry_run_url("POST", f"{API}/api/v1/namespaces/x/pods/p/eviction") == f"{API}/api/v1/namespaces/x/pods/p/eviction?dryRun=All"
-    assert plan.dry_run_url("PATCH", f"{API}/api/v1/nodes/w?fieldManager=x").endswith("fieldManager=x&dryRun=All")
-    assert plan.dry_run_url("GET", f"{API}/api/v1/nodes") == f"{API}/api/v1/nodes"
-    # A disposable cluster a scenario created for itself is not protected.
-    assert plan.dry_run_url("DELETE", "https://127.0.0.1:7000/api/v1/nodes/w") == "https://127.0.0.1:7000/api/v1/nodes/w"
+def test_writes_are_dry_run() -> None:
+    assert dry_run_url("POST", f"{API}/api/v1/namespaces/x/pods/p/eviction") == f"{API}/api/v1/namespaces/x/pods/p/eviction?dryRun=All"
+    assert dry_run_url("PATCH", f"{API}/api/v1/nodes/w?fieldManager=x").endswith("fieldManager=x&dryRun=All")
+    assert dry_run_url("GET", f"{API}/api/v1/nodes") == f"{API}/api/v1/nodes"
 
 
 def test_nothing_changes_outside_plan_mode() -> None:
-    assert plan.dry_run_url("POST", f"{API}/api/v1/nodes") == f"{API}/api/v1/nodes"
     argv = ("kubectl", "drain", "worker-1")
     assert plan.guard_argv(argv) == argv
 
@@ -99,7 +98,13 @@ class _Fake(Cluster):
     def __init__(self) -> None:
         super().__init__()
         self.stopped: list[str] = []
-        self._api = ApiClient(Configuration(host="https://127.0.0.1:7443"))
+        self.sent: list[str] = []
+        self._session = Session(None, chain=self.api_chain, shared=None, terminal=self._answer,
+                                configuration=Configuration(host="https://127.0.0.1:7443"))
+
+    def _answer(self, request):  # type: ignore[no-untyped-def]
+        self.sent.append(f"{request.method} {request.url}")
+        raise OSError("no network in unit tests")
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -120,18 +125,34 @@ class _Fake(Cluster):
 
 def test_guard_protects_the_cluster_under_maintenance_only_in_plan_mode() -> None:
     fake = _Fake()
-    guard_cluster(fake)
+    assert guard_cluster(fake) is fake
     fake.stop_component("kube-scheduler")
     assert fake.stopped == ["kube-scheduler"]
     plan.activate(True)
     try:
-        guard_cluster(fake)
+        guarded = guard_cluster(fake)
         with pytest.raises(plan.PlanModeError, match="stop component kube-apiserver"):
-            fake.stop_component("kube-apiserver")
+            guarded.stop_component("kube-apiserver")
         assert fake.stopped == ["kube-scheduler"]
         with pytest.raises(plan.PlanModeError):
-            fake.power_off_node("worker-1")  # a power cut cannot be dry-run either
-        assert plan.dry_run_url("DELETE", "https://127.0.0.1:7443/api/v1/nodes/w").endswith("?dryRun=All")
+            guarded.power_off_node("worker-1")  # a power cut cannot be dry-run either
+        with pytest.raises(OSError):
+            guarded.core.delete_node("w")
+        with pytest.raises(OSError):
+            guarded.core.list_node()
+        assert fake.sent == ["DELETE https://127.0.0.1:7443/api/v1/nodes/w?dryRun=All", "GET https://127.0.0.1:7443/api/v1/nodes"]
         assert plan.guard_argv(("kubectl", "--kubeconfig=/tmp/fake.conf", "uncordon", "w"))[-1] == "--dry-run=server"
     finally:
         plan.activate(False)
+
+
+def test_a_cluster_it_did_not_guard_sends_writes_as_they_are() -> None:
+    """A disposable cluster a scenario created for itself is not dry-run, even in plan mode."""
+    own = _Fake()
+    plan.activate(True)
+    try:
+        with pytest.raises(OSError):
+            own.core.delete_node("w")
+    finally:
+        plan.activate(False)
+    assert own.sent == ["DELETE https://127.0.0.1:7443/api/v1/nodes/w"]

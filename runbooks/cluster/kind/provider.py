@@ -33,6 +33,7 @@ from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolcha
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
 from runbooks.waiting import wait_for
+from runbooks.kube import objects
 
 Progress = Callable[[str], None]
 _names = itertools.count(1)
@@ -159,7 +160,7 @@ class KindCluster(Cluster):
     def wait_until_ready(self) -> None:
         def ready() -> bool:
             nodes = self.core.list_node().items
-            return bool(nodes) and all(any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or []) for n in nodes)
+            return bool(nodes) and all(objects.is_ready(n) for n in nodes)
 
         self._wait(ready, "every node becoming Ready", f"docker exec {self.control_plane} journalctl -u kubelet")
 
@@ -167,10 +168,10 @@ class KindCluster(Cluster):
         """kube-system settled: its Deployments (CoreDNS) available, or Services have no names, and
         every pod Ready, the control plane's static pods included (their readiness lags the nodes')."""
         def settled() -> bool:
-            deployments = client.AppsV1Api(self.api).list_namespaced_deployment("kube-system").items
+            deployments = self.apps.list_namespaced_deployment("kube-system").items
             pods = self.core.list_namespaced_pod("kube-system").items
             return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
-                    and bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods))
+                    and bool(pods) and all(objects.is_ready(p) for p in pods))
 
         self._wait(settled, "kube-system settling (CoreDNS available, every pod Ready)",
                    f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
@@ -216,7 +217,7 @@ class KindCluster(Cluster):
             for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items
         }
         return ComponentVersions(
-            apiserver=client.VersionApi(self.api).get_code().git_version,
+            apiserver=self.version.get_code().git_version,
             controller_manager=image_tag(images.get("kube-controller-manager")),
             scheduler=image_tag(images.get("kube-scheduler")),
             kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},

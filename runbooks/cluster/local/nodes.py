@@ -62,8 +62,3 @@ def node_manifest(name: str, kubelet_version: str) -> client.V1Node:
     )
 
 
-def is_ready(node: client.V1Node) -> bool:
-    for condition in (node.status.conditions or []) if node.status else []:
-        if condition.type == "Ready":
-            return condition.status == "True"
-    return False

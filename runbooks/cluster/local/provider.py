@@ -26,6 +26,8 @@ from runbooks.cluster.ports import free_ports
 from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
 from runbooks.errors import ClusterError, ClusterStartError
 from runbooks.toolchain import Toolchain, ensure_toolchain
+from runbooks.kube import objects
+from runbooks.versions import CONTROLLERS
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 KUBELET_PREFIX = "kwok-"  # one simulated kubelet process per node: "kwok-worker-1"
@@ -115,12 +117,12 @@ class LocalCluster(Cluster):
         self.start_component("kube-apiserver", wait=False)
         self._wait_healthy("etcd")
         self._wait_healthy("kube-apiserver")
-        for name in ("kube-controller-manager", "kube-scheduler"):
+        for name in CONTROLLERS:
             self.start_component(name, wait=False)
         self._register_nodes(version)
         for node in nodes.node_names(self.config.workers):
             self.start_component(KUBELET_PREFIX + node, wait=False)
-        for name in ("kube-controller-manager", "kube-scheduler"):
+        for name in CONTROLLERS:
             self._wait_healthy(name)
         self._wait_nodes_ready()
         self._wait_default_service_account()
@@ -151,7 +153,7 @@ class LocalCluster(Cluster):
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def component_versions(self) -> ComponentVersions:
-        server = client.VersionApi(self.api).get_code().git_version
+        server = self.version.get_code().git_version
         node_list = self.core.list_node().items
         return ComponentVersions(
             apiserver=server,
@@ -335,10 +337,9 @@ class LocalCluster(Cluster):
         core = self.core
         for name in nodes.node_names(self.config.workers):
             try:
-                core.create_node(nodes.node_manifest(name, version))
+                objects.create_unless_exists(core.create_node, nodes.node_manifest(name, version))
             except ApiException as exc:
-                if exc.status != 409:
-                    raise ClusterStartError(f"could not register node {name}: {exc.reason}") from exc
+                raise ClusterStartError(f"could not register node {name}: {exc.reason}") from exc
 
     def _wait_nodes_ready(self) -> None:
         wanted = set(nodes.node_names(self.config.workers))
@@ -346,7 +347,7 @@ class LocalCluster(Cluster):
 
         def all_ready() -> bool:
             nonlocal ready
-            ready = {n.metadata.name for n in self.core.list_node().items if nodes.is_ready(n)}
+            ready = {n.metadata.name for n in self.core.list_node().items if objects.is_ready(n)}
             return wanted <= ready
 
         try:
