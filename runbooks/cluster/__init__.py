@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError, ProviderUnavailableError
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.versions import ComponentVersions
 
 PROVIDERS = ("local", "kind", "existing")
 

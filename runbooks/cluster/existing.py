@@ -12,9 +12,11 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.base import Capability, Cluster
 from runbooks.kube.images import image_tag
 from runbooks.errors import ClusterError
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.versions import ComponentVersions
 
 CONNECT_TIMEOUT = 15.0
 

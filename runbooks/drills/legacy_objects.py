@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -15,7 +16,7 @@ from runbooks.policy.removed_apis import LAST_APPLIED
 from runbooks.kube.kubectl import kubectl_argv
 
 
-def cronjob_manifest(namespace: str, name: str, api_version: str) -> dict:
+def cronjob_manifest(namespace: str, name: str, api_version: str) -> dict[str, Any]:
     return {
         "apiVersion": api_version, "kind": "CronJob", "metadata": {"name": name, "namespace": namespace},
         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
@@ -33,7 +34,7 @@ def create_cronjob_last_applied_as(cluster: Cluster, namespace: str, name: str, 
     cluster.batch.create_namespaced_cron_job(namespace, body)
 
 
-def reapply(kubectl: Path, cluster: Cluster, manifest: dict, directory: Path) -> CommandResult:
+def reapply(kubectl: Path, cluster: Cluster, manifest: dict[str, Any], directory: Path) -> CommandResult:
     """`kubectl apply -f` the manifest (written to `directory`), as the owning pipeline would."""
     path = directory / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(manifest))

@@ -4,6 +4,7 @@ a CRD and one of its custom resources), for proving that a configuration backup 
 
 from __future__ import annotations
 
+from typing import Any
 
 from runbooks.cluster.base import Cluster
 from runbooks.kube.raw import request, server_side_apply
@@ -16,10 +17,13 @@ FIELD_MANAGER = "kube-runbooks-sample"
 FIELD_MANAGER_NOTE = "created by kube-runbooks' resource-backup runbook"
 
 
-def manifests(namespace: str) -> list[tuple[str, dict]]:
+def manifests(namespace: str) -> list[tuple[str, dict[str, Any]]]:
     """(plural resource, object) pairs in the order a person would create them."""
     labels = {"app": "shop"}
-    meta = lambda name, **extra: {"name": name, "namespace": namespace, "labels": labels, **extra}  # noqa: E731
+
+    def meta(name: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "namespace": namespace, "labels": labels, **extra}
+
     pod_template = {
         "metadata": {"labels": labels},
         "spec": {"serviceAccountName": "shop", "containers": [{**container("web"), "envFrom": [{"configMapRef": {"name": "shop-settings"}}]}]},

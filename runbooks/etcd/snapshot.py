@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.cluster.base import EtcdAccess
+from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.errors import RunbookError
 from runbooks.kube.commands import CommandResult, run_command
 from runbooks.toolchain import Toolchain

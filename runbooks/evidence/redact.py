@@ -70,10 +70,11 @@ _registry = _Registry()
 def register(value: str | bytes) -> None:
     """Tell the redactor about a secret value (e.g. a Secret a runbook read) so it never reaches a report."""
     if isinstance(value, bytes):
+        raw = value
         try:
-            value = value.decode()
+            value = raw.decode()
         except UnicodeDecodeError:
-            value = base64.b64encode(value).decode()
+            value = base64.b64encode(raw).decode()
     _registry.add(value)
 
 

@@ -20,6 +20,7 @@ from runbooks.kube.audit import ApiAction
 from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.render import CSS, scenario_html
 from runbooks.evidence.report import header_html
+from runbooks.evidence.sidecar import EvidenceFileError
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog
 from runbooks.kube.commands import CommandResult
 
@@ -125,7 +126,7 @@ def render(directory: Path, output: Path | None = None) -> tuple[Path, journal.J
     verdict = journal.verify(directory)
     records = journal.read_records(directory)
     if not records:
-        raise journal.EvidenceFileError(f"{directory / journal.FILENAME} holds no record")
+        raise EvidenceFileError(f"{directory / journal.FILENAME} holds no record")
     target = output or directory / OUTPUT
     target.write_text(page_html(replay(records), verdict.final_digest, verdict.summary()), encoding="utf-8")
     return target, verdict

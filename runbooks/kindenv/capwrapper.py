@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 # Linux capability numbers (include/uapi/linux/capability.h); index = bit in CapBnd.
 CAPABILITY_NAMES = (
@@ -39,7 +40,7 @@ def missing_capabilities(mask: int) -> set[str]:
     return {f"CAP_{name}" for bit, name in enumerate(CAPABILITY_NAMES) if not mask >> bit & 1}
 
 
-def strip_capabilities(process: dict, missing: set[str]) -> bool:
+def strip_capabilities(process: dict[str, Any], missing: set[str]) -> bool:
     """Remove `missing` from every capability list of an OCI process object; True when it changed."""
     capabilities = process.get("capabilities") or {}
     changed = False

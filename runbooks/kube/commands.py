@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class CommandResult:
         return self.returncode == 0
 
 
-def run_command(argv: list[str | Path], timeout: float = 120.0, env: dict[str, str] | None = None) -> CommandResult:
+def run_command(argv: Sequence[str | Path], timeout: float = 120.0, env: dict[str, str] | None = None) -> CommandResult:
     """Run `argv` to completion; a missing binary or a hang becomes a RunbookError naming the fix."""
     # In plan mode kubectl writes become --dry-run=server and etcdctl writes are refused.
     args = plan.guard_argv(tuple(str(part) for part in argv))

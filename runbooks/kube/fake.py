@@ -235,7 +235,7 @@ class FakeApi:
         return 200, {"kind": "APIResourceList", "groupVersion": group_version, "resources": [
             {"name": r.resource, "kind": r.kind, "namespaced": r.namespaced, "verbs": list(r.verbs)} for r in served]}
 
-    def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj]:
+    def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj | str]:
         store = self.objects.setdefault((resource.group_version, resource.resource), {})
         query = request.query
         dry_run = "dryRun" in query

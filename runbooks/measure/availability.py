@@ -130,7 +130,8 @@ def _revision(obj: dict[str, Any]) -> int:
 def _owner(pod: dict[str, Any]) -> str | None:
     for reference in pod["metadata"].get("ownerReferences") or []:
         if reference.get("controller") and reference.get("kind") == "ReplicaSet":
-            return reference["name"]
+            owner: str = reference["name"]
+            return owner
     return None
 
 

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError
-from runbooks.drills.container import PORT, container, start_delay_annotations
+from runbooks.drills.container import container, start_delay_annotations
+from runbooks.kindenv.workload_image import PORT
 from runbooks.measure.node_state import schedulable_workers
 from runbooks.kube.exec import exec_in_pod
 from runbooks.drills.workloads import wait_deployment_ready

@@ -43,7 +43,7 @@ class BoundVolume:
 
 def default_storage_class(cluster: Cluster) -> str:
     classes = cluster.storage.list_storage_class().items
-    defaults = [c.metadata.name for c in classes if (c.metadata.annotations or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
+    defaults: list[str] = [c.metadata.name for c in classes if (c.metadata.annotations or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
     if not defaults:
         found = ", ".join(c.metadata.name for c in classes) or "none"
         raise RunbookError(f"no default StorageClass (classes: {found}): annotate one with {DEFAULT_CLASS_ANNOTATION}=true")
@@ -72,7 +72,8 @@ def start_pod_with_claim(cluster: Cluster, namespace: str, pod: str, claim: str)
 
     wait_for(ready, f"pod {namespace}/{pod} with claim {claim} becoming Ready", TIMEOUT,
              f"kubectl -n {namespace} describe pod {pod}; kubectl -n {namespace} describe pvc {claim}")
-    return cluster.core.read_namespaced_pod(pod, namespace).spec.node_name
+    node: str = cluster.core.read_namespaced_pod(pod, namespace).spec.node_name
+    return node
 
 
 def write_token(cluster: Cluster, namespace: str, pod: str, token: str) -> str:
@@ -98,7 +99,8 @@ def volume_node(pv: client.V1PersistentVolume) -> str | None:
     for term in required.node_selector_terms if required else []:
         for expression in term.match_expressions or []:
             if expression.key == "kubernetes.io/hostname" and expression.operator == "In" and len(expression.values) == 1:
-                return expression.values[0]
+                hostname: str = expression.values[0]
+                return hostname
     return None
 
 

@@ -16,6 +16,8 @@ from runbooks.etcd import control_plane_restore
 from runbooks.drills import sentinels
 from runbooks.measure.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
 from runbooks.toolchain import Toolchain
+from runbooks.toolchain.cache import sha256_of
+from runbooks.versions import CONTROLLERS
 
 
 @dataclass
@@ -68,7 +70,7 @@ def snapshot_private(restore_run: RestoreRun, evidence: Evidence) -> None:
     saved = restore_run.saved
     assert saved is not None
     evidence.table("Snapshot file", [saved.summary()])
-    assert saved.mode == 0o600 and etcd.sha256_of(saved.path) == saved.sha256 and saved.size > 0
+    assert saved.mode == 0o600 and sha256_of(saved.path) == saved.sha256 and saved.size > 0
 
 
 @then("its status shows a revision and a key count consistent with the cluster")
@@ -115,8 +117,8 @@ def flip(restore_run: RestoreRun, count: int, evidence: Evidence) -> None:
     assert saved is not None
     damaged = etcd.flip_bytes(saved.path, saved.path.with_name("snapshot-damaged.db"), saved.size // 2, count)
     restore_run.snapshot = damaged
-    evidence.table("Damaged copy", [{"file": str(damaged), "flipped bytes": count, "at offset": saved.size // 2, "sha256": etcd.sha256_of(damaged)}])
-    assert etcd.sha256_of(damaged) != saved.sha256
+    evidence.table("Damaged copy", [{"file": str(damaged), "flipped bytes": count, "at offset": saved.size // 2, "sha256": sha256_of(damaged)}])
+    assert sha256_of(damaged) != saved.sha256
 
 
 @when("I stop kube-apiserver, then the controllers")
@@ -202,7 +204,7 @@ def start_on_live(target: Cluster, restore_run: RestoreRun, evidence: Evidence) 
 def start_apiserver(target: Cluster, restore_run: RestoreRun, evidence: Evidence) -> None:
     """Starts kube-apiserver, then the controllers, and shows how long each control-plane stage took."""
     restore_run.timings += control_plane_restore.start_apiserver_then_controllers(target)
-    for component in ("kube-apiserver", *control_plane_restore.CONTROLLERS):
+    for component in ("kube-apiserver", *CONTROLLERS):
         evidence.change("restarted", component)
     evidence.table("Control-plane stages", [timing.row() for timing in restore_run.timings])
 

@@ -22,6 +22,7 @@ from runbooks.upgrade import gate
 from runbooks.toolchain import Toolchain
 from runbooks.plugin.fixtures import GateRun
 from runbooks.plugin.gate import remember_report
+from runbooks.policy.removed_apis import LAST_APPLIED
 from runbooks.steps.pinned import PINNED
 from runbooks.versions import Version
 
@@ -54,7 +55,7 @@ def legacy_cronjob(target: Cluster, name: str, api_version: str, evidence: Evide
     """Creates CronJob NAME whose last-applied configuration names API_VERSION, an API the target no longer serves."""
     target.core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
     legacy_objects.create_cronjob_last_applied_as(target, APP_NAMESPACE, name, api_version)
-    evidence.note("Seeded", f"CronJob {APP_NAMESPACE}/{name} stored through batch/v1, its {legacy_objects.LAST_APPLIED} saying {api_version}")
+    evidence.note("Seeded", f"CronJob {APP_NAMESPACE}/{name} stored through batch/v1, its {LAST_APPLIED} saying {api_version}")
 
 
 def _run_gate(request: pytest.FixtureRequest, target: Cluster, tools: etcd.EtcdTools, gate_run: GateRun, evidence: Evidence) -> None:

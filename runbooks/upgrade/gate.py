@@ -16,7 +16,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from runbooks.cluster.base import Capability, Cluster, EtcdAccess
+from runbooks.cluster.base import Capability, Cluster
+from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.errors import RunbookError
 from runbooks.kube import objects, raw
 from runbooks.backup import resources as backup

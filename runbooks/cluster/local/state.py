@@ -8,6 +8,7 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
+from typing import Any
 
 OWNER_FILE = "owner.json"
 
@@ -36,19 +37,20 @@ def write_owner(folder: Path, keep: bool, pids: dict[str, int]) -> None:
     os.replace(tmp, folder / OWNER_FILE)
 
 
-def read_owner(folder: Path) -> dict | None:
+def read_owner(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / OWNER_FILE).read_text())
+        record: dict[str, Any] = json.loads((folder / OWNER_FILE).read_text())
+        return record
     except (OSError, ValueError):
         return None
 
 
-def owner_alive(record: dict) -> bool:
+def owner_alive(record: dict[str, Any]) -> bool:
     pid, started = record.get("owner_pid"), record.get("owner_start")
     return isinstance(pid, int) and started is not None and _process_start_time(pid) == started
 
 
-def kill_recorded(folder: Path, record: dict) -> list[int]:
+def kill_recorded(folder: Path, record: dict[str, Any]) -> list[int]:
     """Kill the recorded children that are still ours: alive and started with this folder in argv."""
     killed = []
     for pid in record.get("pids", {}).values():
@@ -71,7 +73,7 @@ def sweep_stale(root: Path | None = None, include_kept: bool = False) -> list[Pa
     Kept clusters (--keep-cluster) outlive their owner on purpose and are only swept when asked.
     """
     root = root or runtime_root()
-    swept = []
+    swept: list[Path] = []
     if not root.is_dir():
         return swept
     for folder in root.iterdir():
