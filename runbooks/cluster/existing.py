@@ -47,7 +47,8 @@ def resolve_context(kubeconfig: Path, wanted: str | None) -> str:
     if wanted is None:
         if not current:
             raise ClusterError(f"kubeconfig {kubeconfig} has no current-context; pass --kube-context (one of: {', '.join(names)})")
-        return current["name"]
+        name: str = current["name"]
+        return name
     if wanted not in names:
         raise ClusterError(f"kubeconfig {kubeconfig} has no context {wanted!r}; its contexts are: {', '.join(names) or 'none'}")
     return wanted

@@ -130,7 +130,8 @@ def pods_on_node(cluster: Cluster, node: str, selector: str | None = None) -> li
     if selector:
         kwargs["label_selector"] = selector
     try:
-        return cluster.core.list_pod_for_all_namespaces(**kwargs).items
+        pods: list[client.V1Pod] = cluster.core.list_pod_for_all_namespaces(**kwargs).items
+        return pods
     except ApiException as exc:
         if exc.status == 400 and selector:
             raise DrainError(f"the pod selector {selector!r} is not valid: {_message(exc)}") from exc
@@ -142,7 +143,10 @@ def classify(pod: client.V1Pod, options: DrainOptions) -> PodVerdict:
     meta, spec, status = pod.metadata, pod.spec, pod.status
     controller = next((ref for ref in meta.owner_references or [] if ref.controller), None)
     owner = f"{controller.kind}/{controller.name}" if controller else "-"
-    verdict = lambda action, reason: PodVerdict(meta.namespace, meta.name, action, reason, owner)  # noqa: E731
+
+    def verdict(action: str, reason: str) -> PodVerdict:
+        return PodVerdict(meta.namespace, meta.name, action, reason, owner)
+
     remove = "delete" if options.disable_eviction else "evict"
     if meta.deletion_timestamp:
         return verdict("skip", "already terminating")

@@ -101,15 +101,15 @@ def check_sentinels(cluster: Cluster, sentinels: Sentinels) -> SentinelCheck:
     deployment = read(apps.read_namespaced_deployment, DEPLOYMENT, ns)
     secret_ok = False
     if secret is not None:
-        token = base64.b64decode((secret.data or {}).get("token", ""))  # type: ignore[attr-defined]
+        token = base64.b64decode((secret.data or {}).get("token", ""))
         secret_ok = hashlib.sha256(token).hexdigest() == sentinels.secret_sha256
-    alive = namespace is not None and namespace.status.phase == "Active"  # type: ignore[attr-defined]
+    alive = namespace is not None and namespace.status.phase == "Active"
     return SentinelCheck(
         namespace=alive,
-        configmap=cm is not None and (cm.data or {}).get("value") == sentinels.config_value,  # type: ignore[attr-defined]
+        configmap=cm is not None and (cm.data or {}).get("value") == sentinels.config_value,
         secret=secret_ok,
         deployment=deployment is not None,
-        ready_replicas=(deployment.status.ready_replicas or 0) if deployment is not None else 0,  # type: ignore[attr-defined]
+        ready_replicas=(deployment.status.ready_replicas or 0) if deployment is not None else 0,
     )
 
 

@@ -5,8 +5,10 @@ the controllers. Only through the Cluster interface and its capabilities."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from runbooks.cluster.base import Capability, Cluster
@@ -26,9 +28,9 @@ class StageTiming:
         return {"stage": self.stage, "seconds": round(self.seconds, 2)}
 
 
-def _timed(stage: str, action: object) -> StageTiming:
+def _timed(stage: str, action: Callable[[], object]) -> StageTiming:
     started = time.monotonic()
-    action()  # type: ignore[operator]
+    action()
     return StageTiming(stage, time.monotonic() - started)
 
 
@@ -54,7 +56,7 @@ def stop_apiserver_then_controllers(cluster: Cluster) -> list[StageTiming]:
     restore erases."""
     cluster.require(Capability.RESTART_CONTROL_PLANE)
     timings = [_timed("stop kube-apiserver", lambda: cluster.stop_component("kube-apiserver"))]
-    timings += [_timed(f"stop {name}", lambda name=name: cluster.stop_component(name)) for name in CONTROLLERS]
+    timings += [_timed(f"stop {name}", partial(cluster.stop_component, name)) for name in CONTROLLERS]
     return timings
 
 
@@ -77,5 +79,5 @@ def start_etcd_on(cluster: Cluster, data_dir: Path) -> StageTiming:
 def start_apiserver_then_controllers(cluster: Cluster) -> list[StageTiming]:
     cluster.require(Capability.RESTART_CONTROL_PLANE)
     timings = [_timed("start kube-apiserver", lambda: cluster.start_component("kube-apiserver"))]
-    timings += [_timed(f"start {name}", lambda name=name: cluster.start_component(name)) for name in CONTROLLERS]
+    timings += [_timed(f"start {name}", partial(cluster.start_component, name)) for name in CONTROLLERS]
     return timings

@@ -84,7 +84,7 @@ class RunLog:
     complete: bool = True  # False when rebuilt from a journal that has no closing record
 
     def header(self) -> dict[str, Any]:
-        return redact.value({
+        header: dict[str, Any] = redact.value({
             "run_id": self.run_id,
             "operator": self.operator,
             "started_utc": self.started,
@@ -99,6 +99,7 @@ class RunLog:
             "kubernetes_user": self.kubernetes_user,
             "signing_key": self.signing_key,
         })
+        return header
 
     def controls(self) -> dict[str, list[ScenarioLog]]:
         """Each control id (from @control:<id> tags) with the scenarios that evidence it."""

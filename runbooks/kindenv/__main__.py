@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            found = engine.up(progress)
-            print(f"DOCKER_HOST={found.host or ''}")
+            started = engine.up(progress)
+            print(f"DOCKER_HOST={started.host or ''}")
         elif args.command == "image":
             running = engine.up(progress)
             for version in args.kubernetes_version or load_pins().kubernetes_versions:

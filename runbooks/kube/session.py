@@ -5,8 +5,9 @@ maintenance), to the network or to the `terminal` a test hands it (a fake API)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from pathlib import Path
 
 from kubernetes import client, config
@@ -24,7 +25,8 @@ A = TypeVar("A")
 class Handle(Generic[A]):
     """A typed API handle (`client.CoreV1Api`, ...) on a session's pooled client, built once per session."""
 
-    def __init__(self, api_type: type[A]) -> None:
+    # A typed API class of the client (client.CoreV1Api, ...), built on the session's ApiClient.
+    def __init__(self, api_type: Callable[[SeamApiClient], A]) -> None:
         self.api_type = api_type
         self.name = ""
 
@@ -42,7 +44,11 @@ class Handle(Generic[A]):
 class ApiHandles:
     """The typed handles of whatever has a `session`: a Session itself, or a cluster (runbooks.cluster.Cluster)."""
 
-    session: "Session"
+    if TYPE_CHECKING:
+        # Read-only: a Session is its own session, a cluster builds one on first use.
+        @property
+        def session(self) -> Session: ...
+
     core = Handle(client.CoreV1Api)
     apps = Handle(client.AppsV1Api)
     policy = Handle(client.PolicyV1Api)

@@ -91,7 +91,8 @@ def send_through(wrappers: Sequence[Wrapper], terminal: Send, request: Request) 
     return first(request, lambda passed: send_through(rest, terminal, passed))
 
 
-class SeamApiClient(client.ApiClient):
+# The kubernetes client is untyped here (see [tool.mypy] in pyproject.toml), so its ApiClient is Any.
+class SeamApiClient(client.ApiClient):  # type: ignore[misc]
     """An ApiClient whose requests pass through `chains` (outermost first) and end at `terminal`
     (None: the network, as the kubernetes client sends them)."""
 
@@ -103,7 +104,7 @@ class SeamApiClient(client.ApiClient):
     def _network(self, request: Request) -> Any:
         return super().call_api(request.method, request.url, request.headers, request.body, request.post_params, request.timeout)
 
-    def call_api(self, method: str, url: str, header_params: Any = None, body: Any = None, post_params: Any = None,  # type: ignore[override]
+    def call_api(self, method: str, url: str, header_params: Any = None, body: Any = None, post_params: Any = None,
                  _request_timeout: Any = None) -> Any:
         request = Request(method.upper(), url, header_params, body, post_params, _request_timeout)
         wrappers = [w for chain in self.chains for w in chain.wrappers]

@@ -34,6 +34,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFil
 
 def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
     """(feature file, scenario, parameters) of a pytest-bdd test, None for other tests."""
+    # pytest-bdd types the registry by its callable keys; an item without a `function` passes None, as it always has.
     template = scenario_wrapper_template_registry.get(getattr(item, "function", None))  # type: ignore[arg-type]
     if template is None:
         return None

@@ -13,8 +13,9 @@ import re
 import signal
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
+import pluggy
 import pytest
 
 from runbooks.plugin import safety
@@ -193,7 +194,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     # tryfirst makes this the outermost wrapper: it sees the report after every other plugin
     # (pytest-html's extras included) and before any writer (HTML, JUnit, cucumber) reads it.
     outcome = yield

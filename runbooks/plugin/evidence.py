@@ -111,7 +111,7 @@ class EvidencePlugin:
             session.SHARED.remove(wrapper)
         plan.activate(False)
         # After every plugin's sessionfinish: the HTML, JUnit and cucumber files are written by now.
-        if self.key is not None and self.journal is not None and self.journal.closed:
+        if self.key is not None and self.directory is not None and self.journal is not None and self.journal.closed:
             files = [self.journal.path, self.directory / sidecar.FILENAME, *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs)]
             html_path = getattr(config.option, "htmlpath", None)
             if html_path:
@@ -185,7 +185,7 @@ class EvidencePlugin:
                              "steps": [{"keyword": s.keyword, "step": s.name} for s in log.steps]})
 
     def _step(self, request: pytest.FixtureRequest, scenario: Any, step: Any) -> StepLog | None:
-        log = request.node.stash.get(SCENARIO_KEY, None)
+        log: ScenarioLog | None = request.node.stash.get(SCENARIO_KEY, None)
         for index, candidate in enumerate(scenario.steps):
             if candidate is step and log is not None and index < len(log.steps):
                 return log.steps[index]
@@ -250,13 +250,15 @@ class EvidencePlugin:
             for step in log.steps:
                 if step.status == "running":
                     self._finish_step(log, step, "skipped", skip_sentence(str(report.longrepr[2])))
-        report.runbook_title = f"{log.feature}: {log.name}" if log.feature else log.name
+        # pytest-html reads what a plugin sets on the report (extras) and our title hook reads it back:
+        # attributes TestReport does not declare.
+        report.runbook_title = f"{log.feature}: {log.name}" if log.feature else log.name  # type: ignore[attr-defined]
         if report.when == "call" or (report.failed and report.when == "setup"):
             html_plugin = item.config.pluginmanager.get_plugin("html")
             if html_plugin is not None and (log.steps or log.evidence.records):
                 from pytest_html import extras
 
-                report.extras = [*getattr(report, "extras", []), extras.html(scenario_html(log))]
+                report.extras = [*getattr(report, "extras", []), extras.html(scenario_html(log))]  # type: ignore[attr-defined]
         if report.when == "call" or report.failed or (report.when == "setup" and report.skipped):
             log.outcome = report.outcome
             log.seconds += report.duration
@@ -283,7 +285,7 @@ class EvidencePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Runs before pytest-html's own sessionfinish (trylast), which renders the summary hook below.
         self.run.finished = utc_now()
-        if self.journal is None:
+        if self.journal is None or self.directory is None:  # both or neither: the journal lives in the directory
             self.run.final_digest = "(not written: no --evidence-dir or --html)"
             return
         counts: dict[str, int] = {}
@@ -358,7 +360,7 @@ def configure(config: pytest.Config) -> None:
 
 
 def _plugin(config: pytest.Config) -> EvidencePlugin:
-    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    plugin: EvidencePlugin | None = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is None:
         raise RunbookError("the kube-runbooks evidence plugin is not configured")
     return plugin

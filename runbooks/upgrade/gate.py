@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -211,7 +212,7 @@ def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateChe
                     tuple(u.row() for u in uses))
 
 
-def _with_kind(items: list[dict], kind: str) -> list[dict]:
+def _with_kind(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     # List responses leave kind off their items; the scan reports it.
     return [{**item, "kind": item.get("kind") or kind} for item in items]
 
