@@ -24,6 +24,7 @@ from runbooks.errors import RunbookError
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
+DENIED_GRACE = 60.0  # seconds a restarted apiserver may deny the watch before the probe gives up
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -324,6 +325,7 @@ class WatchStream:
     def _watch(self, resource_version: str) -> None:
         # A short read timeout is how the thread notices stop(): a quiet watch is re-opened from
         # the last resourceVersion every READ_TIMEOUT seconds, so no event is lost in between.
+        denied_since: float | None = None
         while not self._stop.is_set():
             try:
                 response = self.list_call(
@@ -352,9 +354,15 @@ class WatchStream:
                             return
                 finally:
                     response.release_conn()
+                denied_since = None
             except (ReadTimeoutError, ProtocolError):
                 continue
             except ApiException as exc:
+                # A starting apiserver denies requests (401/403) until its authorizer has synced; a
+                # denial that lasts is real and stops the probe.
+                if exc.status in (401, 403) and time.monotonic() - (denied_since := denied_since or time.monotonic()) < DENIED_GRACE:
+                    time.sleep(0.5)
+                    continue
                 if exc.status not in (410, 429) and (exc.status or 0) < 500:
                     self.error = exc
                     return

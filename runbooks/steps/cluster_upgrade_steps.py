@@ -10,7 +10,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks.plugin.fixtures import GateRun
-from runbooks.cluster import Cluster
+from runbooks.cluster import Capability, Cluster
 from runbooks.evidence import Evidence
 from runbooks.etcd import snapshot as etcd
 from runbooks.measure import cluster_health
@@ -31,6 +31,7 @@ class UpgradeRun:
     probe: AvailabilityProbe | None = None
     refused: UpgradeRefusedError | None = None
     records: list[upgrade.StepRecord] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # a runbook's "worker-1" -> this provider's node name
 
 
 @pytest.fixture
@@ -82,6 +83,7 @@ def watch(target: Cluster, upgrade_run: UpgradeRun, name: str, budget: int) -> N
 def control_plane(target: Cluster, upgrade_run: UpgradeRun, version: str, evidence: Evidence) -> None:
     records = upgrade.upgrade_control_plane(target, Version.parse(version))
     upgrade_run.records += records
+    node_commands(evidence, records)
     evidence.table("Control plane, in order", [r.row() for r in records])
     evidence.table("Version skew after the control plane", list(records[-1].skew_rows))
 
@@ -97,15 +99,27 @@ def apiserver_version(target: Cluster, version: str, evidence: Evidence) -> None
 def nodes(target: Cluster, upgrade_run: UpgradeRun, evidence: Evidence) -> None:
     assert upgrade_run.plan is not None
     hop = upgrade_run.plan.hops[-1]
-    evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
-                  "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
+    if Capability.SIMULATED_KUBELETS in target.capabilities:
+        evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
+                      "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
     drains = []
     for node in dict.fromkeys(step.subject for step in hop.steps if step.kind is StepKind.UPGRADE_NODE):
         record, drained = upgrade.upgrade_node(target, node, hop.target)
         upgrade_run.records.append(record)
-        drains.append(drained.summary())
+        node_commands(evidence, [record])
+        if drained is not None:
+            drains.append(drained.summary())
     evidence.table("Drains", drains)
     evidence.table("Every step of the upgrade", [r.row() for r in upgrade_run.records])
+
+
+def node_commands(evidence: Evidence, records: list[upgrade.StepRecord]) -> None:
+    """Each command a step ran on a node, as run, with its output; `kubeadm upgrade plan`'s table too."""
+    for record in records:
+        for command in record.commands:
+            evidence.command(f"{record.subject}: {record.step}", command)
+            if "kubeadm upgrade plan" in command.command_line:
+                evidence.note(f"kubeadm upgrade plan on {record.subject}", command.stdout)
 
 
 @then(parsers.parse('every component runs "{version}"'))
@@ -140,10 +154,26 @@ def ask(target: Cluster, upgrade_run: UpgradeRun, version: str, evidence: Eviden
 @then(parsers.parse('the upgrade is refused because it "{reason}"'))
 def refused(upgrade_run: UpgradeRun, reason: str) -> None:
     assert upgrade_run.refused is not None, f"the upgrade went ahead: {[r.row() for r in upgrade_run.records]}"
+    for alias, node in upgrade_run.aliases.items():
+        reason = reason.replace(f" {alias} ", f" {node} ")
     assert reason in str(upgrade_run.refused), str(upgrade_run.refused)
 
 
 @given(parsers.parse('the kubelets of "{first}" and "{second}" report "{version}"'))
-def old_kubelets(target: Cluster, first: str, second: str, version: str, evidence: Evidence) -> None:
-    upgrade.set_kubelet_versions(target, [first, second], Version.parse(version))
-    evidence.note("Seeded (kwok)", f"node status of {first} and {second} patched to kubeletVersion/kubeProxyVersion {version}")
+def old_kubelets(target: Cluster, upgrade_run: UpgradeRun, first: str, second: str, version: str, evidence: Evidence) -> None:
+    nodes = [worker_named(target, upgrade_run, name) for name in (first, second)]
+    stopped = upgrade.set_kubelet_versions(target, nodes, Version.parse(version))
+    for command in stopped:
+        evidence.command("Kubelet stopped, so it cannot report its real version over the seeded one", command)
+    evidence.note("Seeded" if stopped else "Seeded (kwok)",
+                  f"node status of {' and '.join(nodes)} patched to kubeletVersion/kubeProxyVersion {version}")
+
+
+def worker_named(target: Cluster, upgrade_run: UpgradeRun, name: str) -> str:
+    """`name` itself, or for the runbooks' "worker-N" the Nth worker by name on providers that name them otherwise (kind)."""
+    names = target.node_names()
+    if name in names or not name.startswith("worker-") or not name[len("worker-"):].isdigit():
+        return name
+    workers = [n for n in names if n not in {n.metadata.name for n in target.core.list_node(label_selector=upgrade.CONTROL_PLANE_LABEL).items}]
+    upgrade_run.aliases[name] = workers[int(name[len("worker-"):]) - 1]
+    return upgrade_run.aliases[name]

@@ -247,12 +247,18 @@ class KindCluster(Cluster):
             pod.metadata.labels.get("component"): pod.spec.containers[0].image
             for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items
         }
+        proxies = {
+            pod.spec.node_name: image_tag(pod.spec.containers[0].image)
+            for pod in self.core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy").items
+            if pod.spec.node_name and pod.metadata.deletion_timestamp is None
+        }
         return ComponentVersions(
             apiserver=client.VersionApi(self.api).get_code().git_version,
             controller_manager=image_tag(images.get("kube-controller-manager")),
             scheduler=image_tag(images.get("kube-scheduler")),
             kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},
-            kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in nodes},
+            # The kubelet no longer fills nodeInfo.kubeProxyVersion: each node's kube-proxy pod's image says it.
+            kube_proxies={n.metadata.name: proxies.get(n.metadata.name) or n.status.node_info.kube_proxy_version for n in nodes},
             etcd=image_tag(images.get("etcd")),
         )
 
