@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from runbooks.kindenv.engine import Engine, Layout
-from runbooks.kindenv.nodeimage import REGISTRY, NodeImage, NodeImageBuilder, component_images, ensure_node_image
+from runbooks.kindenv.nodeimage import NODE_FILES, REGISTRY, NodeImage, NodeImageBuilder, component_images, ensure_node_image
 from runbooks.toolchain.builder import ensure_recipes, ensure_toolchain
 from runbooks.toolchain.recipes import kind_recipes_for
 
 Progress = Callable[[str], None]
 INSTALL = Path(__file__).with_name("upgrade") / "install.sh"
+PRELOAD = NODE_FILES / "preload-images"  # the node image's own preloading, run again for the bundle's images
 BUNDLE_ROOT = "/kind/upgrade"
 
 
@@ -48,10 +49,7 @@ class UpgradeImageBuilder(NodeImageBuilder):
         self.progress(f"building node image {self.tag}: {self.source.tag} with the {self.version} upgrade bundle")
         toolchain = ensure_toolchain(self.pins, self.progress)
         ensure_recipes(kind_recipes_for(self.kind, self.version), self.pins, self.progress, lock=".lock-kind")
-        stage = self.layout.root / f"stage-upgrade-{self.version}"
-        shutil.rmtree(stage, ignore_errors=True)
-        (stage / "images").mkdir(parents=True)
-        (stage / "bin").mkdir()
+        stage = self.new_stage(f"stage-upgrade-{self.version}")
         pause = self.build_pause(stage)
         # etcd stays at its pinned tag (the upgrade runs with --etcd-upgrade=false), and the source image has it.
         images = [image for image in component_images(toolchain, self.pins, self.addons, self.version, pause)
@@ -65,6 +63,7 @@ class UpgradeImageBuilder(NodeImageBuilder):
         for name in ("kubelet", "kubeadm"):
             shutil.copy(toolchain.folder("kubernetes-node", self.version) / name, stage / "bin" / name)
         shutil.copy(toolchain.kubernetes("kubectl", self.version), stage / "bin" / "kubectl")
+        shutil.copy(PRELOAD, stage / "preload-images")
         shutil.copy(INSTALL, stage / "install.sh")
         (stage / "install.sh").chmod(0o755)
         (stage / "version").write_text(self.version + "\n")

@@ -10,16 +10,5 @@ mkdir -p "$bundle"
 for binary in kubeadm kubelet kubectl; do install -m 0755 "$stage/bin/$binary" "$bundle/$binary"; done
 cp "$stage/version" "$bundle/version"
 
-containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 &
-containerd_pid=$!
-tries=0
-until ctr version >/dev/null 2>&1; do
-  tries=$((tries + 1)); [ "$tries" -lt 120 ] || { cat /tmp/containerd.log; exit 1; }; sleep 0.5
-done
-for archive in "$stage"/images/*.tar; do
-  ctr -n k8s.io images import --no-unpack "$archive" >/dev/null
-done
-ctr -n k8s.io images ls -q >"$bundle/images"
+sh "$stage/preload-images" "$stage/images" >"$bundle/images"
 cat "$bundle/images"
-kill "$containerd_pid"; wait "$containerd_pid" || true
-rm -rf /tmp/* /var/lib/containerd/io.containerd.runtime.v2.task /run/containerd
