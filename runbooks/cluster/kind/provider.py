@@ -94,6 +94,20 @@ kubeadmConfigPatches:
 """
 
 
+def thaw_frozen_cgroups(container_id: str, root: Path = Path("/sys/fs/cgroup/freezer")) -> list[Path]:
+    """Thaw every cgroup v1 freezer under the container's own cgroup on this host; returns those thawed."""
+    thawed = []
+    for top in root.glob(f"**/{container_id}") if root.is_dir() else []:
+        for state in top.glob("**/freezer.state"):
+            try:
+                if state.read_text().strip() == "FROZEN":
+                    state.write_text("THAWED")
+                    thawed.append(state.parent)
+            except OSError:
+                continue
+    return thawed
+
+
 class KindCluster(Cluster):
     provider = "kind"
 
@@ -153,6 +167,14 @@ class KindCluster(Cluster):
         if self.engine is None or self.config.keep:
             return
         self.kind("delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig), check=False)
+        # A node container outlived `kind delete` once: a pod's `runc init` sat in a cgroup v1 freezer
+        # left FROZEN, and the engine cannot kill a frozen process. Thaw what is ours, then remove it.
+        left = self.engine.run("ps", "-aq", "--no-trunc", "--filter", f"label=io.x-k8s.kind.cluster={self.name}", check=False).stdout.split()
+        if left:
+            self.progress(f"kind delete left {len(left)} node container(s) of {self.name}; thawing and removing them")
+            for container in left:
+                thaw_frozen_cgroups(container)
+            self.engine.run("rm", "-f", "-v", *left, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.started_engine and not self.engine.run("ps", "-aq", check=False).stdout.split():
             engines.down(self.progress)
