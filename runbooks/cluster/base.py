@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import abc
 import enum
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from kubernetes import client
 from urllib3.exceptions import HTTPError
 
-from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
+from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
 from runbooks.kube import objects, raw
 from runbooks.kube.dry_run import DryRun
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.session import ApiHandles, Session
 from runbooks.kube.transport import Chain
+from runbooks.kube.commands import CommandResult
 from runbooks.versions import ComponentVersions
 
 
@@ -32,6 +34,9 @@ class Capability(str, enum.Enum):
     SIMULATED_KUBELETS = "kubelets are simulated (kwok)"
     REBOOT_NODES = "take a node down and bring it back"
     DISPOSABLE = "created for this run and thrown away after it"
+    NODE_EXEC = "run a command on a node"
+    NODE_COPY = "copy a file onto a node"
+    KUBEADM_UPGRADE = "upgrade the cluster with kubeadm on its nodes (an upgrade bundle of the next version on every node)"
 
 
 class Cluster(ApiHandles, abc.ABC):
@@ -167,7 +172,8 @@ class Cluster(ApiHandles, abc.ABC):
         self.require(Capability.REBOOT_NODES)
         raise NotImplementedError
 
-    def stop_component(self, name: str) -> None:
+    def stop_component(self, name: str) -> int | None:
+        """Stop a control-plane component; returns its exit code where the provider sees one."""
         self.require(Capability.RESTART_CONTROL_PLANE)
         raise NotImplementedError
 
@@ -179,3 +185,49 @@ class Cluster(ApiHandles, abc.ABC):
         """Point the next etcd start at another data dir (a restored snapshot); etcd must be stopped."""
         self.require(Capability.RESTART_CONTROL_PLANE)
         raise NotImplementedError
+
+    # -- node access ---------------------------------------------------------------------------
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300) -> CommandResult:
+        """Run `argv` on the node (as root) to completion; the result keeps the command line as run."""
+        self.require(Capability.NODE_EXEC)
+        raise NotImplementedError
+
+    def copy_to_node(self, name: str, src: Path, dest: str) -> CommandResult:
+        """Copy the local file `src` onto the node at `dest`."""
+        self.require(Capability.NODE_COPY)
+        raise NotImplementedError
+
+    def reboot_node(self, name: str, timeout: float = 300) -> "NodeReboot":
+        """Reboot the node and wait (bounded) until it is Ready again with its pods running."""
+        self.require(Capability.REBOOT_NODES)
+        raise NotImplementedError
+
+    def upgrade_bundle(self, version: str) -> str:
+        """The folder on every node holding kubeadm, kubelet and kubectl of `version` (its images preloaded)."""
+        self.require(Capability.KUBEADM_UPGRADE)
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class NodeReboot:
+    """One reboot as the cluster saw it: boot ids before and after, and how long each phase took."""
+
+    node: str
+    boot_id_before: str
+    boot_id_after: str
+    down_seconds: float  # until the node was back up (its container running, kwok's kubelet started)
+    ready_seconds: float  # until the node reported Ready with the new boot id and its pods ran
+    commands: tuple[CommandResult, ...] = ()
+    address_before: str = ""
+    address_after: str = ""
+
+    @property
+    def new_boot(self) -> bool:
+        return bool(self.boot_id_after) and self.boot_id_after != self.boot_id_before
+
+    def row(self) -> dict[str, object]:
+        return {"node": self.node, "bootID before": self.boot_id_before, "bootID after": self.boot_id_after,
+                "new boot": self.new_boot, "address": self.address_before if self.address_before == self.address_after
+                else f"{self.address_before} -> {self.address_after}",
+                "back up (s)": round(self.down_seconds, 1), "Ready with pods (s)": round(self.ready_seconds, 1)}
+

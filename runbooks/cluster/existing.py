@@ -84,7 +84,7 @@ class ExistingCluster(Cluster):
         """Connect and prove the server answers with these credentials."""
         host = self.api.configuration.host
         try:
-            self._server_version = self.version.get_code(_request_timeout=CONNECT_TIMEOUT).git_version
+            self._server_version = self.version_api.get_code(_request_timeout=CONNECT_TIMEOUT).git_version
             self.core.read_namespace("kube-system", _request_timeout=CONNECT_TIMEOUT)
         except ApiException as exc:
             if exc.status in (401, 403):
@@ -105,7 +105,7 @@ class ExistingCluster(Cluster):
 
     def component_versions(self) -> ComponentVersions:
         """What the API shows: the apiserver's /version, kubelets from nodes, static pods' images."""
-        server = self.version.get_code().git_version
+        server = self.version_api.get_code().git_version
         nodes = self.core.list_node().items
         images: dict[str, str] = {}
         try:
@@ -129,7 +129,7 @@ class ExistingCluster(Cluster):
         # Nobody told us what to expect from a cluster we did not build: its API server's own version
         # is the reference the other components are held to.
         if self._server_version is None:
-            self._server_version = self.version.get_code().git_version
+            self._server_version = self.version_api.get_code().git_version
         return self._server_version
 
     def etcd_access(self) -> EtcdAccess:

@@ -26,7 +26,7 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
     }
     try:
         identity["kube_system_uid"] = cluster.core.read_namespace("kube-system").metadata.uid
-        identity["server_version"] = cluster.version.get_code().git_version
+        identity["server_version"] = cluster.version_api.get_code().git_version
         versions = cluster.component_versions()
         identity["components"] = {
             "kube-apiserver": versions.apiserver, "kube-controller-manager": versions.controller_manager,

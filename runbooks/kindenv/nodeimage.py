@@ -130,10 +130,7 @@ class NodeImageBuilder:
         self.progress(f"building node image {self.tag} (first time: several minutes)")
         toolchain = ensure_toolchain(self.pins, self.progress)
         ensure_recipes(kind_recipes_for(self.kind, self.version), self.pins, self.progress, lock=".lock-kind")
-        stage = self.layout.root / f"stage-{self.version}"
-        shutil.rmtree(stage, ignore_errors=True)
-        (stage / "images").mkdir(parents=True)
-        (stage / "bin").mkdir()
+        stage = self.new_stage(f"stage-{self.version}")
         base = self.base_image()
         pause = self.build_pause(stage)
         images = component_images(toolchain, self.pins, self.addons, self.version, pause)
@@ -166,6 +163,14 @@ class NodeImageBuilder:
         self.remove_stale_node_images()
         refs = (*refs, *workload_image.refs)
         return NodeImage(self.tag, self.version, refs, time.monotonic() - started)
+
+    def new_stage(self, name: str) -> Path:
+        """An empty staging folder with images/ and bin/ for one build."""
+        stage = self.layout.root / name
+        shutil.rmtree(stage, ignore_errors=True)
+        (stage / "images").mkdir(parents=True)
+        (stage / "bin").mkdir()
+        return stage
 
     def remove_stale_node_images(self) -> None:
         """Node images of earlier recipes are 1.6 GB each and never used again."""

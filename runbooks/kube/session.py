@@ -57,7 +57,7 @@ class ApiHandles:
     admission = Handle(client.AdmissionregistrationV1Api)
     apiextensions = Handle(client.ApiextensionsV1Api)
     custom = Handle(client.CustomObjectsApi)
-    version = Handle(client.VersionApi)
+    version_api = Handle(client.VersionApi)  # not `version`: providers keep their Kubernetes version there
     storage = Handle(client.StorageV1Api)
 
 

@@ -18,6 +18,7 @@ from runbooks.errors import RunbookError
 
 GONE = 410
 RETRY_PAUSE = 0.5
+DENIED = (401, 403)
 
 Obj = dict[str, Any]
 
@@ -35,7 +36,8 @@ class ListWatch:
 
     def __init__(self, name: str, list_call: Callable[..., Any], on_list: Callable[[list[Obj], str], None],
                  on_event: Callable[[str, Obj], None], on_note: Callable[[str, str], None] = lambda what, detail: None,
-                 *, read_timeout: float = 0.5, list_timeout: float | None = None, tolerant: bool = False) -> None:
+                 *, read_timeout: float = 0.5, list_timeout: float | None = None, tolerant: bool = False,
+                 denied_grace: float = 0.0) -> None:
         self.name = name
         self.list_call = list_call
         self.on_list = on_list
@@ -44,6 +46,10 @@ class ListWatch:
         self.read_timeout = read_timeout
         self.list_timeout = list_timeout
         self.tolerant = tolerant
+        # A restarted apiserver denies requests (401/403) until its authorizer has synced: for this many
+        # seconds a denial is retried; one that lasts longer is real.
+        self.denied_grace = denied_grace
+        self._denied_since: float | None = None
         self.resource_version: str | None = None
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -79,11 +85,14 @@ class ListWatch:
                 if self.resource_version is None:
                     self.relist()
                 self._watch_once()
+                self._denied_since = None
             except ReadTimeoutError:
                 continue  # a quiet watch: re-open it from the same resourceVersion
             except ApiException as exc:
                 if exc.status == GONE:
                     self._gone(str(exc.reason))
+                elif exc.status in DENIED and self._still_in_grace():
+                    self.on_note("error", f"HTTP {exc.status} {exc.reason} (a restarting apiserver's authorizer; retried)")
                 elif self.tolerant or exc.status == 429 or (exc.status or 0) >= 500:
                     self.on_note("error", f"HTTP {exc.status} {exc.reason}")
                 else:
@@ -101,6 +110,11 @@ class ListWatch:
                     return
                 self.on_note("disconnected", f"{type(exc).__name__}; resuming from resourceVersion {self.resource_version}")
                 self._stop.wait(RETRY_PAUSE)
+
+    def _still_in_grace(self) -> bool:
+        now = time.monotonic()
+        self._denied_since = self._denied_since or now
+        return now - self._denied_since < self.denied_grace
 
     def _watch_once(self) -> None:
         response = self.list_call(watch=True, resource_version=self.resource_version, allow_watch_bookmarks=True,

@@ -24,6 +24,7 @@ from runbooks.kube import objects
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
+DENIED_GRACE = 60.0  # seconds a restarted apiserver may deny the watch before the probe gives up
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -295,7 +296,7 @@ class WatchStream(ListWatch):
                 book.apply(event_type, obj)
             on_change()
 
-        super().__init__(name, list_call, listed, changed, read_timeout=READ_TIMEOUT)
+        super().__init__(name, list_call, listed, changed, read_timeout=READ_TIMEOUT, denied_grace=DENIED_GRACE)
 
 
 class AvailabilityProbe:

@@ -34,6 +34,7 @@ class UpgradeRun:
     probe: AvailabilityProbe | None = None
     refused: UpgradeRefusedError | None = None
     records: list[upgrade.StepRecord] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # a runbook's "worker-1" -> this provider's node name
 
 
 @pytest.fixture
@@ -92,6 +93,7 @@ def control_plane(target: Cluster, upgrade_run: UpgradeRun, version: Version, ev
     """Restarts kube-apiserver, kube-controller-manager and kube-scheduler at VERSION in that order, checking the skew after each."""
     records = upgrade.upgrade_control_plane(target, version)
     upgrade_run.records += records
+    node_commands(evidence, records)
     evidence.table("Control plane, in order", [r.row() for r in records])
     evidence.table("Version skew after the control plane", list(records[-1].skew_rows))
 
@@ -109,15 +111,27 @@ def nodes(target: Cluster, upgrade_run: UpgradeRun, evidence: Evidence) -> None:
     """For each node of the plan: drains it through the Eviction API, upgrades its kubelet and kube-proxy, uncordons it, checks the skew."""
     assert upgrade_run.plan is not None
     hop = upgrade_run.plan.hops[-1]
-    evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
-                  "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
+    if Capability.SIMULATED_KUBELETS in target.capabilities:
+        evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
+                      "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
     drains = []
     for node in dict.fromkeys(step.subject for step in hop.steps if step.kind is StepKind.UPGRADE_NODE):
         record, drained = upgrade.upgrade_node(target, node, hop.target)
         upgrade_run.records.append(record)
-        drains.append(drained.summary())
+        node_commands(evidence, [record])
+        if drained is not None:
+            drains.append(drained.summary())
     evidence.table("Drains", drains)
     evidence.table("Every step of the upgrade", [r.row() for r in upgrade_run.records])
+
+
+def node_commands(evidence: Evidence, records: list[upgrade.StepRecord]) -> None:
+    """Each command a step ran on a node, as run, with its output; `kubeadm upgrade plan`'s table too."""
+    for record in records:
+        for command in record.commands:
+            evidence.command(f"{record.subject}: {record.step}", command)
+            if "kubeadm upgrade plan" in command.command_line:
+                evidence.note(f"kubeadm upgrade plan on {record.subject}", command.stdout)
 
 
 def _running_controller(target: Cluster, name: str) -> tuple[str, str]:
@@ -181,6 +195,8 @@ def ask(target: Cluster, upgrade_run: UpgradeRun, version: Version, evidence: Ev
 def refused(upgrade_run: UpgradeRun, reason: str) -> None:
     """Checks the upgrade was refused and the refusal says REASON."""
     assert upgrade_run.refused is not None, f"the upgrade went ahead: {[r.row() for r in upgrade_run.records]}"
+    for alias, node in upgrade_run.aliases.items():
+        reason = reason.replace(f" {alias} ", f" {node} ")
     assert reason in str(upgrade_run.refused), str(upgrade_run.refused)
 
 
@@ -188,13 +204,28 @@ def refused(upgrade_run: UpgradeRun, reason: str) -> None:
 def refused_for_kubelet(target: Cluster, upgrade_run: UpgradeRun, node: str) -> None:
     """Checks the upgrade was refused naming NODE's kubelet at the version its node reports now."""
     assert upgrade_run.refused is not None, f"the upgrade went ahead: {[r.row() for r in upgrade_run.records]}"
-    reported = Version.parse(target.get_node(node).status.node_info.kubelet_version)
-    expected = f"kubelet {node} at {reported} would be outside"
+    name = worker_named(target, upgrade_run, node)
+    reported = Version.parse(target.get_node(name).status.node_info.kubelet_version)
+    expected = f"kubelet {name} at {reported} would be outside"
     assert expected in str(upgrade_run.refused), f"expected {expected!r} in: {upgrade_run.refused}"
 
 
 @given(parsers.parse('the kubelets of "{first}" and "{second}" report {version:pinned}', extra_types=PINNED))
-def old_kubelets(target: Cluster, first: str, second: str, version: Version, evidence: Evidence) -> None:
-    """Patches the node status of two nodes so their (simulated) kubelets and kube-proxies report VERSION."""
-    upgrade.set_kubelet_versions(target, [first, second], version)
-    evidence.note("Seeded (kwok)", f"node status of {first} and {second} patched to kubeletVersion/kubeProxyVersion {version}")
+def old_kubelets(target: Cluster, upgrade_run: UpgradeRun, first: str, second: str, version: Version, evidence: Evidence) -> None:
+    """Makes two workers' kubelets and kube-proxies report VERSION (a real kubelet is stopped first, so it cannot report over it)."""
+    nodes = [worker_named(target, upgrade_run, name) for name in (first, second)]
+    stopped = upgrade.set_kubelet_versions(target, nodes, version)
+    for command in stopped:
+        evidence.command("Kubelet stopped, so it cannot report its real version over the seeded one", command)
+    evidence.note("Seeded" if stopped else "Seeded (kwok)",
+                  f"node status of {' and '.join(nodes)} patched to kubeletVersion/kubeProxyVersion {version}")
+
+
+def worker_named(target: Cluster, upgrade_run: UpgradeRun, name: str) -> str:
+    """`name` itself, or for the runbooks' "worker-N" the Nth worker by name on providers that name them otherwise (kind)."""
+    names = target.node_names()
+    if name in names or not name.startswith("worker-") or not name[len("worker-"):].isdigit():
+        return name
+    workers = [n for n in names if n not in {n.metadata.name for n in target.core.list_node(label_selector=upgrade.CONTROL_PLANE_LABEL).items}]
+    upgrade_run.aliases[name] = workers[int(name[len("worker-"):]) - 1]
+    return upgrade_run.aliases[name]

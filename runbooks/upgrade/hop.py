@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import ProviderUnavailableError, RunbookError
-from runbooks.upgrade import live_versions as live
+from runbooks.kube.commands import CommandResult
+from runbooks.upgrade import kubeadm, live_versions as live
 from runbooks.drain import engine as drain
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, UpgradeRefusedError, check_single_hop
@@ -34,6 +35,7 @@ class StepRecord:
     seconds: float
     within_policy: bool
     skew_rows: tuple[dict[str, object], ...]
+    commands: tuple[CommandResult, ...] = ()  # run on the node, in order (kubeadm upgrades)
 
     def row(self) -> dict[str, object]:
         return {"step": self.step, "subject": self.subject, "before": self.before, "after": self.after,
@@ -61,9 +63,10 @@ def _component_version(cluster: Cluster, name: str) -> str:
     return (found.controller_manager if name == "kube-controller-manager" else found.scheduler) or "unknown"
 
 
-def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float) -> StepRecord:
+def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float,
+             commands: tuple[CommandResult, ...] = ()) -> StepRecord:
     report = skew.check(live_versions(cluster))
-    record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()))
+    record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()), commands)
     if not report.ok:
         raise UpgradeStepError(f"after '{step} {subject}' the cluster is outside the skew policy: {report.explain()}; "
                                "stop here and bring that component back within policy before going on")
@@ -72,7 +75,11 @@ def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str,
 
 def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]:
     """kube-apiserver, then kube-controller-manager, then kube-scheduler: each stopped and started
-    at the target version, its running version read back, the skew checked."""
+    at the target version, its running version read back, the skew checked. Where the provider
+    can run kubeadm on the nodes, `kubeadm upgrade apply` on the control-plane node does it instead."""
+    if Capability.KUBEADM_UPGRADE in cluster.capabilities:
+        refuse_unless_allowed(cluster, target)
+        return kubeadm.upgrade_control_plane(cluster, target, control_plane_node(cluster), DRAIN_OPTIONS, _checker(cluster))  # type: ignore[return-value]
     cluster.require(Capability.SWAP_CONTROL_PLANE_BINARIES)
     refuse_unless_allowed(cluster, target)
     records = []
@@ -89,6 +96,19 @@ def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]
 
 # -- nodes -----------------------------------------------------------------------------------------
 DRAIN_OPTIONS = drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, timeout=DRAIN_TIMEOUT_SECONDS)
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def control_plane_node(cluster: Cluster) -> str:
+    """The (first, by name) node kubeadm labelled as control plane."""
+    names: list[str] = sorted(n.metadata.name for n in cluster.core.list_node(label_selector=CONTROL_PLANE_LABEL).items)
+    if not names:
+        raise UpgradeStepError(f"no node carries the {CONTROL_PLANE_LABEL} label; which node runs the control plane?")
+    return names[0]
+
+
+def _checker(cluster: Cluster) -> kubeadm.Checked:
+    return lambda step, subject, before, after, started, commands: _checked(cluster, step, subject, before, after, started, commands)
 
 
 def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
@@ -103,7 +123,11 @@ def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
 
 def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepRecord, drain.DrainResult]:
     """Drain (evicting through the Eviction API, so disruption budgets hold), raise kubelet/kube-proxy,
-    uncordon; then the skew check. A failed drain leaves the node cordoned and says so."""
+    uncordon; then the skew check. A failed drain leaves the node cordoned and says so. With kubeadm
+    on the nodes, `kubeadm upgrade node` and the target's kubelet (the drain is None for the control
+    plane's own node, upgraded with it)."""
+    if Capability.KUBEADM_UPGRADE in cluster.capabilities:
+        return kubeadm.upgrade_worker(cluster, target, node, DRAIN_OPTIONS, _checker(cluster))  # type: ignore[return-value]
     started = time.monotonic()
     before = cluster.get_node(node).status.node_info.kubelet_version
     drained = drain.drain_node(cluster, node, DRAIN_OPTIONS)
@@ -113,7 +137,16 @@ def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepReco
     return _checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started), drained
 
 
-def set_kubelet_versions(cluster: Cluster, nodes: list[str], version: Version) -> None:
-    """Seed nodes whose kubelets report `version` (kwok only), e.g. to show an upgrade blocked by old kubelets."""
+def set_kubelet_versions(cluster: Cluster, nodes: list[str], version: Version) -> list[CommandResult]:
+    """Seed nodes whose kubelets report `version`, e.g. to show an upgrade blocked by old kubelets.
+    kwok reports whatever the status holds; a real kubelet would correct it within seconds, so where
+    nodes can be reached it is stopped first (the node then goes NotReady, still reporting `version`)."""
+    stopped = []
     for node in nodes:
-        raise_node_versions(cluster, node, version)
+        if Capability.SIMULATED_KUBELETS in cluster.capabilities:
+            raise_node_versions(cluster, node, version)
+            continue
+        cluster.require(Capability.NODE_EXEC)
+        stopped.append(cluster.run_on_node(node, ["systemctl", "stop", "kubelet"]))
+        cluster.core.patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
+    return stopped

@@ -42,6 +42,16 @@ def test_kind_config_has_one_control_plane_and_the_cgroup_v1_patch() -> None:
     assert "failCgroupV1: false" in text and "imageTag: 3.6.16-0" in text and "disableDefaultCNI: true" in text
 
 
+def test_kind_config_carries_the_node_loss_knobs_as_kubeadm_patches() -> None:
+    import yaml
+
+    patches = [yaml.safe_load(p) for p in yaml.safe_load(kind_config(2, "3.6.16-0", "5s", 5))["kubeadmConfigPatches"]]
+    cluster, kubelet = patches
+    assert {"name": "node-monitor-grace-period", "value": "5s"} in cluster["controllerManager"]["extraArgs"]
+    assert kubelet["nodeLeaseDurationSeconds"] == 5 and kubelet["failCgroupV1"] is False
+    assert "controllerManager" not in kind_config(2, "3.6.16-0") and "nodeLeaseDurationSeconds" not in kind_config(2, "3.6.16-0")
+
+
 def node(name: str, cidr: str | None, address: str) -> client.V1Node:
     return client.V1Node(
         metadata=client.V1ObjectMeta(name=name),

@@ -7,6 +7,7 @@ else runs in it.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
@@ -21,17 +22,23 @@ from typing import Callable
 
 from kubernetes import client
 
-from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.base import Capability, Cluster, NodeReboot
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.versions import ComponentVersions
+from runbooks.cluster.kind.nodes import KindNodes
+from runbooks.kube.commands import CommandResult
 from runbooks.kube.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
 from runbooks.cluster.kind.static_pods import StaticPods
 from runbooks.errors import CapabilityMissingError, ClusterError, ClusterStartError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
+from runbooks.kindenv.upgradeimage import bundle_folder, ensure_upgrade_node_image
 from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
+from runbooks.versions import Version
 from runbooks.waiting import wait_for
 from runbooks.kube import objects
 
@@ -50,11 +57,26 @@ class KindClusterConfig:
     name: str | None = None
     keep: bool = False
     kubernetes_version: str | None = None
+    # The local provider's node-loss knobs, through kubeadm: controller-manager's flag and the kubelet's Lease.
+    node_monitor_grace_period: str | None = None  # None: the upstream default (50s)
+    node_lease_seconds: int | None = None  # None: the kubelet's default (40)
+    # Nodes carry the next pinned minor's kubeadm, kubelet, kubectl and images (kindenv/upgradeimage.py).
+    upgrade_bundle: bool = False
 
 
-def kind_config(workers: int, etcd_tag: str) -> str:
-    """kind's cluster config: our own pod network, etcd at our pinned tag, kubelets allowed on cgroup v1."""
+def kind_config(workers: int, etcd_tag: str, node_monitor_grace_period: str | None = None, node_lease_seconds: int | None = None) -> str:
+    """kind's cluster config: our own pod network, etcd at our pinned tag, kubelets allowed on cgroup v1,
+    and optionally a shorter node-monitor grace period and node Lease (the node-loss runbook's)."""
     nodes = "\n".join(["- role: control-plane", *["- role: worker"] * workers])
+    controller_manager = "" if node_monitor_grace_period is None else f"""
+  controllerManager:
+    # kubeadm v1beta4 lists extra args; a patch replaces the list, so kind's own entry is repeated.
+    extraArgs:
+    - name: enable-hostpath-provisioner
+      value: "true"
+    - name: node-monitor-grace-period
+      value: {node_monitor_grace_period}"""
+    lease = "" if node_lease_seconds is None else f"\n  nodeLeaseDurationSeconds: {node_lease_seconds}"
     return f"""kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 networking:
@@ -67,12 +89,26 @@ kubeadmConfigPatches:
   kind: ClusterConfiguration
   etcd:
     local:
-      imageTag: {etcd_tag}
+      imageTag: {etcd_tag}{controller_manager}
 - |
   kind: KubeletConfiguration
   # kubelet >= 1.35 refuses cgroup v1 hosts unless told otherwise.
-  failCgroupV1: false
+  failCgroupV1: false{lease}
 """
+
+
+def thaw_frozen_cgroups(container_id: str, root: Path = Path("/sys/fs/cgroup/freezer")) -> list[Path]:
+    """Thaw every cgroup v1 freezer under the container's own cgroup on this host; returns those thawed."""
+    thawed = []
+    for top in root.glob(f"**/{container_id}") if root.is_dir() else []:
+        for state in top.glob("**/freezer.state"):
+            try:
+                if state.read_text().strip() == "FROZEN":
+                    state.write_text("THAWED")
+                    thawed.append(state.parent)
+            except OSError:
+                continue
+    return thawed
 
 
 class KindCluster(Cluster):
@@ -83,7 +119,7 @@ class KindCluster(Cluster):
         self.config = config
         self.progress = progress
         self.pins = load_pins()
-        self.version = self.pins.pinned_kubernetes(config.kubernetes_version)
+        self.version: str = self.pins.pinned_kubernetes(config.kubernetes_version)
         self.name = config.name or f"krb-{os.getpid()}-{next(_names)}"
         self.folder = cache.cache_root() / "kindenv" / "clusters" / self.name
         self.engine: engines.Engine | None = None
@@ -92,6 +128,8 @@ class KindCluster(Cluster):
         self.toolchain: Toolchain | None = None
         self.etcd_endpoint: str | None = None  # known while the apiserver is down (a restore)
         self.etcd_data_dir = ETCD_DATA_DIR
+        self._nodes: KindNodes | None = None
+        self.bundle_version: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -100,11 +138,17 @@ class KindCluster(Cluster):
         self.started_engine = existing is None and self.engine.private
         self.toolchain = ensure_toolchain(self.pins, self.progress)
         ensure_recipes(kind_recipes_for(load_kind_pins(), self.version), self.pins, self.progress, lock=".lock-kind")
-        image = ensure_node_image(self.engine, self.progress, version=self.version)
+        self.bundle_version = self._next_pin() if self.config.upgrade_bundle else None
+        if self.bundle_version is not None:
+            ensure_recipes(kind_recipes_for(load_kind_pins(), self.bundle_version), self.pins, self.progress, lock=".lock-kind")
+            image = ensure_upgrade_node_image(self.engine, self.version, self.bundle_version, self.progress)
+        else:
+            image = ensure_node_image(self.engine, self.progress, version=self.version)
         if image.seconds:
             self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd)))
+        (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd),
+                                                             self.config.node_monitor_grace_period, self.config.node_lease_seconds))
         self.progress(f"creating kind cluster {self.name} at {self.version} (1 control plane, {self.config.workers} workers)")
         started = time.monotonic()
         self.kind("create", "cluster", "--name", self.name, "--image", image.tag,
@@ -117,6 +161,7 @@ class KindCluster(Cluster):
         self.copy_etcd_certificates()
         address = next(a.address for a in self.get_node(self.control_plane).status.addresses if a.type == "InternalIP")
         self.etcd_endpoint = f"https://{address}:2379"
+        self.nodes.remember_addresses([n.metadata.name for n in self.core.list_node().items])
         self.create_seconds = time.monotonic() - started
         self.progress(f"kind cluster {self.name} ready in {self.create_seconds:.0f} s")
 
@@ -125,6 +170,14 @@ class KindCluster(Cluster):
         if self.engine is None or self.config.keep:
             return
         self.kind("delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig), check=False)
+        # A node container outlived `kind delete` once: a pod's `runc init` sat in a cgroup v1 freezer
+        # left FROZEN, and the engine cannot kill a frozen process. Thaw what is ours, then remove it.
+        left = self.engine.run("ps", "-aq", "--no-trunc", "--filter", f"label=io.x-k8s.kind.cluster={self.name}", check=False).stdout.split()
+        if left:
+            self.progress(f"kind delete left {len(left)} node container(s) of {self.name}; thawing and removing them")
+            for container in left:
+                thaw_frozen_cgroups(container)
+            self.engine.run("rm", "-f", "-v", *left, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.started_engine and not self.engine.run("ps", "-aq", check=False).stdout.split():
             engines.down(self.progress)
@@ -200,11 +253,14 @@ class KindCluster(Cluster):
     @property
     def capabilities(self) -> frozenset[Capability]:
         # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate; the control
-        # plane's static pods stopped and started through their manifests. Swapping binaries and
-        # rebooting nodes are not implemented for kind yet.
-        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE}
+        # plane's static pods stopped and started through their manifests; nodes are containers of
+        # the engine, so commands run in them and they restart (see kind/nodes.py).
+        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE, Capability.NODE_EXEC,
+                   Capability.NODE_COPY, Capability.REBOOT_NODES}
         if not self.config.keep:
             offered.add(Capability.DISPOSABLE)
+        if self.bundle_version is not None:
+            offered.add(Capability.KUBEADM_UPGRADE)
         return frozenset(offered)
 
     def expected_kubernetes_version(self) -> str:
@@ -216,12 +272,18 @@ class KindCluster(Cluster):
             pod.metadata.labels.get("component"): pod.spec.containers[0].image
             for pod in self.core.list_namespaced_pod("kube-system", label_selector="tier=control-plane").items
         }
+        proxies = {
+            pod.spec.node_name: image_tag(pod.spec.containers[0].image)
+            for pod in self.core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy").items
+            if pod.spec.node_name and pod.metadata.deletion_timestamp is None
+        }
         return ComponentVersions(
-            apiserver=self.version.get_code().git_version,
+            apiserver=self.version_api.get_code().git_version,
             controller_manager=image_tag(images.get("kube-controller-manager")),
             scheduler=image_tag(images.get("kube-scheduler")),
             kubelets={n.metadata.name: n.status.node_info.kubelet_version for n in nodes},
-            kube_proxies={n.metadata.name: n.status.node_info.kube_proxy_version for n in nodes},
+            # The kubelet no longer fills nodeInfo.kubeProxyVersion: each node's kube-proxy pod's image says it.
+            kube_proxies={n.metadata.name: proxies.get(n.metadata.name) or n.status.node_info.kube_proxy_version for n in nodes},
             etcd=image_tag(images.get("etcd")),
         )
 
@@ -279,7 +341,7 @@ class KindCluster(Cluster):
         context.load_cert_chain(str(access.cert), str(access.key))
         try:
             with urllib.request.urlopen(f"{access.endpoint}/health", context=context, timeout=5) as answer:
-                return json.loads(answer.read()).get("health") == "true"
+                return bool(json.loads(answer.read()).get("health") == "true")
         except (OSError, ValueError):
             return False
 
@@ -298,3 +360,57 @@ class KindCluster(Cluster):
             status.ready and (status.container_id or "").split("//")[-1].startswith(tuple(running))
             for pod in pods for status in (pod.status.container_statuses or [])
         ) if running else False
+
+    # -- node access (the node containers) -------------------------------------------------------
+    @property
+    def nodes(self) -> KindNodes:
+        if self.engine is None:
+            raise ClusterError(f"kind cluster {self.name} is not started: call start() first")
+        if self._nodes is None:
+            self._nodes = KindNodes(self.engine, lambda: self.core)
+        return self._nodes
+
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300) -> CommandResult:
+        self.get_node(name)
+        return self.nodes.run(name, argv, timeout)
+
+    def copy_to_node(self, name: str, src: Path, dest: str) -> CommandResult:
+        self.get_node(name)
+        return self.nodes.copy(name, src, dest)
+
+    def power_off_node(self, name: str) -> None:
+        """A power cut: the engine kills the node container; its kubelet's heartbeats stop."""
+        self.get_node(name)
+        self.nodes.power_off(name, graceful=False)
+
+    def power_on_node(self, name: str) -> None:
+        """Start the node container again, with its pod network routes put back; its kubelet reports Ready on its own."""
+        self.nodes.power_on(name, self.control_plane)
+        if name == self.control_plane:
+            self.reset_api()
+
+    def reboot_node(self, name: str, timeout: float = 300) -> NodeReboot:
+        """`docker stop` (systemd shuts down) and `docker start`: a new boot id, the routes put back,
+        then bounded waits until the node is Ready with the new boot id and its pods Ready."""
+        boot_id = self.nodes.boot_id(name)
+        started, since = time.monotonic(), datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        stopped = self.nodes.power_off(name, graceful=True)
+        powered = self.nodes.power_on(name, self.control_plane)
+        if name == self.control_plane:
+            self.reset_api()
+        up = time.monotonic() - started
+        self.nodes.wait_booted(name, boot_id, timeout, since)
+        return NodeReboot(name, boot_id, self.nodes.boot_id(name), up, time.monotonic() - started,
+                          (stopped, *powered.commands), powered.address_before, powered.address_after)
+
+    def _next_pin(self) -> str | None:
+        """The pinned version one minor above this cluster's, if there is one."""
+        mine = Version.parse(self.version)
+        return next((v for v in self.pins.kubernetes_versions if Version.parse(v).minor == mine.minor + 1), None)
+
+    def upgrade_bundle(self, version: str) -> str:
+        self.require(Capability.KUBEADM_UPGRADE)
+        if version != self.bundle_version:
+            raise CapabilityMissingError(f"kind cluster {self.name}'s nodes carry the upgrade bundle of {self.bundle_version}, not {version}")
+        return bundle_folder(version)
+

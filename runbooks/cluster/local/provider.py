@@ -11,6 +11,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,9 @@ from typing import Callable
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.cluster.base import Capability, Cluster, ComponentVersions, EtcdAccess
+from runbooks.cluster.base import Capability, Cluster, NodeReboot
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.versions import ComponentVersions
 from runbooks.cluster.kubeconfig import write_kubeconfig
 from runbooks.cluster.local import components, nodes, state
 from runbooks.cluster.pki import generate_cluster_pki
@@ -28,6 +31,7 @@ from runbooks.errors import ClusterError, ClusterStartError
 from runbooks.toolchain import Toolchain, ensure_toolchain
 from runbooks.kube import objects
 from runbooks.versions import CONTROLLERS
+from runbooks.waiting import wait_for
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 KUBELET_PREFIX = "kwok-"  # one simulated kubelet process per node: "kwok-worker-1"
@@ -44,6 +48,7 @@ class LocalClusterConfig:
     keep: bool = False  # leave processes and folder for inspection; `python -m runbooks.cluster down` ends them
     node_monitor_grace_period: str = "50s"  # the upstream default; node-down runbooks shorten it
     node_lease_seconds: int = 40  # the kubelet's default
+    upgrade_bundle: bool = False  # nothing to prepare: the toolchain holds every pinned version's binaries
     start_timeout: float = 60.0
     name: str = "local"
 
@@ -76,7 +81,8 @@ class LocalCluster(Cluster):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability)
+        # Everything but node access: kwok's nodes are objects in the API, with no machine to run a command on.
+        return frozenset(Capability) - {Capability.NODE_EXEC, Capability.NODE_COPY, Capability.KUBEADM_UPGRADE}
 
     @property
     def toolchain(self) -> Toolchain:
@@ -153,7 +159,7 @@ class LocalCluster(Cluster):
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def component_versions(self) -> ComponentVersions:
-        server = self.version.get_code().git_version
+        server = self.version_api.get_code().git_version
         node_list = self.core.list_node().items
         return ComponentVersions(
             apiserver=server,
@@ -240,6 +246,22 @@ class LocalCluster(Cluster):
         """Start the node's kubelet again; it reports the node and its pods Ready, as after a reboot."""
         self.get_node(name)
         self.start_component(KUBELET_PREFIX + name, wait=False)
+
+    def reboot_node(self, name: str, timeout: float = 300) -> NodeReboot:
+        """kwok's power cycle: its kubelet stops until the node is NotReady, then starts again. kwok
+        keeps whatever nodeInfo the node status holds, so the new boot id is patched in as a booted
+        kubelet would report it (simulated, like everything a kwok kubelet reports)."""
+        before = self.get_node(name).status.node_info.boot_id or ""
+        started = time.monotonic()
+        self.power_off_node(name)
+        wait_for(lambda: not objects.is_ready(self.get_node(name)), f"{name} going NotReady after its kubelet stopped", timeout,
+                 "check kube-controller-manager's --node-monitor-grace-period", interval=0.5, error=ClusterError)
+        self.power_on_node(name)
+        self.core.patch_node_status(name, {"status": {"nodeInfo": {"bootID": str(uuid.uuid4())}}})
+        up = time.monotonic() - started
+        wait_for(lambda: objects.is_ready(self.get_node(name)), f"{name} returning Ready", timeout,
+                 f"see {self._layout.log(KUBELET_PREFIX + name)}", interval=0.5, error=ClusterError)
+        return NodeReboot(name, before, self.get_node(name).status.node_info.boot_id or "", up, time.monotonic() - started)
 
     def use_etcd_data_dir(self, data_dir: Path) -> None:
         """Point the next etcd start at another data dir (a restored snapshot)."""
@@ -330,7 +352,7 @@ class LocalCluster(Cluster):
         status, body = self._get(f"{access.endpoint}/version", self._ssl_context((access.cert, access.key), access.cacert))
         if status != 200:
             raise ClusterError(f"etcd at {access.endpoint} did not answer /version over TLS (HTTP {status}); see {self._layout.log('etcd')}")
-        return "v" + json.loads(body)["etcdserver"]
+        return "v" + str(json.loads(body)["etcdserver"])
 
     # -- nodes ---------------------------------------------------------------------------------
     def _register_nodes(self, version: str) -> None:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs once inside the base rootfs while the node image is built: lays out kind's expectations
-# and preloads the component images into containerd's k8s.io namespace, unpacked lazily at first use.
+# and preloads the component images into containerd's k8s.io namespace (preload-images).
 set -eu
 stage=/stage
 install -m 0755 "$stage/entrypoint" /usr/local/bin/entrypoint
@@ -17,15 +17,4 @@ systemctl mask getty.target console-getty.service systemd-udevd.service systemd-
   systemd-modules-load.service systemd-remount-fs.service systemd-networkd-wait-online.service >/dev/null 2>&1
 : >/etc/machine-id
 
-containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 &
-containerd_pid=$!
-tries=0
-until ctr version >/dev/null 2>&1; do
-  tries=$((tries + 1)); [ "$tries" -lt 120 ] || { cat /tmp/containerd.log; exit 1; }; sleep 0.5
-done
-for archive in "$stage"/images/*.tar; do
-  ctr -n k8s.io images import --no-unpack "$archive" >/dev/null
-done
-ctr -n k8s.io images ls -q
-kill "$containerd_pid"; wait "$containerd_pid" || true
-rm -rf /tmp/* /var/lib/containerd/io.containerd.runtime.v2.task /run/containerd
+sh "$stage/preload-images" "$stage/images"
