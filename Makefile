@@ -8,7 +8,7 @@ REPORTS := reports
 # EVIDENCE_KEY=<Ed25519 PEM> signs the chain (python -m runbooks.evidence keygen <path> makes one).
 EVIDENCE := --evidence-dir=$(REPORTS) $(if $(EVIDENCE_KEY),--evidence-key=$(EVIDENCE_KEY))
 
-.PHONY: demo test test-kind unit toolchain bench clean gate
+.PHONY: demo test test-kind unit lint toolchain bench clean gate
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: toolchain
 
 # Everything: unit tests, then every runbook's scenarios against the real local cluster,
 # then the kind tier wherever a Docker engine can be started (it says why when it cannot).
-test: toolchain
+test: toolchain lint
 	@$(PY) -m runbooks.kindenv install || true
 	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)
 	@if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi
@@ -50,6 +50,12 @@ test-kind: $(VENV)/.installed
 gate: toolchain
 	@test -n "$(TARGET)" || { echo "make gate needs TARGET=vX.Y, e.g. make gate TARGET=v1.37"; exit 2; }
 	$(PYTEST) tests/features -m gate --target-version $(TARGET) $(GATE_ARGS) --html=$(REPORTS)/gate.html --self-contained-html $(EVIDENCE)
+
+# Fast checks first (seconds): lint, formatting, strict types on the library, then the unit tier.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check runbooks tests bench
+	$(VENV)/bin/ruff format --check runbooks tests bench
+	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed
 	$(PYTEST) -m unit tests

@@ -15,12 +15,12 @@ import os
 import statistics
 import time
 
-from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from kubernetes import client
 
+from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
+from runbooks.drain.engine import DrainOptions, drain_node, pods_on_node, uncordon
 from runbooks.drills import workloads
 from runbooks.kube.commands import run_command
-from runbooks.drain.engine import DrainOptions, drain_node, pods_on_node, uncordon
 from runbooks.toolchain import ensure_toolchain
 
 NAMESPACE = "bench"
@@ -57,8 +57,16 @@ THROTTLED: list[int] = []  # per kubectl run: how many times client-go's rate li
 
 
 def kubectl(cluster: LocalCluster) -> float:
-    argv = [cluster.kubectl(), f"--kubeconfig={cluster.kubeconfig}", "drain", NODE,
-            "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=300s", "-v=3"]  # -v=3: client-go logs every rate-limiter wait over 50 ms
+    argv = [
+        cluster.kubectl(),
+        f"--kubeconfig={cluster.kubeconfig}",
+        "drain",
+        NODE,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=300s",
+        "-v=3",
+    ]  # -v=3: client-go logs every rate-limiter wait over 50 ms
     result = run_command(argv, timeout=360)
     if not result.ok:
         raise SystemExit(f"kubectl drain failed: {result.stderr}")
@@ -88,7 +96,10 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in samples.items()}
     print(f"median over {args.runs} runs: ours {median['ours']:.2f} s, kubectl drain {median['kubectl']:.2f} s")
     print(f"kubectl requests delayed by its client-side rate limiter, per run: {THROTTLED}")
-    print(f"ratio ours/kubectl: {median['ours'] / median['kubectl']:.2f} (goal <= 1.0; 1-min load average at start {load:.1f} on {os.cpu_count()} cores, shared machine)")
+    print(
+        f"ratio ours/kubectl: {median['ours'] / median['kubectl']:.2f} "
+        f"(goal <= 1.0; 1-min load average at start {load:.1f} on {os.cpu_count()} cores, shared machine)"
+    )
 
 
 if __name__ == "__main__":

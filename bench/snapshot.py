@@ -21,8 +21,8 @@ from pathlib import Path
 
 from kubernetes import client
 
-from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.backup import resources as backup
+from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.etcd import snapshot as etcd
 from runbooks.kube.commands import run_command
 from runbooks.toolchain import ensure_toolchain
@@ -52,7 +52,7 @@ def bench_snapshot(toolchain: object, data_mb: int, runs: int) -> None:
             folder = etcd.private_directory(Path(scratch) / "snapshots")
             for run in range(runs):
                 # alternate the order so that neither side always gets the warmer page cache
-                for side in (("raw", "ours") if run % 2 == 0 else ("ours", "raw")):
+                for side in ("raw", "ours") if run % 2 == 0 else ("ours", "raw"):
                     target = folder / f"{side}-{run}.db"
                     started = time.monotonic()
                     if side == "raw":

@@ -27,17 +27,50 @@ import threading
 from runbooks.errors import RunbookError
 
 KUBECTL_MUTATING = frozenset(
-    {"apply", "create", "delete", "replace", "patch", "scale", "label", "annotate", "taint", "cordon",
-     "uncordon", "drain", "expose", "run", "set", "rollout", "autoscale", "edit", "certificate"}
+    {
+        "apply",
+        "create",
+        "delete",
+        "replace",
+        "patch",
+        "scale",
+        "label",
+        "annotate",
+        "taint",
+        "cordon",
+        "uncordon",
+        "drain",
+        "expose",
+        "run",
+        "set",
+        "rollout",
+        "autoscale",
+        "edit",
+        "certificate",
+    }
 )
 KUBECTL_NO_DRY_RUN = frozenset({"edit", "certificate"})
-KUBECTL_VALUE_FLAGS = frozenset(
-    {"--kubeconfig", "--context", "-n", "--namespace", "-s", "--server", "--user", "--cluster", "--request-timeout", "-v"}
-)
+KUBECTL_VALUE_FLAGS = frozenset({"--kubeconfig", "--context", "-n", "--namespace", "-s", "--server", "--user", "--cluster", "--request-timeout", "-v"})
 # etcdctl commands that only read (or write a local file, as `snapshot save` does); everything else writes.
 ETCDCTL_READ_ONLY = frozenset(
-    {"get", "watch", "endpoint", "version", "check datascale", "member list", "snapshot save", "snapshot status",
-     "alarm list", "lease list", "lease timetolive", "user list", "user get", "role list", "role get", "auth status"}
+    {
+        "get",
+        "watch",
+        "endpoint",
+        "version",
+        "check datascale",
+        "member list",
+        "snapshot save",
+        "snapshot status",
+        "alarm list",
+        "lease list",
+        "lease timetolive",
+        "user list",
+        "user get",
+        "role list",
+        "role get",
+        "auth status",
+    }
 )
 # etcdutl works on local files; only restoring into a new directory and reading are safe to plan.
 ETCDUTL_READ_ONLY = frozenset({"snapshot status", "snapshot restore", "version", "hashkv"})
@@ -89,10 +122,7 @@ def _aims_at_protected(argv: tuple[str, ...]) -> bool:
 def refuse_if_active(action: str) -> None:
     """Call before an operation that has no dry run (e.g. stopping a component)."""
     if _active:
-        raise PlanModeError(
-            f"plan mode: would {action}, which cannot be dry-run; the step must check plan.active() "
-            "and record its plan instead of doing it"
-        )
+        raise PlanModeError(f"plan mode: would {action}, which cannot be dry-run; the step must check plan.active() and record its plan instead of doing it")
 
 
 def skip_effect(reason: str) -> None:

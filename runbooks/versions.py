@@ -26,12 +26,10 @@ class Version:
     patch: int = 0
 
     @classmethod
-    def parse(cls, text: str) -> "Version":
+    def parse(cls, text: str) -> Version:
         match = _VERSION.match(text.strip()) if isinstance(text, str) else None
         if not match:
-            raise BadVersionError(
-                f"{text!r} is not a version: write it as vMAJOR.MINOR or vMAJOR.MINOR.PATCH, e.g. v1.37 or v1.37.2"
-            )
+            raise BadVersionError(f"{text!r} is not a version: write it as vMAJOR.MINOR or vMAJOR.MINOR.PATCH, e.g. v1.37 or v1.37.2")
         return cls(int(match["major"]), int(match["minor"]), int(match["patch"] or 0))
 
     @property
@@ -39,7 +37,7 @@ class Version:
         """The release line, e.g. "1.37", as used in skew policy tables."""
         return f"{self.major}.{self.minor}"
 
-    def minors_behind(self, other: "Version") -> int:
+    def minors_behind(self, other: Version) -> int:
         """How many minor releases this version is behind `other` (negative when ahead)."""
         if self.major != other.major:
             raise BadVersionError(f"cannot compare minors across major versions: {self} and {other}")

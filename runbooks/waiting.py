@@ -7,7 +7,7 @@ waited for, what it saw last, and what to check, instead of hanging a maintenanc
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from runbooks.errors import RunbookError
 

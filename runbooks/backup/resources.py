@@ -23,12 +23,11 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import BackupError
 from runbooks.kube.kubectl import kubectl_argv
 from runbooks.kube.raw import request, server_side_apply
-from runbooks.waiting import wait_for
 from runbooks.policy.backup import (
+    Difference,
     Obj,
     ObjectKey,
     ResourceType,
-    Difference,
     apply_rank,
     apply_skip_reason,
     key_from_path,
@@ -38,6 +37,7 @@ from runbooks.policy.backup import (
     skip_reason,
     strip,
 )
+from runbooks.waiting import wait_for
 
 FIELD_MANAGER = "kube-runbooks-restore"
 PAGE_SIZE = 500
@@ -140,7 +140,9 @@ class ExportResult:
     seconds: float
 
     def by_resource(self) -> list[dict[str, object]]:
-        counts = Counter((key.group or "core", key.resource, self.configuration.resources[(key.group, key.resource)].in_get_all) for key in self.configuration.objects)
+        counts = Counter(
+            (key.group or "core", key.resource, self.configuration.resources[(key.group, key.resource)].in_get_all) for key in self.configuration.objects
+        )
         return [{"group": g, "resource": r, "objects": n, "shown by get all": "yes" if all_ else "no"} for (g, r, all_), n in sorted(counts.items())]
 
 
@@ -213,9 +215,14 @@ def _wait_established(api: client.ApiClient, names: list[str], timeout: float = 
                 pending.discard(name)
         return not pending
 
-    wait_for(established, "CustomResourceDefinitions becoming Established", timeout,
-             "their custom resources cannot be applied until they are; check kube-apiserver's log",
-             last_seen=lambda: f"not yet: {sorted(pending)}", error=BackupError)
+    wait_for(
+        established,
+        "CustomResourceDefinitions becoming Established",
+        timeout,
+        "their custom resources cannot be applied until they are; check kube-apiserver's log",
+        last_seen=lambda: f"not yet: {sorted(pending)}",
+        error=BackupError,
+    )
 
 
 def _wait_served(api: client.ApiClient, group_versions: set[str], timeout: float = 60.0) -> None:
@@ -226,8 +233,14 @@ def _wait_served(api: client.ApiClient, group_versions: set[str], timeout: float
         missing.intersection_update({gv for gv in missing if request(api, "GET", f"/apis/{gv}")[0] != 200})
         return not missing
 
-    wait_for(served, "the API groups of the applied CRDs being served", timeout, "check kube-apiserver's log",
-             last_seen=lambda: f"not served: {sorted(missing)}", error=BackupError)
+    wait_for(
+        served,
+        "the API groups of the applied CRDs being served",
+        timeout,
+        "check kube-apiserver's log",
+        last_seen=lambda: f"not served: {sorted(missing)}",
+        error=BackupError,
+    )
 
 
 CRD = ("apiextensions.k8s.io", "customresourcedefinitions")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError, ProviderUnavailableError

@@ -15,13 +15,13 @@ from types import TracebackType
 from kubernetes import client
 from urllib3.exceptions import HTTPError
 
-from runbooks.errors import CapabilityMissingError, ClusterError, ProviderUnavailableError, UnknownNodeError
+from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
 from runbooks.kube import objects, raw
+from runbooks.kube.commands import CommandResult
 from runbooks.kube.dry_run import DryRun
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.session import ApiHandles, Session
 from runbooks.kube.transport import Chain
-from runbooks.kube.commands import CommandResult
 from runbooks.versions import ComponentVersions
 
 
@@ -57,7 +57,7 @@ class Cluster(ApiHandles, abc.ABC):
     def stop(self) -> None:
         """Release everything this object started; safe to call twice and after a failed start."""
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         try:
             self.start()
         except BaseException:
@@ -87,9 +87,7 @@ class Cluster(ApiHandles, abc.ABC):
     def require(self, capability: Capability) -> None:
         """Refuse early, and say why, when a runbook needs something this provider cannot do."""
         if capability not in self.capabilities:
-            raise CapabilityMissingError(
-                f"the {self.provider} provider cannot {capability.value}; run this runbook with --cluster local"
-            )
+            raise CapabilityMissingError(f"the {self.provider} provider cannot {capability.value}; run this runbook with --cluster local")
 
     # -- API access ----------------------------------------------------------------------------
     # Every ApiClient and typed handle (cluster.core, .apps, .policy, ... from ApiHandles) comes from
@@ -197,7 +195,7 @@ class Cluster(ApiHandles, abc.ABC):
         self.require(Capability.NODE_COPY)
         raise NotImplementedError
 
-    def reboot_node(self, name: str, timeout: float = 300) -> "NodeReboot":
+    def reboot_node(self, name: str, timeout: float = 300) -> NodeReboot:
         """Reboot the node and wait (bounded) until it is Ready again with its pods running."""
         self.require(Capability.REBOOT_NODES)
         raise NotImplementedError
@@ -226,8 +224,12 @@ class NodeReboot:
         return bool(self.boot_id_after) and self.boot_id_after != self.boot_id_before
 
     def row(self) -> dict[str, object]:
-        return {"node": self.node, "bootID before": self.boot_id_before, "bootID after": self.boot_id_after,
-                "new boot": self.new_boot, "address": self.address_before if self.address_before == self.address_after
-                else f"{self.address_before} -> {self.address_after}",
-                "back up (s)": round(self.down_seconds, 1), "Ready with pods (s)": round(self.ready_seconds, 1)}
-
+        return {
+            "node": self.node,
+            "bootID before": self.boot_id_before,
+            "bootID after": self.boot_id_after,
+            "new boot": self.new_boot,
+            "address": self.address_before if self.address_before == self.address_after else f"{self.address_before} -> {self.address_after}",
+            "back up (s)": round(self.down_seconds, 1),
+            "Ready with pods (s)": round(self.ready_seconds, 1),
+        }

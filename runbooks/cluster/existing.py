@@ -5,17 +5,17 @@ gives its endpoint and client certificates."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster
-from runbooks.kube.images import image_tag
 from runbooks.errors import ClusterError
 from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.kube.images import image_tag
 from runbooks.versions import ComponentVersions
 
 CONNECT_TIMEOUT = 15.0
@@ -59,8 +59,9 @@ class ExistingCluster(Cluster):
 
     provider = "existing"
 
-    def __init__(self, kubeconfig: str | Path | None = None, context: str | None = None, etcd: EtcdAccess | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, kubeconfig: str | Path | None = None, context: str | None = None, etcd: EtcdAccess | None = None, progress: Callable[[str], None] | None = None
+    ) -> None:
         super().__init__()
         self._kubeconfig = resolve_kubeconfig(kubeconfig)
         self._context = resolve_context(self._kubeconfig, context)

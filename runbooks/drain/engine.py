@@ -185,7 +185,9 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         if allowed == 0:
             blockers.append(Blocker("PodDisruptionBudget", name, f"allows 0 disruptions now; {len(covered)} of its pods are on {node}"))
         elif allowed < len(covered):
-            blockers.append(Blocker("PodDisruptionBudget", name, f"allows {allowed} at a time for {len(covered)} pods: the drain will wait for replacements", blocks=False))
+            blockers.append(
+                Blocker("PodDisruptionBudget", name, f"allows {allowed} at a time for {len(covered)} pods: the drain will wait for replacements", blocks=False)
+            )
         if pdb.spec.unhealthy_pod_eviction_policy in (None, "IfHealthyBudget"):
             unhealthy = [k[1] for k in covered if not objects.is_ready(pod_by_key[k])]
             if unhealthy and allowed == 0:
@@ -194,7 +196,9 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         pod = pod_by_key[key]
         owner = _replica_owner(cluster, pod)
         if owner is not None and owner[1] == 1:
-            blockers.append(Blocker("single replica", f"{key[0]}/{owner[0]}", "its only replica is on this node: it will be unavailable until rescheduled", blocks=False))
+            blockers.append(
+                Blocker("single replica", f"{key[0]}/{owner[0]}", "its only replica is on this node: it will be unavailable until rescheduled", blocks=False)
+            )
         for volume in pod.spec.volumes or []:
             claim = volume.persistent_volume_claim
             if claim and _claim_is_local(cluster, key[0], claim.claim_name, node):
@@ -288,9 +292,7 @@ class _Evictor:
                 if verdict.action == "delete":
                     self.core.delete_namespaced_pod(verdict.name, verdict.namespace, body=delete_options)
                 else:
-                    eviction = client.V1Eviction(
-                        metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options
-                    )
+                    eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options)
                     self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction)
                 return key
             except ApiException as exc:
@@ -301,9 +303,7 @@ class _Evictor:
                 self.retries[key] = self.retries.get(key, 0) + 1
                 self.last_refusal[key] = _message(exc)
                 if time.monotonic() + delay > self.deadline:
-                    raise DrainBlockedError(
-                        f"{key} could not be evicted before the drain timed out: {_message(exc)}"
-                    ) from exc
+                    raise DrainBlockedError(f"{key} could not be evicted before the drain timed out: {_message(exc)}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

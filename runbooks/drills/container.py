@@ -14,8 +14,8 @@ import os
 import re
 from typing import Any
 
-from runbooks.kindenv.workload_image import DEFAULT_RELEASE, PORT, RELEASES, REPOSITORY, reference
 from runbooks.errors import RunbookError
+from runbooks.kindenv.workload_image import DEFAULT_RELEASE, PORT, RELEASES, REPOSITORY, reference
 
 # On an existing cluster, push the image (python -m runbooks.kindenv image builds its archive) to a
 # registry its nodes can pull from and name that repository here.
@@ -29,7 +29,9 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
 def image(release: str = DEFAULT_RELEASE) -> str:
     """`v2` -> `kube-runbooks/web:v2`; only releases the kind nodes hold are accepted."""
     if release not in RELEASES:
-        raise RunbookError(f"release {release!r} has no image: the workload image is tagged {', '.join(RELEASES)} (runbooks/kindenv/workload_image.py RELEASES)")
+        raise RunbookError(
+            f"release {release!r} has no image: the workload image is tagged {', '.join(RELEASES)} (runbooks/kindenv/workload_image.py RELEASES)"
+        )
     return reference(release, os.environ.get(REPOSITORY_ENV) or REPOSITORY)
 
 

@@ -26,19 +26,31 @@ def create_webhook_without_backend(cluster: Cluster, namespace: str, name: str) 
     cluster keeps working, whose Service selects pods that do not exist yet."""
     ensure_namespace(cluster, namespace)
     backend = f"{name}-backend"
-    cluster.core.create_namespaced_service(namespace, client.V1Service(
-        metadata=client.V1ObjectMeta(name=backend),
-        spec=client.V1ServiceSpec(selector={"app": backend}, ports=[client.V1ServicePort(port=443, target_port=BACKEND_PORT)])))
-    cluster.admission.create_validating_webhook_configuration(client.V1ValidatingWebhookConfiguration(
-        metadata=client.V1ObjectMeta(name=webhook_configuration_name(name)),
-        webhooks=[client.V1ValidatingWebhook(
-            name=f"{name}.{CRD_GROUP}", failure_policy="Fail", side_effects="None", admission_review_versions=["v1"],
-            client_config=client.AdmissionregistrationV1WebhookClientConfig(
-                service=client.AdmissionregistrationV1ServiceReference(namespace=namespace, name=backend, path="/validate", port=443)),
-            namespace_selector=client.V1LabelSelector(match_labels={"kubernetes.io/metadata.name": namespace}),
-            rules=[client.V1RuleWithOperations(api_groups=[""], api_versions=["v1"], operations=["CREATE", "UPDATE"], resources=["configmaps"])],
-        )],
-    ))
+    cluster.core.create_namespaced_service(
+        namespace,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name=backend),
+            spec=client.V1ServiceSpec(selector={"app": backend}, ports=[client.V1ServicePort(port=443, target_port=BACKEND_PORT)]),
+        ),
+    )
+    cluster.admission.create_validating_webhook_configuration(
+        client.V1ValidatingWebhookConfiguration(
+            metadata=client.V1ObjectMeta(name=webhook_configuration_name(name)),
+            webhooks=[
+                client.V1ValidatingWebhook(
+                    name=f"{name}.{CRD_GROUP}",
+                    failure_policy="Fail",
+                    side_effects="None",
+                    admission_review_versions=["v1"],
+                    client_config=client.AdmissionregistrationV1WebhookClientConfig(
+                        service=client.AdmissionregistrationV1ServiceReference(namespace=namespace, name=backend, path="/validate", port=443)
+                    ),
+                    namespace_selector=client.V1LabelSelector(match_labels={"kubernetes.io/metadata.name": namespace}),
+                    rules=[client.V1RuleWithOperations(api_groups=[""], api_versions=["v1"], operations=["CREATE", "UPDATE"], resources=["configmaps"])],
+                )
+            ],
+        )
+    )
 
 
 def start_webhook_backend(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
@@ -47,8 +59,13 @@ def start_webhook_backend(cluster: Cluster, namespace: str, name: str, timeout: 
     deploy(cluster, namespace, backend, replicas=1)
     wait_deployment_ready(cluster, namespace, backend, timeout)
     ready = partial(ready_endpoints, cluster, namespace, backend)
-    wait_for(lambda: ready() > 0, f"a ready endpoint behind service {namespace}/{backend}", timeout,
-             "check the backend's pods and the EndpointSlice controller (kube-controller-manager)", last_seen=ready)
+    wait_for(
+        lambda: ready() > 0,
+        f"a ready endpoint behind service {namespace}/{backend}",
+        timeout,
+        "check the backend's pods and the EndpointSlice controller (kube-controller-manager)",
+        last_seen=ready,
+    )
     return ready()
 
 
@@ -75,28 +92,46 @@ def create_crd_storing_an_unserved_version(cluster: Cluster, plural: str, object
     extensions = cluster.apiextensions
     name = crd_name(plural)
     kind = plural.rstrip("s").capitalize()
-    extensions.create_custom_resource_definition(client.V1CustomResourceDefinition(
-        metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1CustomResourceDefinitionSpec(
-            group=CRD_GROUP, scope="Cluster", versions=[_version("v1", served=True, storage=True)],
-            names=client.V1CustomResourceDefinitionNames(plural=plural, singular=plural.rstrip("s"), kind=kind)),
-    ))
+    extensions.create_custom_resource_definition(
+        client.V1CustomResourceDefinition(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1CustomResourceDefinitionSpec(
+                group=CRD_GROUP,
+                scope="Cluster",
+                versions=[_version("v1", served=True, storage=True)],
+                names=client.V1CustomResourceDefinitionNames(plural=plural, singular=plural.rstrip("s"), kind=kind),
+            ),
+        )
+    )
     _wait_established(extensions, name)
     custom = cluster.custom
     names = [f"{plural.rstrip('s')}-{i}" for i in range(objects)]
     for item in names:
-        wait_for(lambda: _try_create(custom, plural, kind, item), f"{kind} {item} created at v1", 30,
-                 "the CRD was established; check kube-apiserver's log", retry_on=(client.ApiException,))
-    extensions.patch_custom_resource_definition(name, {"spec": {"versions": [
-        {"name": "v1", "served": False, "storage": False, "schema": _version("v1", False, False).schema},
-        {"name": "v2", "served": True, "storage": True, "schema": _version("v2", True, True).schema},
-    ]}})
+        wait_for(
+            partial(_try_create, custom, plural, kind, item),
+            f"{kind} {item} created at v1",
+            30,
+            "the CRD was established; check kube-apiserver's log",
+            retry_on=(client.ApiException,),
+        )
+    extensions.patch_custom_resource_definition(
+        name,
+        {
+            "spec": {
+                "versions": [
+                    {"name": "v1", "served": False, "storage": False, "schema": _version("v1", False, False).schema},
+                    {"name": "v2", "served": True, "storage": True, "schema": _version("v2", True, True).schema},
+                ]
+            }
+        },
+    )
     return names
 
 
 def _try_create(custom: client.CustomObjectsApi, plural: str, kind: str, name: str) -> bool:
-    custom.create_cluster_custom_object(CRD_GROUP, "v1", plural, {
-        "apiVersion": f"{CRD_GROUP}/v1", "kind": kind, "metadata": {"name": name}, "spec": {"size": 1}})
+    custom.create_cluster_custom_object(
+        CRD_GROUP, "v1", plural, {"apiVersion": f"{CRD_GROUP}/v1", "kind": kind, "metadata": {"name": name}, "spec": {"size": 1}}
+    )
     return True
 
 

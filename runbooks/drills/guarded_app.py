@@ -8,8 +8,8 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container
-from runbooks.waiting import wait_for
 from runbooks.drills.workloads import ensure_namespace, wait_deployment_ready
+from runbooks.waiting import wait_for
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
 
@@ -33,16 +33,33 @@ def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, repli
     labels = {"app": name}
     pod = client.V1PodSpec(
         containers=[container(name)],
-        topology_spread_constraints=[client.V1TopologySpreadConstraint(max_skew=1, topology_key="kubernetes.io/hostname",
-                                                                       when_unsatisfiable="ScheduleAnyway", label_selector=client.V1LabelSelector(match_labels=labels))],
+        topology_spread_constraints=[
+            client.V1TopologySpreadConstraint(
+                max_skew=1,
+                topology_key="kubernetes.io/hostname",
+                when_unsatisfiable="ScheduleAnyway",
+                label_selector=client.V1LabelSelector(match_labels=labels),
+            )
+        ],
     )
-    apps.create_namespaced_deployment(namespace, client.V1Deployment(
-        metadata=client.V1ObjectMeta(name=name, labels=labels),
-        spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels),
-                                     template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod))))
-    policy.create_namespaced_pod_disruption_budget(namespace, client.V1PodDisruptionBudget(
-        metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels=labels))))
+    apps.create_namespaced_deployment(
+        namespace,
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name=name, labels=labels),
+            spec=client.V1DeploymentSpec(
+                replicas=replicas,
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
+            ),
+        ),
+    )
+    policy.create_namespaced_pod_disruption_budget(
+        namespace,
+        client.V1PodDisruptionBudget(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1PodDisruptionBudgetSpec(min_available=min_available, selector=client.V1LabelSelector(match_labels=labels)),
+        ),
+    )
     wait_deployment_ready(cluster, namespace, name)
     return wait_budget(cluster, namespace, name, replicas - min_available)
 
@@ -62,10 +79,20 @@ def wait_budget(cluster: Cluster, namespace: str, name: str, allowed: int, timeo
     def reached() -> bool:
         pdb = policy.read_namespaced_pod_disruption_budget(name, namespace)
         observed = pdb.status is not None and pdb.status.observed_generation == pdb.metadata.generation
-        status = seen["status"] = BudgetStatus(f"{namespace}/{name}", int(pdb.spec.min_available), pdb.status.expected_pods if pdb.status else 0,
-                                               pdb.status.disruptions_allowed if pdb.status else 0)
+        status = seen["status"] = BudgetStatus(
+            f"{namespace}/{name}",
+            int(pdb.spec.min_available),
+            pdb.status.expected_pods if pdb.status else 0,
+            pdb.status.disruptions_allowed if pdb.status else 0,
+        )
         return observed and status.disruptions_allowed == allowed and bool(status.expected_pods)
 
-    wait_for(reached, f"disruption budget {namespace}/{name} reaching {allowed} allowed disruptions", timeout,
-             "check that kube-controller-manager runs its disruption controller", interval=0.5, last_seen=lambda: seen.get("status"))
+    wait_for(
+        reached,
+        f"disruption budget {namespace}/{name} reaching {allowed} allowed disruptions",
+        timeout,
+        "check that kube-controller-manager runs its disruption controller",
+        interval=0.5,
+        last_seen=lambda: seen.get("status"),
+    )
     return seen["status"]

@@ -10,17 +10,18 @@ from typing import Any
 import yaml
 
 from runbooks.cluster.base import Cluster
-from runbooks.kube.commands import CommandResult, run_command
 from runbooks.drills.container import container
-from runbooks.policy.removed_apis import LAST_APPLIED
+from runbooks.kube.commands import CommandResult, run_command
 from runbooks.kube.kubectl import kubectl_argv
+from runbooks.policy.removed_apis import LAST_APPLIED
 
 
 def cronjob_manifest(namespace: str, name: str, api_version: str) -> dict[str, Any]:
     return {
-        "apiVersion": api_version, "kind": "CronJob", "metadata": {"name": name, "namespace": namespace},
-        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
-            "restartPolicy": "Never", "containers": [container(name)]}}}}},
+        "apiVersion": api_version,
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container(name)]}}}}},
     }
 
 

@@ -12,9 +12,9 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container
-from runbooks.waiting import wait_for
 from runbooks.drills.workloads import wait_deployment_ready
 from runbooks.kube import objects
+from runbooks.waiting import wait_for
 
 PROOF_LABEL = "kube-runbooks.io/restore-proof"
 PROOF_SELECTOR = f"{PROOF_LABEL}=true"
@@ -127,7 +127,13 @@ def damage(cluster: Cluster, sentinels: Sentinels, timeout: float = 120.0) -> st
     )
     core.delete_namespace(sentinels.namespace)
 
-    wait_for(lambda: objects.is_gone(core.read_namespace, sentinels.namespace), f"namespace {sentinels.namespace} being deleted", timeout, "check kube-controller-manager (its namespace controller)", interval=0.5)
+    wait_for(
+        lambda: objects.is_gone(core.read_namespace, sentinels.namespace),
+        f"namespace {sentinels.namespace} being deleted",
+        timeout,
+        "check kube-controller-manager (its namespace controller)",
+        interval=0.5,
+    )
     return f"default/{AFTER_SNAPSHOT}"
 
 

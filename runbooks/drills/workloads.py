@@ -9,8 +9,8 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container, start_delay_annotations
-from runbooks.waiting import wait_for
 from runbooks.kube import objects
+from runbooks.waiting import wait_for
 
 
 def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120.0) -> int:
@@ -23,13 +23,22 @@ def wait_deployment_ready(cluster: Cluster, namespace: str, name: str, timeout: 
         deployment = apps.read_namespaced_deployment(name, namespace)
         selector = ",".join(f"{k}={v}" for k, v in (deployment.spec.selector.match_labels or {}).items())
         pods = core.list_namespaced_pod(namespace, label_selector=selector).items
-        seen.update(wanted=deployment.spec.replicas or 0, ready=deployment.status.ready_replicas or 0,
-                    running=sum(1 for pod in pods if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp))
+        seen.update(
+            wanted=deployment.spec.replicas or 0,
+            ready=deployment.status.ready_replicas or 0,
+            running=sum(1 for pod in pods if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp),
+        )
         return seen["ready"] == seen["wanted"] == seen["running"]
 
-    wait_for(reconciled, f"Deployment {namespace}/{name} having every replica ready and running", timeout,
-             "check that kube-controller-manager and kube-scheduler are running", interval=0.5,
-             last_seen=lambda: seen, retry_on=(ApiException,))  # the apiserver may be warming up after a restart
+    wait_for(
+        reconciled,
+        f"Deployment {namespace}/{name} having every replica ready and running",
+        timeout,
+        "check that kube-controller-manager and kube-scheduler are running",
+        interval=0.5,
+        last_seen=lambda: seen,
+        retry_on=(ApiException,),
+    )  # the apiserver may be warming up after a restart
     return seen["ready"]
 
 

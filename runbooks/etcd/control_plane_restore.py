@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.errors import CapabilityMissingError
 from runbooks.versions import CONTROLLERS
-
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def live_data_dir(cluster: Cluster) -> Path:
 
 def new_data_dir(live: Path) -> Path:
     """A fresh sibling of the live data dir (same disk, same owner), named after the time of the restore."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return live.parent / f"{live.name}-restored-{stamp}"
 
 

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.errors import RunbookError
 from runbooks.kube.commands import CommandResult, run_command
+from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.toolchain import Toolchain
 from runbooks.toolchain.cache import sha256_of
 from runbooks.versions import Version
@@ -70,7 +70,7 @@ class EtcdTools:
         return self.etcdctl
 
     @classmethod
-    def from_toolchain(cls, toolchain: Toolchain) -> "EtcdTools":
+    def from_toolchain(cls, toolchain: Toolchain) -> EtcdTools:
         """The pinned etcd release's CLIs."""
         return cls(Version.parse(toolchain.pins.etcd), toolchain.etcd("etcdctl"), toolchain.etcd("etcdutl"))
 
@@ -112,7 +112,7 @@ class SnapshotStatus:
     version: str | None = None
 
     @classmethod
-    def from_json(cls, text: str) -> "SnapshotStatus":
+    def from_json(cls, text: str) -> SnapshotStatus:
         try:
             data = json.loads(text)
             return cls(int(data["hash"]), int(data["revision"]), int(data["totalKey"]), int(data["totalSize"]), data.get("version"))
@@ -296,8 +296,7 @@ def restore_snapshot(tools: EtcdTools, snapshot: Path, data_dir: Path, member: E
         shutil.rmtree(data_dir, ignore_errors=True)
         reason = _error_text(result)
         hint = (
-            "the snapshot is damaged (its SHA-256 does not match the hash etcd appended when saving it); "
-            "restore an intact copy"
+            "the snapshot is damaged (its SHA-256 does not match the hash etcd appended when saving it); restore an intact copy"
             if "sha256" in reason.lower() or "hash" in reason.lower()
             else "see the command output"
         )

@@ -37,8 +37,11 @@ def _verify(path: Path, public_key: Path | None, expect_digest: str | None) -> i
         code = code if sealed.ok else EXIT_TAMPERED
     signer = (found.header or {}).get("signing_key") or {}
     if (directory / attestation.FILENAME).is_file() or (signer and found.status == "complete"):
-        key = sidecar.load_public_key(public_key) if public_key is not None else (
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(signer["public_key"])) if signer.get("public_key") else None)
+        key = (
+            sidecar.load_public_key(public_key)
+            if public_key is not None
+            else (Ed25519PublicKey.from_public_bytes(base64.b64decode(signer["public_key"])) if signer.get("public_key") else None)
+        )
         if key is None:
             print("ATTESTATION FAILS: no public key (pass --public-key)")
             return EXIT_TAMPERED
@@ -57,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("verify", help="recompute the SHA-256 chain of reports/<run-id>/journal.jsonl, its signature and the attestation")
     check.add_argument("path", type=Path, help="the run directory (or its evidence.json)")
     check.add_argument("--public-key", type=Path, default=None, help="the operator's Ed25519 public key (PEM) the signatures must match")
-    check.add_argument("--expect-digest", default=None, metavar="SHA256",
-                       help="the final digest printed at the end of the run; a journal ending elsewhere fails")
+    check.add_argument(
+        "--expect-digest", default=None, metavar="SHA256", help="the final digest printed at the end of the run; a journal ending elsewhere fails"
+    )
     show = commands.add_parser("render", help="rebuild the self-contained HTML report from the journal, complete or not")
     show.add_argument("path", type=Path, help="the run directory")
     show.add_argument("-o", "--output", type=Path, default=None, help=f"where to write it (default: <dir>/{replay.OUTPUT})")

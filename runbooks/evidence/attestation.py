@@ -59,8 +59,11 @@ def _subject_name(directory: Path, path: Path) -> str:
 def envelope(payload: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     signature = key.sign(pae(PAYLOAD_TYPE, body))
-    return {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(body).decode(),
-            "signatures": [{"keyid": keyid(key.public_key()), "sig": base64.b64encode(signature).decode()}]}
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(body).decode(),
+        "signatures": [{"keyid": keyid(key.public_key()), "sig": base64.b64encode(signature).decode()}],
+    }
 
 
 def write(directory: Path, files: list[Path], predicate: dict[str, Any], signing_key: Path) -> Path:

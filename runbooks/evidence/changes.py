@@ -20,8 +20,19 @@ CATEGORIES = {  # a `change` record's `what` -> the summary's heading
     "started": "Components started",
     "file written": "Files written",
 }
-ORDER = ["Nodes cordoned", "Nodes uncordoned", "Pods evicted", "Components restarted", "Components stopped", "Components started",
-         "Files written", "Objects created", "Objects deleted", "Objects modified", "Other changes"]
+ORDER = [
+    "Nodes cordoned",
+    "Nodes uncordoned",
+    "Pods evicted",
+    "Components restarted",
+    "Components stopped",
+    "Components started",
+    "Files written",
+    "Objects created",
+    "Objects deleted",
+    "Objects modified",
+    "Other changes",
+]
 
 
 def _from_api(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:

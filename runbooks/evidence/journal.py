@@ -43,7 +43,7 @@ class Journal:
         self.closed = False
 
     @classmethod
-    def create(cls, directory: Path) -> "Journal":
+    def create(cls, directory: Path) -> Journal:
         return cls(Path(directory) / FILENAME)
 
     def append(self, record: dict[str, Any]) -> str:
@@ -199,15 +199,27 @@ def verify(path: Path, public_key: Path | None = None, expect_digest: str | None
         return JournalVerdict("tampered", len(entries), previous, 0, "the first record is not the run header (records removed)")
     expected = expect_digest.removeprefix("sha256:") if expect_digest else None
     if expected is not None and expected != previous:
-        return JournalVerdict("tampered", len(entries), previous, None,
-                              f"the chain ends at sha256:{previous}, not at the expected sha256:{expected} (records cut off or added)", header=header)
+        return JournalVerdict(
+            "tampered",
+            len(entries),
+            previous,
+            None,
+            f"the chain ends at sha256:{previous}, not at the expected sha256:{expected} (records cut off or added)",
+            header=header,
+        )
     signer = header.get("signing_key") or {}
     closed = isinstance(records[-1], dict) and records[-1].get("type") == CLOSING
     last = _where_it_ended(records[:-1] if closed else records)
     if signer and parsed.signature is None:
-        return JournalVerdict("tampered", len(entries), previous, None,
-                              f"the run was signed by key {signer.get('fingerprint')} but the journal ends after {last} without its signed closing record "
-                              "(records cut off, or the run was killed: a signed journal cannot tell them apart)", header=header)
+        return JournalVerdict(
+            "tampered",
+            len(entries),
+            previous,
+            None,
+            f"the run was signed by key {signer.get('fingerprint')} but the journal ends after {last} without its signed closing record "
+            "(records cut off, or the run was killed: a signed journal cannot tell them apart)",
+            header=header,
+        )
     if not closed:
         torn = " (its last line was cut mid-write)" if parsed.torn_tail else ""
         return JournalVerdict("incomplete", len(entries), previous, None, f"incomplete: ended after {last} without a closing record{torn}", header=header)

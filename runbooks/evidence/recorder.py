@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from runbooks.evidence import redact
 from runbooks.kube.audit import ApiAction
@@ -32,8 +33,13 @@ class EvidenceRecord:
         payload: Any = self.payload
         if self.kind == "command":
             result: CommandResult = payload
-            payload = {"command_line": result.command_line, "returncode": result.returncode,
-                       "stdout": result.stdout, "stderr": result.stderr, "seconds": round(result.seconds, 3)}
+            payload = {
+                "command_line": result.command_line,
+                "returncode": result.returncode,
+                "stdout": result.stdout,
+                "stderr": result.stderr,
+                "seconds": round(result.seconds, 3),
+            }
         elif self.kind == "image":
             payload = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
         elif self.kind == "api":

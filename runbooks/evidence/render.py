@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.run import ScenarioLog
@@ -17,7 +18,8 @@ STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "–", "planned": "�
 
 CSS = """
 <style>
-.rb,.rb-header,.rb td,.rb-header td,.rb-header th{color:#222} .rb h4{margin:.6em 0 .2em} .rb pre{white-space:pre-wrap;background:#f6f8fa;padding:.4em;margin:.2em 0}
+.rb,.rb-header,.rb td,.rb-header td,.rb-header th{color:#222} .rb h4{margin:.6em 0 .2em}
+.rb pre{white-space:pre-wrap;background:#f6f8fa;padding:.4em;margin:.2em 0}
 .rb pre.command{background:#eef;font-weight:bold} .rb table{border-collapse:collapse;margin:.2em 0}
 .rb td,.rb th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .rb .step{margin:.3em 0;border-left:4px solid #ccc;padding-left:.5em}
@@ -38,9 +40,7 @@ def table_html(rows: Sequence[dict[str, Any]], css_class: str = "evidence") -> s
     for row in rows:
         headers += [h for h in row if h not in headers]
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(h, '')))}</td>" for h in headers) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(h, '')))}</td>" for h in headers) + "</tr>" for row in rows)
     return f"<table class='{css_class}'><tr>{head}</tr>{body}</table>"
 
 
@@ -64,7 +64,8 @@ def record_html(record: EvidenceRecord) -> str:
     if record.kind == "change":
         change = record.payload
         digest = f" (sha256 {change['sha256']})" if change.get("sha256") else ""
-        return f"<p>Changed: <b>{html.escape(change['what'])}</b> {html.escape(change['target'])}{html.escape(digest)} {html.escape(change.get('detail') or '')}</p>"
+        detail = html.escape(change.get("detail") or "")
+        return f"<p>Changed: <b>{html.escape(change['what'])}</b> {html.escape(change['target'])}{html.escape(digest)} {detail}</p>"
     if record.kind == "image":
         encoded = base64.b64encode(record.payload).decode()
         return f"{title}<img alt='{html.escape(record.title)}' src='data:image/png;base64,{encoded}'/>"

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.evidence import changes, journal
-from runbooks.kube.audit import ApiAction
 from runbooks.evidence.recorder import EvidenceRecord
 from runbooks.evidence.render import CSS, scenario_html
 from runbooks.evidence.report import header_html
-from runbooks.evidence.sidecar import EvidenceFileError
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog
+from runbooks.evidence.sidecar import EvidenceFileError
+from runbooks.kube.audit import ApiAction
 from runbooks.kube.commands import CommandResult
 
 OUTPUT = "report-from-journal.html"
@@ -35,8 +35,7 @@ def _payload(kind: str, payload: Any, record: dict[str, Any]) -> Any:
             argv = tuple(shlex.split(line))
         except ValueError:
             argv = (line,)
-        return CommandResult(argv, payload.get("returncode", 0),
-                             payload.get("stdout", ""), payload.get("stderr", ""), float(payload.get("seconds", 0)))
+        return CommandResult(argv, payload.get("returncode", 0), payload.get("stdout", ""), payload.get("stderr", ""), float(payload.get("seconds", 0)))
     if kind == "image":
         return base64.b64decode(record.get("png_base64", "")) if record.get("png_base64") else b""
     if kind == "api":
@@ -47,8 +46,15 @@ def _payload(kind: str, payload: Any, record: dict[str, Any]) -> Any:
 def replay(records: list[dict[str, Any]]) -> RunLog:
     """The run as far as the journal tells it."""
     head = records[0] if records else {}
-    run = RunLog(str(head.get("run_id", "?")), Path("."), str(head.get("provider", "?")), plan_mode=bool(head.get("plan_mode")),
-                 operator=str(head.get("operator", "?")), started=str(head.get("started_utc", "")), commit=str(head.get("runbooks_commit", "")))
+    run = RunLog(
+        str(head.get("run_id", "?")),
+        Path("."),
+        str(head.get("provider", "?")),
+        plan_mode=bool(head.get("plan_mode")),
+        operator=str(head.get("operator", "?")),
+        started=str(head.get("started_utc", "")),
+        commit=str(head.get("runbooks_commit", "")),
+    )
     for name in ("change_id", "approved_by", "emergency"):
         setattr(run, name, head.get(name))
     run.kubernetes_user = head.get("kubernetes_user") or {}
@@ -61,8 +67,14 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
             run.cluster = record.get("identity") or {}
             run.kubernetes_user = record.get("kubernetes_user") or run.kubernetes_user
         elif kind == "scenario_start":
-            log = ScenarioLog(record["scenario"], feature=record.get("feature", ""), name=record.get("name", ""),
-                              tags=record.get("tags", []), controls=record.get("controls", []), started=record.get("started_utc", ""))
+            log = ScenarioLog(
+                record["scenario"],
+                feature=record.get("feature", ""),
+                name=record.get("name", ""),
+                tags=record.get("tags", []),
+                controls=record.get("controls", []),
+                started=record.get("started_utc", ""),
+            )
             log.steps = [StepLog(i, s.get("keyword", ""), s.get("step", "")) for i, s in enumerate(record.get("steps", []))]
             logs[log.nodeid] = log
             run.scenarios.append(log)
@@ -75,7 +87,9 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
             step = log.steps[record["index"]]
             step.status, step.started = "interrupted", record.get("started_utc", "")
         elif kind == "evidence":
-            log.evidence.records.append(EvidenceRecord(record["kind"], record.get("title", ""), _payload(record["kind"], record.get("payload"), record), record.get("step")))
+            log.evidence.records.append(
+                EvidenceRecord(record["kind"], record.get("title", ""), _payload(record["kind"], record.get("payload"), record), record.get("step"))
+            )
         elif kind == "api":
             fields = {k: record[k] for k in _API_FIELDS if k in record}
             log.evidence.records.append(EvidenceRecord("api", f"{record.get('method')} {record.get('path')}", ApiAction(**fields), record.get("step")))
@@ -84,13 +98,15 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
             step.status, step.seconds, step.error = record.get("status", "?"), float(record.get("seconds", 0)), record.get("error")
             # The step's merged API table replaces the writes journalled one by one while it ran.
             log.evidence.records = [r for r in log.evidence.records if not (r.kind == "api" and r.step == step.index)]
-            log.evidence.records += [EvidenceRecord("api", e.get("title", ""), _payload("api", e.get("payload") or {}, e), step.index)
-                                     for e in record.get("api", [])]
+            log.evidence.records += [
+                EvidenceRecord("api", e.get("title", ""), _payload("api", e.get("payload") or {}, e), step.index) for e in record.get("api", [])
+            ]
             if record.get("api_requests_not_listed"):
                 log.evidence.dropped_actions[step.index] = record["api_requests_not_listed"]
         elif kind == "scenario":
             log.outcome, log.seconds, log.message = record.get("outcome", "?"), float(record.get("seconds", 0)), record.get("message")
-            for step, status in zip(log.steps, record.get("step_statuses", [])):
+            # A scenario record lists every step's status; strict=False keeps replay lenient with older journals.
+            for step, status in zip(log.steps, record.get("step_statuses", []), strict=False):
                 step.status = status
     run.complete = bool(records) and records[-1].get("type") == journal.CLOSING
     if not run.complete:
@@ -102,13 +118,15 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
 def page_html(run: RunLog, final_digest: str, verdict: str) -> str:
     """One self-contained page: the header, then each scenario with its steps and evidence."""
     run.final_digest = final_digest
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
-             f"<title>kube-runbooks evidence — run {html.escape(run.run_id)} (from the journal)</title>", CSS,
-             "<style>body{font-family:sans-serif;margin:1em 2em} h2.scenario{border-top:2px solid #999;padding-top:.5em}</style></head><body>",
-             f"<h1>kube-runbooks evidence — run {html.escape(run.run_id)}</h1>",
-             f"<p>Rebuilt from the journal by <code>python -m runbooks.evidence render</code>. Journal: <b>{html.escape(verdict)}</b></p>",
-             header_html(run, {}),
-             ]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>kube-runbooks evidence — run {html.escape(run.run_id)} (from the journal)</title>",
+        CSS,
+        "<style>body{font-family:sans-serif;margin:1em 2em} h2.scenario{border-top:2px solid #999;padding-top:.5em}</style></head><body>",
+        f"<h1>kube-runbooks evidence — run {html.escape(run.run_id)}</h1>",
+        f"<p>Rebuilt from the journal by <code>python -m runbooks.evidence render</code>. Journal: <b>{html.escape(verdict)}</b></p>",
+        header_html(run, {}),
+    ]
     for log in run.scenarios:
         title = f"{log.feature}: {log.name}" if log.feature else log.name
         outcome = log.outcome if log.outcome != "not run" or run.complete else "interrupted"

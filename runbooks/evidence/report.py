@@ -29,8 +29,11 @@ def cluster_identity(cluster: Cluster) -> dict[str, Any]:
         identity["server_version"] = cluster.version_api.get_code().git_version
         versions = cluster.component_versions()
         identity["components"] = {
-            "kube-apiserver": versions.apiserver, "kube-controller-manager": versions.controller_manager,
-            "kube-scheduler": versions.scheduler, "etcd": versions.etcd, "kubectl": versions.kubectl,
+            "kube-apiserver": versions.apiserver,
+            "kube-controller-manager": versions.controller_manager,
+            "kube-scheduler": versions.scheduler,
+            "etcd": versions.etcd,
+            "kubectl": versions.kubectl,
         }
         identity["nodes"] = [
             {
@@ -85,8 +88,10 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
     body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in rows)
     parts = [CSS, "<div class='rb-header'><h2>Run header</h2>"]
     if not run.complete:
-        parts.append("<p class='rb-banner'>INCOMPLETE: rebuilt from a journal that ends without a closing record "
-                     "(the run was killed or its journal cut); everything after its last record is unknown.</p>")
+        parts.append(
+            "<p class='rb-banner'>INCOMPLETE: rebuilt from a journal that ends without a closing record "
+            "(the run was killed or its journal cut); everything after its last record is unknown.</p>"
+        )
     if header.get("emergency"):
         parts.append(f"<p class='rb-banner'>EMERGENCY CHANGE without independent approval: {html.escape(str(header['emergency']))}</p>")
     parts.append(f"<table>{body}</table>")
@@ -101,10 +106,9 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
     controls = run.controls()
     parts.append("<h3>Controls evidenced</h3>")
     if controls:
-        parts.append(table_html([
-            {"control": control, "scenario": log.name or log.nodeid, "outcome": log.outcome}
-            for control, logs in controls.items() for log in logs
-        ]))
+        parts.append(
+            table_html([{"control": control, "scenario": log.name or log.nodeid, "outcome": log.outcome} for control, logs in controls.items() for log in logs])
+        )
     else:
         parts.append("<p>No scenario in this run is tagged @control:&lt;id&gt;.</p>")
     parts.append("</div>")
@@ -118,8 +122,10 @@ def verdict_html(name: str, verdict: dict[str, Any]) -> str:
     if verdict.get("reasons"):
         parts.append("<ul>" + "".join(f"<li>{html.escape(str(r))}</li>" for r in verdict["reasons"]) + "</ul>")
     if verdict.get("waivers"):
-        parts.append("<p><b>Waivers</b> (the operator passed over checks that could not run):</p>"
-                     + table_html([{"check": w["id"], "reason": w["reason"]} for w in verdict["waivers"]]))
+        parts.append(
+            "<p><b>Waivers</b> (the operator passed over checks that could not run):</p>"
+            + table_html([{"check": w["id"], "reason": w["reason"]} for w in verdict["waivers"]])
+        )
     if verdict.get("checks"):
         parts.append(table_html([{"check": c["id"], "result": str(c["status"]).upper(), "detail": c["detail"]} for c in verdict["checks"]]))
     return "".join(parts)

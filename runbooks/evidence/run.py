@@ -17,12 +17,12 @@ from runbooks.evidence.recorder import Evidence
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
     """Sortable and unique: the UTC start time plus a few random hex digits."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 @dataclass
@@ -55,7 +55,9 @@ def git_commit(root: Path) -> str:
     """The runbooks' commit, with `+dirty` when the work tree differs from it."""
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (git not available)"
     return (commit or "unknown (not a git checkout)") + ("+dirty" if dirty else "")
@@ -84,21 +86,23 @@ class RunLog:
     complete: bool = True  # False when rebuilt from a journal that has no closing record
 
     def header(self) -> dict[str, Any]:
-        header: dict[str, Any] = redact.value({
-            "run_id": self.run_id,
-            "operator": self.operator,
-            "started_utc": self.started,
-            "finished_utc": self.finished,
-            "runbooks_commit": self.commit,
-            "provider": self.provider,
-            "plan_mode": self.plan_mode,
-            "cluster": self.cluster,
-            "change_id": self.change_id,
-            "approved_by": self.approved_by,
-            "emergency": self.emergency,
-            "kubernetes_user": self.kubernetes_user,
-            "signing_key": self.signing_key,
-        })
+        header: dict[str, Any] = redact.value(
+            {
+                "run_id": self.run_id,
+                "operator": self.operator,
+                "started_utc": self.started,
+                "finished_utc": self.finished,
+                "runbooks_commit": self.commit,
+                "provider": self.provider,
+                "plan_mode": self.plan_mode,
+                "cluster": self.cluster,
+                "change_id": self.change_id,
+                "approved_by": self.approved_by,
+                "emergency": self.emergency,
+                "kubernetes_user": self.kubernetes_user,
+                "signing_key": self.signing_key,
+            }
+        )
         return header
 
     def controls(self) -> dict[str, list[ScenarioLog]]:

@@ -158,7 +158,13 @@ def verify_document(document: dict[str, Any], public_key: Path | None = None, ex
     if first_bad is not None:
         return Verdict(False, len(records), previous, first_bad, reason)
     if expect_digest is not None and expect_digest.removeprefix("sha256:") != previous:
-        return Verdict(False, len(records), previous, None, f"the chain ends at sha256:{previous}, not at the expected sha256:{expect_digest.removeprefix('sha256:')} (records cut off or added)")
+        return Verdict(
+            False,
+            len(records),
+            previous,
+            None,
+            f"the chain ends at sha256:{previous}, not at the expected sha256:{expect_digest.removeprefix('sha256:')} (records cut off or added)",
+        )
     last = records[-1]["record"] if records else {}
     if not isinstance(last, dict) or last.get("type") != "end":
         return Verdict(False, len(records), previous, None, "the last record is not the end record (records cut off)")
@@ -199,7 +205,10 @@ def check_signature(signature: Any, digest: str, public_key: Path | None) -> tup
         embedded.verify(value, _signed_message(digest))
     except InvalidSignature:
         return False, "the Ed25519 signature does not match the final digest"
-    return True, "valid" if trusted is not None else f"valid for the embedded key {fingerprint(embedded)} only (pass --public-key to check it is the operator's)"
+    return (
+        True,
+        "valid" if trusted is not None else f"valid for the embedded key {fingerprint(embedded)} only (pass --public-key to check it is the operator's)",
+    )
 
 
 def verify(path: Path, public_key: Path | None = None, expect_digest: str | None = None) -> Verdict:

@@ -24,8 +24,12 @@ def progress(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "image", "install", "check"])
-    parser.add_argument("--kubernetes-version", action="append", metavar="VERSION",
-                        help="image: the pinned version to build the node image for (repeatable; default: every pinned version)")
+    parser.add_argument(
+        "--kubernetes-version",
+        action="append",
+        metavar="VERSION",
+        help="image: the pinned version to build the node image for (repeatable; default: every pinned version)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "up":

@@ -17,9 +17,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import capwrapper
@@ -54,9 +54,7 @@ class Engine:
 
     def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run one docker command against this engine."""
-        result = subprocess.run(
-            [self.docker, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run([self.docker, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise ProviderUnavailableError(f"`docker {' '.join(args)}` failed: {result.stderr.strip()}")
         return result
@@ -69,7 +67,7 @@ class Layout:
     root: Path
 
     @classmethod
-    def default(cls) -> "Layout":
+    def default(cls) -> Layout:
         return cls(cache.cache_root() / "kindenv")
 
     @property
@@ -114,8 +112,7 @@ def answers(docker: str, host: str | None) -> bool:
     if host:
         env["DOCKER_HOST"] = host
     try:
-        result = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], env=env,
-                                capture_output=True, text=True, timeout=20, check=False)
+        result = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0 and bool(result.stdout.strip())
@@ -194,8 +191,7 @@ def start_private_engine(layout: Layout, progress: Progress) -> Engine:
     argv = dockerd_argv(layout, wrapper)
     progress(f"starting a private Docker engine on unix://{layout.socket}")
     with layout.log.open("ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, close_fds=True)
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     engine = Engine(docker=docker_client(), host=f"unix://{layout.socket}", private=True, pid=process.pid, bridge=BRIDGE)
     layout.state.write_text(json.dumps(asdict(engine)))
     deadline = time.monotonic() + START_TIMEOUT
@@ -251,9 +247,7 @@ def up(progress: Progress = lambda _: None, layout: Layout | None = None) -> Eng
         progress(f"using the {'private' if engine.private else 'existing'} Docker engine at {engine.host or 'the default socket'}")
         return engine
     if os.geteuid() != 0:
-        raise ProviderUnavailableError(
-            "no Docker engine answers and starting a private one needs root: start Docker (or run as root)"
-        )
+        raise ProviderUnavailableError("no Docker engine answers and starting a private one needs root: start Docker (or run as root)")
     _require_binary("dockerd")
     return start_private_engine(layout, progress)
 
@@ -292,8 +286,7 @@ def _ensure_bridge(progress: Progress) -> None:
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         return
     progress(f"creating bridge {BRIDGE} ({BRIDGE_CIDR})")
-    for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"], ["ip", "addr", "add", BRIDGE_CIDR, "dev", BRIDGE],
-                 ["ip", "link", "set", BRIDGE, "up"]):
+    for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"], ["ip", "addr", "add", BRIDGE_CIDR, "dev", BRIDGE], ["ip", "link", "set", BRIDGE, "up"]):
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ProviderUnavailableError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")

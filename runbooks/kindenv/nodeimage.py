@@ -15,14 +15,14 @@ import shutil
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from runbooks.kindenv.workload_image import reference
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import workload
 from runbooks.kindenv.engine import Engine, Layout
+from runbooks.kindenv.workload_image import reference
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import AddonPins, KindPins, Pins, load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
@@ -36,9 +36,25 @@ DEBIAN_SUITE = "bookworm"  # systemd 252: still boots on cgroup v1 hosts (system
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # What kind's nodes need from the distribution (see runbooks/kindenv/node/install.sh for the rest).
 DEBIAN_PACKAGES = (
-    "systemd", "systemd-sysv", "dbus", "containerd", "runc", "iptables", "nftables", "conntrack", "socat",
-    "ethtool", "mount", "containernetworking-plugins", "fuse-overlayfs", "iproute2", "kmod",
-    "ca-certificates", "util-linux", "procps", "libseccomp2",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "containerd",
+    "runc",
+    "iptables",
+    "nftables",
+    "conntrack",
+    "socat",
+    "ethtool",
+    "mount",
+    "containernetworking-plugins",
+    "fuse-overlayfs",
+    "iproute2",
+    "kmod",
+    "ca-certificates",
+    "util-linux",
+    "procps",
+    "libseccomp2",
 )
 
 
@@ -86,14 +102,19 @@ def component_images(toolchain: Toolchain, pins: Pins, addons: AddonPins, versio
         ComponentImage(f"{REGISTRY}/{name}:{version}", ((f"usr/local/bin/{name}", toolchain.kubernetes(name, version)),))
         for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
     ]
-    images.append(ComponentImage(
-        f"{REGISTRY}/etcd:{etcd_image_tag(pins.etcd)}",
-        tuple((f"usr/local/bin/{name}", toolchain.etcd(name)) for name in ("etcd", "etcdctl", "etcdutl")),
-    ))
-    images.append(ComponentImage(
-        f"{REGISTRY}/coredns/coredns:{addons.coredns}",
-        (("coredns", toolchain.folder("coredns", addons.coredns) / "coredns"),), entrypoint=("/coredns",),
-    ))
+    images.append(
+        ComponentImage(
+            f"{REGISTRY}/etcd:{etcd_image_tag(pins.etcd)}",
+            tuple((f"usr/local/bin/{name}", toolchain.etcd(name)) for name in ("etcd", "etcdctl", "etcdutl")),
+        )
+    )
+    images.append(
+        ComponentImage(
+            f"{REGISTRY}/coredns/coredns:{addons.coredns}",
+            (("coredns", toolchain.folder("coredns", addons.coredns) / "coredns"),),
+            entrypoint=("/coredns",),
+        )
+    )
     images.append(ComponentImage(f"{REGISTRY}/pause:{addons.pause}", (("pause", pause),), entrypoint=("/pause",)))
     return images
 
@@ -190,8 +211,7 @@ class NodeImageBuilder:
             self.debootstrap(rootfs)
         self.progress(f"importing the rootfs as {ref}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "--exclude=./.complete", "-c", "."], stdout=subprocess.PIPE)
-        result = subprocess.run([self.engine.docker, "import", "-", ref], stdin=tar.stdout, env=self.engine.env(),
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run([self.engine.docker, "import", "-", ref], stdin=tar.stdout, env=self.engine.env(), capture_output=True, text=True, check=False)
         tar.wait()
         if result.returncode != 0 or tar.returncode != 0:
             raise ProviderUnavailableError(f"importing {rootfs} failed: {result.stderr.strip()}")
@@ -203,8 +223,7 @@ class NodeImageBuilder:
         self.progress(f"debootstrapping Debian {DEBIAN_SUITE} into {rootfs} (about a minute)")
         shutil.rmtree(rootfs, ignore_errors=True)
         log = self.layout.root / "debootstrap.log"
-        argv = ["nice", "-n", "19", "debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}",
-                DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]
+        argv = ["nice", "-n", "19", "debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]
         with log.open("w") as handle:
             if subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode != 0:
                 raise ProviderUnavailableError(f"debootstrap failed (is the Debian mirror reachable?): see {log}")
@@ -235,8 +254,9 @@ class NodeImageBuilder:
         changes = ["--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         if image.entrypoint:
             changes += ["--change", "ENTRYPOINT " + str(list(image.entrypoint)).replace("'", '"')]
-        result = subprocess.run([self.engine.docker, "import", *changes, "-", image.ref], input=buffer.getvalue(),
-                                env=self.engine.env(), capture_output=True, check=False)
+        result = subprocess.run(
+            [self.engine.docker, "import", *changes, "-", image.ref], input=buffer.getvalue(), env=self.engine.env(), capture_output=True, check=False
+        )
         if result.returncode != 0:
             raise ProviderUnavailableError(f"docker import of {image.ref} failed: {result.stderr.decode().strip()}")
         self.engine.run("save", "-o", str(archive), image.ref, timeout=600)
@@ -246,8 +266,21 @@ class NodeImageBuilder:
         (about 6 MB instead of the 500 MB rootfs: it starts as fast as the other components)."""
         tree = stage / "kube-proxy-root"
         tree.mkdir()
-        result = self.engine.run("run", "--rm", "-v", f"{tree}:/out", "-v", f"{COLLECT_IPTABLES}:/collect:ro",
-                                 "--entrypoint", "/bin/sh", base, "/collect", "/out", check=False, timeout=300)
+        result = self.engine.run(
+            "run",
+            "--rm",
+            "-v",
+            f"{tree}:/out",
+            "-v",
+            f"{COLLECT_IPTABLES}:/collect:ro",
+            "--entrypoint",
+            "/bin/sh",
+            base,
+            "/collect",
+            "/out",
+            check=False,
+            timeout=300,
+        )
         if result.returncode != 0:
             raise ProviderUnavailableError(f"collecting iptables for kube-proxy failed: {result.stderr.strip()}")
         binary = toolchain.folder("kubernetes-node", self.version) / "kube-proxy"
@@ -256,30 +289,41 @@ class NodeImageBuilder:
     def commit_node(self, base: str, stage: Path) -> None:
         name = "kube-runbooks-build-node"
         self.engine.run("rm", "-f", name, check=False)
-        result = self.engine.run("run", "--name", name, "--privileged", "-v", f"{stage}:/stage:ro", "--entrypoint",
-                                 "/bin/sh", base, "/stage/install.sh", check=False, timeout=900)
+        result = self.engine.run(
+            "run", "--name", name, "--privileged", "-v", f"{stage}:/stage:ro", "--entrypoint", "/bin/sh", base, "/stage/install.sh", check=False, timeout=900
+        )
         try:
             if result.returncode != 0:
                 raise ProviderUnavailableError(f"laying out the node image failed: {result.stderr.strip()} {result.stdout[-2000:]}")
             self.engine.run(
                 "commit",
-                "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-                "--change", "CMD []",
-                "--change", "ENV container=docker",
-                name, f"{self.tag}-unsignalled", timeout=900,
+                "--change",
+                'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+                "--change",
+                "CMD []",
+                "--change",
+                "ENV container=docker",
+                name,
+                f"{self.tag}-unsignalled",
+                timeout=900,
             )
         finally:
             self.engine.run("rm", "-f", name, check=False)
         # `docker commit` cannot set STOPSIGNAL; systemd as PID 1 shuts down cleanly only on SIGRTMIN+3.
         dockerfile = f"FROM {self.tag}-unsignalled\nSTOPSIGNAL SIGRTMIN+3\n"
-        result = subprocess.run([self.engine.docker, "build", "-q", "-t", self.tag, "-"], input=dockerfile,
-                                env={**self.engine.env(), "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [self.engine.docker, "build", "-q", "-t", self.tag, "-"],
+            input=dockerfile,
+            env={**self.engine.env(), "DOCKER_BUILDKIT": "0"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise ProviderUnavailableError(f"setting the node image's stop signal failed: {result.stderr.strip()}")
         self.engine.run("rmi", f"{self.tag}-unsignalled", check=False)
 
 
-def ensure_node_image(engine: Engine, progress: Progress = lambda _: None, layout: Layout | None = None,
-                      version: str | None = None) -> NodeImage:
+def ensure_node_image(engine: Engine, progress: Progress = lambda _: None, layout: Layout | None = None, version: str | None = None) -> NodeImage:
     """The node image for `version` (default: the older pinned minor), built into `engine` when it is not there yet."""
     return NodeImageBuilder(engine, layout or Layout.default(), progress, version).ensure()

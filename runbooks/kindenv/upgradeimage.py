@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from runbooks.kindenv.engine import Engine, Layout
 from runbooks.kindenv.nodeimage import NODE_FILES, REGISTRY, NodeImage, NodeImageBuilder, component_images, ensure_node_image
@@ -52,8 +52,7 @@ class UpgradeImageBuilder(NodeImageBuilder):
         stage = self.new_stage(f"stage-upgrade-{self.version}")
         pause = self.build_pause(stage)
         # etcd stays at its pinned tag (the upgrade runs with --etcd-upgrade=false), and the source image has it.
-        images = [image for image in component_images(toolchain, self.pins, self.addons, self.version, pause)
-                  if not image.ref.startswith(f"{REGISTRY}/etcd:")]
+        images = [image for image in component_images(toolchain, self.pins, self.addons, self.version, pause) if not image.ref.startswith(f"{REGISTRY}/etcd:")]
         for index, image in enumerate(images):
             self.progress(f"packaging {image.ref}")
             self.import_image(image, stage / "images" / f"{index:02d}.tar")
@@ -75,8 +74,9 @@ class UpgradeImageBuilder(NodeImageBuilder):
         return NodeImage(self.tag, self.source.kubernetes_version, refs, time.monotonic() - started)
 
 
-def ensure_upgrade_node_image(engine: Engine, source_version: str, target_version: str, progress: Progress = lambda _: None,
-                              layout: Layout | None = None) -> NodeImage:
+def ensure_upgrade_node_image(
+    engine: Engine, source_version: str, target_version: str, progress: Progress = lambda _: None, layout: Layout | None = None
+) -> NodeImage:
     """The node image of `source_version` carrying the `target_version` bundle, built when missing."""
     layout = layout or Layout.default()
     source = ensure_node_image(engine, progress, layout, version=source_version)

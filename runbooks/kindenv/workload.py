@@ -13,9 +13,9 @@ import hashlib
 import io
 import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv.engine import Engine, Layout
@@ -49,7 +49,9 @@ def busybox_deb(layout: Layout, progress: Progress) -> Path:
         if attempt == 0:  # a fresh machine may have no package lists yet
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
     else:
-        raise ProviderUnavailableError(f"`apt-get download {PACKAGE}` failed ({result.stderr.strip()[-300:]}): is Debian's mirror reachable? run `apt-get update`")
+        raise ProviderUnavailableError(
+            f"`apt-get download {PACKAGE}` failed ({result.stderr.strip()[-300:]}): is Debian's mirror reachable? run `apt-get update`"
+        )
     return sorted(folder.glob(f"{PACKAGE}_*.deb"))[-1]
 
 

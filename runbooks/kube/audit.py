@@ -33,16 +33,22 @@ class ApiAction:
     dry_run: bool
     count: int = 1
 
-    def same_request(self, other: "ApiAction") -> bool:
+    def same_request(self, other: ApiAction) -> bool:
         return (self.method, self.path, self.query, self.status) == (other.method, other.path, other.query, other.status)
 
     @classmethod
-    def of(cls, request: Request, status: int, seconds: float) -> "ApiAction":
+    def of(cls, request: Request, status: int, seconds: float) -> ApiAction:
         query = request.query
         shown = {k: v for k, v in query.items() if k in SHOWN_QUERY}
-        return cls(method=request.method, path=request.path, query="&".join(f"{k}={v}" for k, v in shown.items()),
-                   status=status, seconds=seconds, kubectl=kubectl_equivalent(request.method, request.path, shown),
-                   dry_run="dryRun" in query)
+        return cls(
+            method=request.method,
+            path=request.path,
+            query="&".join(f"{k}={v}" for k, v in shown.items()),
+            status=status,
+            seconds=seconds,
+            kubectl=kubectl_equivalent(request.method, request.path, shown),
+            dry_run="dryRun" in query,
+        )
 
 
 Sink = Callable[[ApiAction], None]

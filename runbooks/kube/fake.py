@@ -189,8 +189,9 @@ class FakeApi:
         status, body = self._answer(request)
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         content_type = "text/plain" if isinstance(body, str) else "application/json"
-        raw = urllib3.HTTPResponse(body=io.BytesIO(data), status=status, reason=_REASONS.get(status, ""),
-                                   headers={"content-type": content_type}, preload_content=False)
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(data), status=status, reason=_REASONS.get(status, ""), headers={"content-type": content_type}, preload_content=False
+        )
         return rest.RESTResponse(raw)
 
     def _answer(self, request: Request) -> tuple[int, Obj | str]:
@@ -225,15 +226,26 @@ class FakeApi:
             return 200, {"kind": "APIVersions", "versions": ["v1"]}
         if path == "/apis":
             versions = sorted({r.group_version for r in self.resources if "/" in r.group_version})
-            return 200, {"kind": "APIGroupList", "groups": [
-                {"name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
-                 "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}} for gv in versions]}
+            return 200, {
+                "kind": "APIGroupList",
+                "groups": [
+                    {
+                        "name": gv.split("/")[0],
+                        "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
+                        "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]},
+                    }
+                    for gv in versions
+                ],
+            }
         group_version = path.removeprefix("/api/").removeprefix("/apis/")
         served = [r for r in self.resources if r.group_version == group_version]
         if not served:
             return 404, _status(404, f"{group_version} is not served")
-        return 200, {"kind": "APIResourceList", "groupVersion": group_version, "resources": [
-            {"name": r.resource, "kind": r.kind, "namespaced": r.namespaced, "verbs": list(r.verbs)} for r in served]}
+        return 200, {
+            "kind": "APIResourceList",
+            "groupVersion": group_version,
+            "resources": [{"name": r.resource, "kind": r.kind, "namespaced": r.namespaced, "verbs": list(r.verbs)} for r in served],
+        }
 
     def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj | str]:
         store = self.objects.setdefault((resource.group_version, resource.resource), {})
@@ -251,8 +263,12 @@ class FakeApi:
             items = [copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if not namespace or ns == namespace]
             items = [o for o in items if _selector_matches(query.get("labelSelector", ""), (o.get("metadata") or {}).get("labels") or {})]
             items = [o for o in items if _fields_match(query.get("fieldSelector", ""), o)]
-            return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.group_version,
-                         "metadata": {"resourceVersion": str(self.revision)}, "items": items}
+            return 200, {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.group_version,
+                "metadata": {"resourceVersion": str(self.revision)},
+                "items": items,
+            }
         existing = store.get(key)
         if method == "POST" and name is None:
             body = _body(request)
@@ -296,5 +312,14 @@ def _status(code: int, message: str, reason: str = "") -> Obj:
     return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
 
 
-_REASONS = {200: "OK", 201: "Created", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
-            429: "Too Many Requests", 500: "Internal Server Error", 403: "Forbidden"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    403: "Forbidden",
+}

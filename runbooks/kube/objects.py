@@ -31,7 +31,7 @@ def _condition(obj: Any, kind: str) -> Any:
 
 
 def condition_status(obj: Any, kind: str) -> str | None:
-    """"True", "False" or "Unknown" for the condition `kind` of `obj`; None when it has none."""
+    """ "True", "False" or "Unknown" for the condition `kind` of `obj`; None when it has none."""
     found = _condition(obj, kind)
     return _get(found, "status") if found is not None else None
 

@@ -25,8 +25,16 @@ class ObjectRef(Protocol):
     def name(self) -> str: ...
 
 
-def send(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None,
-         content_type: str | None = None, accept: str = "application/json", timeout: float = 60) -> Any:
+def send(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    body: str | None = None,
+    content_type: str | None = None,
+    accept: str = "application/json",
+    timeout: float = 60,
+) -> Any:
     """One request through `param_serialize` and `call_api` (so through the seam's wrappers): the read
     response, whatever its status."""
     headers = {"Accept": accept}
@@ -40,15 +48,18 @@ def send(api: client.ApiClient, method: str, path: str, query: list[tuple[str, s
     return response
 
 
-def request(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None) -> tuple[int, Any]:
+def request(
+    api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, body: str | None = None, content_type: str | None = None
+) -> tuple[int, Any]:
     """One API call: (HTTP status, decoded JSON body)."""
     response = send(api, method, path, query, body, content_type)
     data = response.data
     return response.status, json.loads(data) if data else None
 
 
-def request_text(api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None,
-                 accept: str = "application/json", timeout: float = 60) -> tuple[int, str]:
+def request_text(
+    api: client.ApiClient, method: str, path: str, query: list[tuple[str, str]] | None = None, accept: str = "application/json", timeout: float = 60
+) -> tuple[int, str]:
     """One API call whose answer is text (/readyz, /metrics): (HTTP status, body)."""
     response = send(api, method, path, query, accept=accept, timeout=timeout)
     return response.status, (response.data or b"").decode(errors="replace")
@@ -68,4 +79,6 @@ def server_side_apply(api: client.ApiClient, key: ObjectRef, obj: dict[str, Any]
     query = [("fieldManager", field_manager), ("force", "true")]
     status, body = request(api, "PATCH", path, query, json.dumps(obj), "application/apply-patch+yaml")
     if status not in (200, 201):
-        raise BackupError(f"applying {key} failed with HTTP {status}: {(body or {}).get('message', body)}; fix the file {path} or its dependencies and apply again")
+        raise BackupError(
+            f"applying {key} failed with HTTP {status}: {(body or {}).get('message', body)}; fix the file {path} or its dependencies and apply again"
+        )

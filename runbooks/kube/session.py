@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from kubernetes import client, config
 
@@ -33,7 +33,7 @@ class Handle(Generic[A]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, holder: "ApiHandles", owner: type | None = None) -> A:
+    def __get__(self, holder: ApiHandles, owner: type | None = None) -> A:
         session = holder.session
         cached = session.handles.get(self.name)
         if cached is None:
@@ -64,9 +64,16 @@ class ApiHandles:
 class Session(ApiHandles):
     """One cluster's API: a pooled client built on first use, typed handles on it, detached sessions on demand."""
 
-    def __init__(self, kubeconfig: Path | None, context: str | None = None, *, chain: Chain | None = None,
-                 shared: Chain | None = SHARED, terminal: Send | None = None,
-                 configuration: client.Configuration | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path | None,
+        context: str | None = None,
+        *,
+        chain: Chain | None = None,
+        shared: Chain | None = SHARED,
+        terminal: Send | None = None,
+        configuration: client.Configuration | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.chain = chain if chain is not None else Chain()
@@ -76,7 +83,7 @@ class Session(ApiHandles):
         self.handles: dict[str, object] = {}
 
     @property
-    def session(self) -> "Session":
+    def session(self) -> Session:
         return self
 
     def _load(self) -> client.Configuration:
@@ -87,8 +94,7 @@ class Session(ApiHandles):
             config.load_kube_config(config_file=str(self.kubeconfig), context=self.context, client_configuration=loaded)
         except (config.ConfigException, OSError) as exc:
             raise ClusterError(
-                f"cannot load kubeconfig {self.kubeconfig} (context {self.context or 'current'}): {exc}; "
-                "check --kubeconfig / --kube-context"
+                f"cannot load kubeconfig {self.kubeconfig} (context {self.context or 'current'}): {exc}; check --kubeconfig / --kube-context"
             ) from exc
         return loaded
 
@@ -97,11 +103,10 @@ class Session(ApiHandles):
         chains = [self.chain] + ([self.shared] if self.shared is not None else [])
         return SeamApiClient(self._load(), chains, self.terminal)
 
-    def detached(self) -> "Session":
+    def detached(self) -> Session:
         """A session of its own on the same cluster and wrappers (its own connection pool; close it when
         done), for a client that must outlive this one's restarts, such as a long-running watcher."""
-        return Session(self.kubeconfig, self.context, chain=self.chain, shared=self.shared, terminal=self.terminal,
-                       configuration=self._configuration)
+        return Session(self.kubeconfig, self.context, chain=self.chain, shared=self.shared, terminal=self.terminal, configuration=self._configuration)
 
     def close(self) -> None:
         if "api" in self.__dict__:

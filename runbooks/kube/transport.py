@@ -38,7 +38,7 @@ class Request:
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
 
-    def with_url(self, url: str) -> "Request":
+    def with_url(self, url: str) -> Request:
         return replace(self, url=url)
 
 
@@ -104,8 +104,7 @@ class SeamApiClient(client.ApiClient):  # type: ignore[misc]
     def _network(self, request: Request) -> Any:
         return super().call_api(request.method, request.url, request.headers, request.body, request.post_params, request.timeout)
 
-    def call_api(self, method: str, url: str, header_params: Any = None, body: Any = None, post_params: Any = None,
-                 _request_timeout: Any = None) -> Any:
+    def call_api(self, method: str, url: str, header_params: Any = None, body: Any = None, post_params: Any = None, _request_timeout: Any = None) -> Any:
         request = Request(method.upper(), url, header_params, body, post_params, _request_timeout)
         wrappers = [w for chain in self.chains for w in chain.wrappers]
         return send_through(wrappers, self.terminal or self._network, request)

@@ -34,10 +34,19 @@ class ListWatch:
     Not `tolerant`: an API error other than 410, 429 or 5xx, or an unexpected exception, ends the loop
     and is kept in `error`; `tolerant`: every failure is noted and retried."""
 
-    def __init__(self, name: str, list_call: Callable[..., Any], on_list: Callable[[list[Obj], str], None],
-                 on_event: Callable[[str, Obj], None], on_note: Callable[[str, str], None] = lambda what, detail: None,
-                 *, read_timeout: float = 0.5, list_timeout: float | None = None, tolerant: bool = False,
-                 denied_grace: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        list_call: Callable[..., Any],
+        on_list: Callable[[list[Obj], str], None],
+        on_event: Callable[[str, Obj], None],
+        on_note: Callable[[str, str], None] = lambda what, detail: None,
+        *,
+        read_timeout: float = 0.5,
+        list_timeout: float | None = None,
+        tolerant: bool = False,
+        denied_grace: float = 0.0,
+    ) -> None:
         self.name = name
         self.list_call = list_call
         self.on_list = on_list
@@ -117,8 +126,14 @@ class ListWatch:
         return now - self._denied_since < self.denied_grace
 
     def _watch_once(self) -> None:
-        response = self.list_call(watch=True, resource_version=self.resource_version, allow_watch_bookmarks=True,
-                                  timeout_seconds=60, _preload_content=False, _request_timeout=(5, self.read_timeout))
+        response = self.list_call(
+            watch=True,
+            resource_version=self.resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=60,
+            _preload_content=False,
+            _request_timeout=(5, self.read_timeout),
+        )
         try:
             for line in response:
                 event = json.loads(line)

@@ -8,19 +8,20 @@ Service's EndpointSlices: what the Service routes to, rather than what the pods 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from kubernetes import client
 
-
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
+from runbooks.kube import objects
 from runbooks.kube.watch import ListWatch
 from runbooks.waiting import wait_for
-from runbooks.kube import objects
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 READ_TIMEOUT = 0.5
@@ -48,7 +49,7 @@ class ProbeReport:
     workload: str
     budget: int | None  # the fewest ready pods allowed (e.g. a PDB's minAvailable)
     samples: tuple[Sample, ...]
-    replica_sets: "ReplicaSetHistory | None" = None  # when the probe also watched the ReplicaSets
+    replica_sets: ReplicaSetHistory | None = None  # when the probe also watched the ReplicaSets
 
     def requested(self, sample: Sample) -> int:
         """The pods the ReplicaSets asked for (sum of spec.replicas) at the sample's revision."""
@@ -60,7 +61,7 @@ class ProbeReport:
         specs = self._specs(sample)
         return sum(max(0, live - specs[owner]) for owner, live in sample.live_by_owner.items() if owner in specs)
 
-    def _history(self) -> "ReplicaSetHistory":
+    def _history(self) -> ReplicaSetHistory:
         if self.replica_sets is None:
             raise RunbookError("this probe did not watch ReplicaSets: start it with replica_sets=True")
         return self.replica_sets
@@ -99,7 +100,7 @@ class ProbeReport:
     def zero_ready_seconds(self) -> float:
         """How long no pod was ready: the downtime window of e.g. a Recreate rollout."""
         down = 0.0
-        for current, following in zip(self.samples, self.samples[1:]):
+        for current, following in itertools.pairwise(self.samples):
             if current.ready == 0:
                 down += following.seconds - current.seconds
         return down
@@ -113,11 +114,14 @@ class ProbeReport:
             "samples": len(self.samples),
             "seconds": round(self.seconds, 2),
             "budget held": "yes" if self.held else "NO",
-        } | ({} if self.replica_sets is None else {
-            "most pods requested by ReplicaSets": self.maximum_requested,
-            "most live pods still wanted": self.maximum_wanted,
-        })
-
+        } | (
+            {}
+            if self.replica_sets is None
+            else {
+                "most pods requested by ReplicaSets": self.maximum_requested,
+                "most live pods still wanted": self.maximum_wanted,
+            }
+        )
 
 
 def _revision(obj: dict[str, Any]) -> int:
@@ -284,8 +288,7 @@ class WatchStream(ListWatch):
     `book` under `lock` and then `on_change` runs; a 410 Gone re-lists; an apiserver that is
     restarting (an upgrade step) is waited out and the watch resumed from the last resourceVersion."""
 
-    def __init__(self, name: str, list_call: Callable[..., Any], book: Book, lock: threading.Lock,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, name: str, list_call: Callable[..., Any], book: Book, lock: threading.Lock, on_change: Callable[[], None] = lambda: None) -> None:
         def listed(items: list[dict[str, Any]], resource_version: str) -> None:
             with lock:
                 book.replace_all(items, int(resource_version) if resource_version.isdigit() else 0)
@@ -327,7 +330,7 @@ class AvailabilityProbe:
         self._streams: list[WatchStream] = []
         self._started = 0.0
 
-    def __enter__(self) -> "AvailabilityProbe":
+    def __enter__(self) -> AvailabilityProbe:
         self.start()
         return self
 
@@ -353,9 +356,17 @@ class AvailabilityProbe:
     def _record(self, force: bool = False) -> None:
         with self._lock:
             sample = self.book.sample(time.monotonic() - self._started)
-            if force or not self.samples or (sample.ready, sample.total, sample.terminating, sample.by_label, sample.live_by_owner) != (
-                self.samples[-1].ready, self.samples[-1].total, self.samples[-1].terminating, self.samples[-1].by_label,
-                self.samples[-1].live_by_owner,
+            if (
+                force
+                or not self.samples
+                or (sample.ready, sample.total, sample.terminating, sample.by_label, sample.live_by_owner)
+                != (
+                    self.samples[-1].ready,
+                    self.samples[-1].total,
+                    self.samples[-1].terminating,
+                    self.samples[-1].by_label,
+                    self.samples[-1].live_by_owner,
+                )
             ):
                 self.samples.append(sample)
 
@@ -368,14 +379,21 @@ class AvailabilityProbe:
 
     def wait_for(self, condition: Callable[[Sample], bool], what: str, timeout: float = 60.0) -> Sample:
         """Wait (bounded) until the latest sample satisfies `condition`; a RunbookError names `what` otherwise."""
+
         def stopped() -> None:
             error = self._error()
             if error is not None:
                 raise RunbookError(f"{self.selector}: the probe's watch stopped while waiting for {what}: {error}") from error
 
-        wait_for(lambda: condition(self.latest()), f"{self.selector}: {what}", timeout,
-                 "check that kube-controller-manager is running and the pods are scheduled",
-                 interval=0.05, last_seen=self.latest, on_poll=stopped)
+        wait_for(
+            lambda: condition(self.latest()),
+            f"{self.selector}: {what}",
+            timeout,
+            "check that kube-controller-manager is running and the pods are scheduled",
+            interval=0.05,
+            last_seen=self.latest,
+            on_poll=stopped,
+        )
         return self.latest()
 
     def stop(self) -> ProbeReport:
@@ -392,6 +410,7 @@ class AvailabilityProbe:
             raise RunbookError(f"the availability probe for {self.selector!r} stopped: {error}") from error
         self.report = ProbeReport(self.selector, self.budget, tuple(self.samples), self.replica_sets)
         return self.report
+
 
 class EndpointProbe(AvailabilityProbe):
     """Context manager watching a Service's EndpointSlices: `EndpointProbe(cluster, "web", ns, budget=1, split_label="version")`.
@@ -413,6 +432,4 @@ class EndpointProbe(AvailabilityProbe):
         return self._labels.get(pod, {})
 
     def _list(self, **options: Any) -> Any:
-        return self.cluster.discovery.list_namespaced_endpoint_slice(
-            self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.service}", **options
-        )
+        return self.cluster.discovery.list_namespaced_endpoint_slice(self.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.service}", **options)

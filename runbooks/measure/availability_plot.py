@@ -4,7 +4,7 @@ drawn against its budget line, as PNG bytes for `evidence.image`."""
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -26,7 +26,8 @@ def availability_png(
     marks: Sequence[tuple[float, str]] = (),
 ) -> bytes:
     """The timeline of `report` as a PNG about 560x240 px: ready count, live count, the ReplicaSets'
-    requested count (when the probe watched them), each split label's ready count, the budget (fewest ready allowed) and an optional ceiling (most pods allowed)."""
+    requested count (when the probe watched them), each split label's ready count, the budget (fewest ready allowed)
+    and an optional ceiling (most pods allowed)."""
     samples = report.samples
     seconds = [s.seconds for s in samples]
     figure, axes = plt.subplots(figsize=(7, 3), dpi=80)
@@ -34,11 +35,18 @@ def availability_png(
         axes.step(seconds, [s.ready for s in samples], where="post", color="black", linewidth=2, label=f"ready {what}")
         axes.step(seconds, [s.total for s in samples], where="post", color="grey", linestyle=":", label=f"live {what}")
         if report.replica_sets is not None:
-            axes.step(seconds, [report.requested(s) for s in samples], where="post", color="tab:purple", alpha=0.6,
-                      linestyle="-.", label="requested by ReplicaSets")
+            axes.step(
+                seconds, [report.requested(s) for s in samples], where="post", color="tab:purple", alpha=0.6, linestyle="-.", label="requested by ReplicaSets"
+            )
         for value in sorted({key for s in samples for key in s.by_label}):
-            axes.step(seconds, [s.by_label.get(value, 0) for s in samples], where="post",
-                      color=SPLIT_COLOURS.get(value), alpha=0.7, label=f"ready {value or '(none)'}")
+            axes.step(
+                seconds,
+                [s.by_label.get(value, 0) for s in samples],
+                where="post",
+                color=SPLIT_COLOURS.get(value),
+                alpha=0.7,
+                label=f"ready {value or '(none)'}",
+            )
         if report.budget is not None:
             axes.axhline(report.budget, color="red", linestyle="--", linewidth=1.5, label=f"budget: {report.budget} ready")
         if ceiling is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbooks.cluster.base import Cluster
-from runbooks.kube.commands import CommandResult, run_command
 from runbooks.kube import objects
+from runbooks.kube.commands import CommandResult, run_command
 
 
 @dataclass(frozen=True)

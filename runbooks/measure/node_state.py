@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
-from runbooks.waiting import wait_for
 from runbooks.drills.workloads import pods_by_node
+from runbooks.errors import RunbookError
 from runbooks.kube import objects
+from runbooks.waiting import wait_for
 
 
 def node_ready(cluster: Cluster, name: str) -> bool:
@@ -14,8 +14,9 @@ def node_ready(cluster: Cluster, name: str) -> bool:
 
 
 def wait_node_lost(cluster: Cluster, name: str, timeout: float = 120.0) -> float:
-    return wait_for(lambda: not node_ready(cluster, name), f"{name} being declared lost", timeout,
-                    "check kube-controller-manager's --node-monitor-grace-period and its log")
+    return wait_for(
+        lambda: not node_ready(cluster, name), f"{name} being declared lost", timeout, "check kube-controller-manager's --node-monitor-grace-period and its log"
+    )
 
 
 def wait_node_ready(cluster: Cluster, name: str, timeout: float = 120.0) -> float:
@@ -36,7 +37,8 @@ def schedulable_workers(cluster: Cluster) -> list[str]:
     """Nodes a plain pod can land on (not cordoned, no NoSchedule/NoExecute taint), by name;
     fails naming the fix when there is none."""
     workers = sorted(
-        node.metadata.name for node in cluster.core.list_node().items
+        node.metadata.name
+        for node in cluster.core.list_node().items
         if not node.spec.unschedulable and not any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or [])
     )
     if not workers:
@@ -45,5 +47,5 @@ def schedulable_workers(cluster: Cluster) -> list[str]:
 
 
 def first_worker(cluster: Cluster) -> str:
-    """"A worker" on every provider: the first schedulable one by name (local's worker-1, kind's <name>-worker)."""
+    """ "A worker" on every provider: the first schedulable one by name (local's worker-1, kind's <name>-worker)."""
     return schedulable_workers(cluster)[0]

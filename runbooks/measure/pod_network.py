@@ -9,15 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-
 from runbooks.cluster.base import Capability, Cluster
-from runbooks.errors import CapabilityMissingError
 from runbooks.drills.container import container, start_delay_annotations
-from runbooks.kindenv.workload_image import PORT
-from runbooks.measure.node_state import schedulable_workers
-from runbooks.kube.exec import exec_in_pod
 from runbooks.drills.workloads import wait_deployment_ready
+from runbooks.errors import CapabilityMissingError
+from runbooks.kindenv.workload_image import PORT
 from runbooks.kube import objects
+from runbooks.kube.exec import exec_in_pod
+from runbooks.measure.node_state import schedulable_workers
 
 CLUSTER_DOMAIN = "cluster.local"  # kubeadm's (and kind's) default
 FETCH_TIMEOUT_SECONDS = 3
@@ -38,8 +37,14 @@ class ServingPod:
         return (self.ready - self.started).total_seconds()
 
     def row(self) -> dict[str, object]:
-        return {"pod": self.name, "node": self.node, "pod IP": self.ip, "container started": self.started.isoformat(),
-                "Ready": self.ready.isoformat(), "seconds to Ready": self.seconds_to_ready}
+        return {
+            "pod": self.name,
+            "node": self.node,
+            "pod IP": self.ip,
+            "container started": self.started.isoformat(),
+            "Ready": self.ready.isoformat(),
+            "seconds to Ready": self.seconds_to_ready,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ class Reach:
 
 def require_real_kubelets(cluster: Cluster) -> None:
     if Capability.SIMULATED_KUBELETS in cluster.capabilities:
-        raise CapabilityMissingError(f"the {cluster.provider} provider's kubelets are simulated (kwok) and run no container: run this runbook with --cluster kind")
+        raise CapabilityMissingError(
+            f"the {cluster.provider} provider's kubelets are simulated (kwok) and run no container: run this runbook with --cluster kind"
+        )
 
 
 def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_delay: str) -> list[ServingPod]:
@@ -71,15 +78,25 @@ def deploy_on_every_worker(cluster: Cluster, namespace: str, name: str, start_de
     workers = schedulable_workers(cluster)
     labels = {"app": name}
     spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}
-    cluster.apps.create_namespaced_deployment(namespace, {
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": len(workers), "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels, "annotations": start_delay_annotations(start_delay)},
-            "spec": {"containers": [container(name, start_delay=start_delay)], "topologySpreadConstraints": [spread],
-                     "terminationGracePeriodSeconds": 1}}},
-    })
-    cluster.core.create_namespaced_service(namespace, {"metadata": {"name": name},
-                                                       "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": PORT}]}})
+    cluster.apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": len(workers),
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": start_delay_annotations(start_delay)},
+                    "spec": {
+                        "containers": [container(name, start_delay=start_delay)],
+                        "topologySpreadConstraints": [spread],
+                        "terminationGracePeriodSeconds": 1,
+                    },
+                },
+            },
+        },
+    )
+    cluster.core.create_namespaced_service(namespace, {"metadata": {"name": name}, "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": PORT}]}})
     wait_deployment_ready(cluster, namespace, name)
     return serving_pods(cluster, namespace, name)
 
@@ -105,8 +122,7 @@ def fetch(cluster: Cluster, namespace: str, pod: ServingPod, url: str, target_no
 
 def across_nodes(cluster: Cluster, namespace: str, pods: list[ServingPod]) -> list[Reach]:
     """Every pod asks every pod on another node, by pod IP."""
-    return [fetch(cluster, namespace, source, f"http://{target.ip}:{PORT}/", target.node)
-            for source in pods for target in pods if target.node != source.node]
+    return [fetch(cluster, namespace, source, f"http://{target.ip}:{PORT}/", target.node) for source in pods for target in pods if target.node != source.node]
 
 
 def by_service_name(cluster: Cluster, namespace: str, pods: list[ServingPod], service: str) -> list[Reach]:

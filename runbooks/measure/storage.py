@@ -8,17 +8,17 @@ It needs kubelets that run containers (kind or an existing cluster), not kwok.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
 from runbooks.drills.container import container
+from runbooks.errors import RunbookError
+from runbooks.kube import objects
 from runbooks.kube.exec import exec_in_pod
 from runbooks.waiting import wait_for
-from runbooks.kube import objects
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 MOUNT_PATH = "/data"
@@ -37,8 +37,14 @@ class BoundVolume:
     reclaim_policy: str
 
     def row(self) -> dict[str, object]:
-        return {"claim": self.claim, "volume": self.volume, "class": self.storage_class, "node": self.node or "(any)",
-                "capacity": self.capacity, "reclaim policy": self.reclaim_policy}
+        return {
+            "claim": self.claim,
+            "volume": self.volume,
+            "class": self.storage_class,
+            "node": self.node or "(any)",
+            "capacity": self.capacity,
+            "reclaim policy": self.reclaim_policy,
+        }
 
 
 def default_storage_class(cluster: Cluster) -> str:
@@ -52,26 +58,35 @@ def default_storage_class(cluster: Cluster) -> str:
 
 def create_claim(cluster: Cluster, namespace: str, name: str, size: str) -> None:
     """A ReadWriteOnce claim on the default class (storageClassName left out, as users do)."""
-    cluster.core.create_namespaced_persistent_volume_claim(namespace, {
-        "metadata": {"name": name},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
-    })
+    cluster.core.create_namespaced_persistent_volume_claim(
+        namespace,
+        {
+            "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+        },
+    )
 
 
 def start_pod_with_claim(cluster: Cluster, namespace: str, pod: str, claim: str) -> str:
     """A pod of the workload container with the claim at /data; returns its node once it is Ready."""
     spec = {**container(pod), "volumeMounts": [{"name": "data", "mountPath": MOUNT_PATH}]}
-    cluster.core.create_namespaced_pod(namespace, {
-        "metadata": {"name": pod, "labels": {"app": pod}},
-        "spec": {"containers": [spec], "terminationGracePeriodSeconds": 1,
-                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]},
-    })
+    cluster.core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": pod, "labels": {"app": pod}},
+            "spec": {"containers": [spec], "terminationGracePeriodSeconds": 1, "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]},
+        },
+    )
 
     def ready() -> bool:
         return objects.is_ready(cluster.core.read_namespaced_pod(pod, namespace))
 
-    wait_for(ready, f"pod {namespace}/{pod} with claim {claim} becoming Ready", TIMEOUT,
-             f"kubectl -n {namespace} describe pod {pod}; kubectl -n {namespace} describe pvc {claim}")
+    wait_for(
+        ready,
+        f"pod {namespace}/{pod} with claim {claim} becoming Ready",
+        TIMEOUT,
+        f"kubectl -n {namespace} describe pod {pod}; kubectl -n {namespace} describe pvc {claim}",
+    )
     node: str = cluster.core.read_namespaced_pod(pod, namespace).spec.node_name
     return node
 
@@ -89,8 +104,14 @@ def bound_volume(cluster: Cluster, namespace: str, claim: str) -> BoundVolume:
     if pvc.status.phase != "Bound" or not pvc.spec.volume_name:
         raise RunbookError(f"claim {namespace}/{claim} is {pvc.status.phase}, not Bound: kubectl -n {namespace} describe pvc {claim}")
     pv = cluster.core.read_persistent_volume(pvc.spec.volume_name)
-    return BoundVolume(claim, pv.metadata.name, pv.spec.storage_class_name or "", volume_node(pv),
-                       (pv.spec.capacity or {}).get("storage", ""), pv.spec.persistent_volume_reclaim_policy or "")
+    return BoundVolume(
+        claim,
+        pv.metadata.name,
+        pv.spec.storage_class_name or "",
+        volume_node(pv),
+        (pv.spec.capacity or {}).get("storage", ""),
+        pv.spec.persistent_volume_reclaim_policy or "",
+    )
 
 
 def volume_node(pv: client.V1PersistentVolume) -> str | None:
@@ -111,12 +132,14 @@ def wait_deleted(read: Callable[[], object], what: str, fix: str) -> float:
 
 def delete_pod(cluster: Cluster, namespace: str, pod: str) -> None:
     cluster.core.delete_namespaced_pod(pod, namespace, grace_period_seconds=1)
-    wait_deleted(lambda: cluster.core.read_namespaced_pod(pod, namespace), f"pod {namespace}/{pod} going away",
-                 f"kubectl -n {namespace} describe pod {pod}")
+    wait_deleted(lambda: cluster.core.read_namespaced_pod(pod, namespace), f"pod {namespace}/{pod} going away", f"kubectl -n {namespace} describe pod {pod}")
 
 
 def delete_claim_and_wait_reclaimed(cluster: Cluster, namespace: str, claim: str, volume: str) -> float:
     """Delete the claim; with reclaim policy Delete the provisioner removes the volume. Returns seconds taken."""
     cluster.core.delete_namespaced_persistent_volume_claim(claim, namespace)
-    return wait_deleted(lambda: cluster.core.read_persistent_volume(volume), f"volume {volume} being reclaimed",
-                        f"kubectl get pv {volume} -o yaml; the provisioner's helper pod logs say why")
+    return wait_deleted(
+        lambda: cluster.core.read_persistent_volume(volume),
+        f"volume {volume} being reclaimed",
+        f"kubectl get pv {volume} -o yaml; the provisioner's helper pod logs say why",
+    )

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
 
@@ -16,6 +17,7 @@ from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.kube.watch import ListWatch
 from runbooks.waiting import wait_for
+
 
 @dataclass(frozen=True)
 class WatchLogEntry:
@@ -63,10 +65,11 @@ class RecoveringWatcher:
         self._lock = threading.Lock()
         self._started = 0.0
         list_call = partial(self._session.core.list_config_map_for_all_namespaces, label_selector=label_selector)
-        self._watch = ListWatch(f"configmaps {label_selector}", list_call, self._listed, self._event, self._noted,
-                                read_timeout=watch_seconds, list_timeout=10, tolerant=True)
+        self._watch = ListWatch(
+            f"configmaps {label_selector}", list_call, self._listed, self._event, self._noted, read_timeout=watch_seconds, list_timeout=10, tolerant=True
+        )
 
-    def __enter__(self) -> "RecoveringWatcher":
+    def __enter__(self) -> RecoveringWatcher:
         self.start()
         return self
 
@@ -83,14 +86,17 @@ class RecoveringWatcher:
 
     def report(self) -> WatchRecoveryReport:
         with self._lock:
-            return WatchRecoveryReport(self._lists, self._gone, self._disconnects, frozenset(self._view),
-                                       self._watch.resource_version, tuple(self._log))
+            return WatchRecoveryReport(self._lists, self._gone, self._disconnects, frozenset(self._view), self._watch.resource_version, tuple(self._log))
 
     def wait_until(self, predicate: Callable[[WatchRecoveryReport], bool], what: str, timeout: float) -> WatchRecoveryReport:
         """Wait (bounded) until the client's state satisfies `predicate(report)`; a RunbookError names `what` otherwise."""
-        wait_for(lambda: predicate(self.report()), f"the watching client: {what}", timeout,
-                 "check that the apiserver answers watches again (its log) and that the client re-listed after 410 Gone",
-                 last_seen=lambda: self.report().summary())
+        wait_for(
+            lambda: predicate(self.report()),
+            f"the watching client: {what}",
+            timeout,
+            "check that the apiserver answers watches again (its log) and that the client re-listed after 410 Gone",
+            last_seen=lambda: self.report().summary(),
+        )
         return self.report()
 
     # -- the informer's view ------------------------------------------------------------------------
@@ -133,9 +139,7 @@ def require_recovered(report: WatchRecoveryReport, server: frozenset[str]) -> No
     if report.gone < 1:
         raise RunbookError("the watching client never got 410 Gone: the restore did not bump and compact the revision")
     if report.view != server:
-        raise RunbookError(
-            f"the watching client holds {sorted(report.view)} but the server has {sorted(server)}: its cache survived the restore"
-        )
+        raise RunbookError(f"the watching client holds {sorted(report.view)} but the server has {sorted(server)}: its cache survived the restore")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from pytest_bdd.steps import step_function_context_registry
 
-HEADER = ("# Step catalogue\n\n"
-          "Every step phrase the runbooks understand, by step module, with its parameters and what it does.\n"
-          "Generated from the code by `python -m runbooks.plugin.catalogue > docs/steps.md`; do not edit by hand.\n")
+HEADER = (
+    "# Step catalogue\n\n"
+    "Every step phrase the runbooks understand, by step module, with its parameters and what it does.\n"
+    "Generated from the code by `python -m runbooks.plugin.catalogue > docs/steps.md`; do not edit by hand.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,12 @@ def _parameters(phrase: str) -> tuple[str, ...]:
     fields = []
     for _, name, spec, _ in string.Formatter().parse(phrase):
         if name:
-            kind = {"d": "integer", "f": "number", "g": "number",
-                    "pinned": "a pinned version: `the older/newer pinned version`, `N minors past/before the older/newer pin`"}.get(spec or "", "text")
+            kind = {
+                "d": "integer",
+                "f": "number",
+                "g": "number",
+                "pinned": "a pinned version: `the older/newer pinned version`, `N minors past/before the older/newer pin`",
+            }.get(spec or "", "text")
             fields.append(f"{name} ({kind})")
     return tuple(fields)
 
@@ -48,8 +54,15 @@ def phrases(module_name: str) -> list[StepPhrase]:
         if getattr(func, "__module__", None) != module.__name__:
             continue
         doc = inspect.getdoc(func) or ""
-        found.append(StepPhrase((context.type or "step").capitalize(), context.parser.name, _parameters(context.parser.name),
-                                doc.split("\n\n")[0].replace("\n", " "), inspect.getsourcelines(func)[1]))
+        found.append(
+            StepPhrase(
+                (context.type or "step").capitalize(),
+                context.parser.name,
+                _parameters(context.parser.name),
+                doc.split("\n\n")[0].replace("\n", " "),
+                inspect.getsourcelines(func)[1],
+            )
+        )
     return sorted(found, key=lambda p: (p.line, p.phrase))
 
 

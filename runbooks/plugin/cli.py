@@ -11,8 +11,17 @@ import pytest
 
 BUNDLED = Path(__file__).resolve().parents[1] / "features"
 # `python -m runbooks` imports the package before pytest could rewrite its asserts; the plugin has none to rewrite.
-DEFAULTS = ["-ra", "--strict-markers", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            f"--rootdir={BUNDLED}", "-o", f"bdd_features_base_dir={BUNDLED}"]
+DEFAULTS = [
+    "-ra",
+    "--strict-markers",
+    "-p",
+    "no:cacheprovider",
+    "-W",
+    "ignore::pytest.PytestAssertRewriteWarning",
+    f"--rootdir={BUNDLED}",
+    "-o",
+    f"bdd_features_base_dir={BUNDLED}",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

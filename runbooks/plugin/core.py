@@ -8,21 +8,22 @@ runbooks/plugin/safety.py and runbooks/plan.py.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import re
 import signal
 import threading
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Callable, Generator, Iterator
 
 import pluggy
 import pytest
 
-from runbooks.plugin import safety
 from runbooks.cluster import PROVIDERS, Cluster, EtcdAccess, create_cluster
 from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
 from runbooks.plugin import evidence as evidence_plugin
+from runbooks.plugin import safety
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
 BUNDLED_FEATURES = Path(__file__).resolve().parents[1] / "features"
@@ -35,13 +36,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cluster", choices=PROVIDERS, default="local", help="cluster provider to run the runbooks against (default: local)")
     group.addoption("--kube-context", default=None, help="kubeconfig context for --cluster existing (default: the current context)")
     group.addoption("--kubeconfig", default=None, help="kubeconfig for --cluster existing (default: $KUBECONFIG, then ~/.kube/config)")
-    group.addoption("--kubernetes-version", default=None, metavar="VERSION",
-                    help="Kubernetes version of the clusters the run creates (local, kind): one of the pinned versions (default: the older pin)")
+    group.addoption(
+        "--kubernetes-version",
+        default=None,
+        metavar="VERSION",
+        help="Kubernetes version of the clusters the run creates (local, kind): one of the pinned versions (default: the older pin)",
+    )
     group.addoption("--keep-cluster", action="store_true", help="leave the local cluster running after the run, for inspection")
-    group.addoption("--allow-disruption", default=None, metavar="CONTEXT",
-                    help="let @destructive runbooks change the --cluster existing cluster; must name its exact kubeconfig context")
-    group.addoption("--plan", action="store_true",
-                    help="change nothing: API writes are server-side dry runs, steps record their plans; the report is still written")
+    group.addoption(
+        "--allow-disruption",
+        default=None,
+        metavar="CONTEXT",
+        help="let @destructive runbooks change the --cluster existing cluster; must name its exact kubeconfig context",
+    )
+    group.addoption(
+        "--plan", action="store_true", help="change nothing: API writes are server-side dry runs, steps record their plans; the report is still written"
+    )
     for flag, what in (("endpoint", "etcd client URL"), ("cacert", "etcd CA certificate"), ("cert", "etcd client certificate"), ("key", "etcd client key")):
         group.addoption(f"--etcd-{flag}", default=None, help=f"{what}, gives --cluster existing direct etcd access (all four needed)")
     evidence_plugin.addoptions(group)
@@ -86,23 +96,23 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | None:
     """`@control:ISO27001-A.8.13` becomes `pytest.mark.control("ISO27001-A.8.13")` (`-m control` selects them)."""
     if tag.startswith(CONTROL_PREFIX):
-        pytest.mark.control(tag[len(CONTROL_PREFIX):])(function)
+        pytest.mark.control(tag[len(CONTROL_PREFIX) :])(function)
         return True
     return None
 
 
-def _existing_options(opts: object) -> dict[str, object]:
+def _existing_options(opts: argparse.Namespace) -> dict[str, object]:
     etcd_parts = [getattr(opts, f"etcd_{flag}") for flag in ("endpoint", "cacert", "cert", "key")]
     if any(etcd_parts) and not all(etcd_parts):
         raise RunbookError("etcd access needs all four of --etcd-endpoint, --etcd-cacert, --etcd-cert and --etcd-key")
     etcd = EtcdAccess(etcd_parts[0], *(Path(p) for p in etcd_parts[1:])) if all(etcd_parts) else None
-    return {"kubeconfig": getattr(opts, "kubeconfig"), "context": getattr(opts, "kube_context"), "etcd": etcd}
+    return {"kubeconfig": opts.kubeconfig, "context": opts.kube_context, "etcd": etcd}
 
 
-def _created_options(opts: object) -> dict[str, object]:
+def _created_options(opts: argparse.Namespace) -> dict[str, object]:
     """Options for the clusters a run creates (local, kind)."""
-    version = getattr(opts, "kubernetes_version")
-    if version and getattr(opts, "cluster") == "existing":
+    version = opts.kubernetes_version
+    if version and opts.cluster == "existing":
         raise RunbookError("--kubernetes-version chooses the version of a cluster the run creates; an existing cluster has its own")
     return {"kubernetes_version": version} if version else {}
 

@@ -21,25 +21,27 @@ from runbooks.evidence import attestation, changes, journal, redact, sidecar
 from runbooks.evidence.recorder import Evidence, EvidenceRecord
 from runbooks.evidence.render import scenario_html
 from runbooks.evidence.report import cluster_identity, header_html, kubernetes_identity
+from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 from runbooks.kube import session
 from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
 from runbooks.plugin import safety
-from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 
 PLUGIN_NAME = "kube-runbooks-evidence"
 SCENARIO_KEY = pytest.StashKey[ScenarioLog]()
 
 
 def addoptions(group: Any) -> None:
-    group.addoption("--evidence-dir", default=None, metavar="DIR",
-                    help="write DIR/<run-id>/evidence.json, cucumber.json and junit.xml (default: beside --html)")
-    group.addoption("--evidence-key", default=None, metavar="PEM",
-                    help="sign the evidence chain's final digest and the in-toto attestation with this Ed25519 private key")
-    group.addoption("--change-id", default=None, metavar="ID",
-                    help="the change record this maintenance belongs to; required by @destructive runbooks on --cluster existing")
+    group.addoption(
+        "--evidence-dir", default=None, metavar="DIR", help="write DIR/<run-id>/evidence.json, cucumber.json and junit.xml (default: beside --html)"
+    )
+    group.addoption(
+        "--evidence-key", default=None, metavar="PEM", help="sign the evidence chain's final digest and the in-toto attestation with this Ed25519 private key"
+    )
+    group.addoption(
+        "--change-id", default=None, metavar="ID", help="the change record this maintenance belongs to; required by @destructive runbooks on --cluster existing"
+    )
     group.addoption("--approved-by", default=None, metavar="WHO", help="who approved the change (not the operator, unless --emergency)")
-    group.addoption("--emergency", default=None, metavar="REASON",
-                    help="run without independent approval, for this reason; the report shows it prominently")
+    group.addoption("--emergency", default=None, metavar="REASON", help="run without independent approval, for this reason; the report shows it prominently")
 
 
 class EvidencePlugin:
@@ -112,7 +114,11 @@ class EvidencePlugin:
         plan.activate(False)
         # After every plugin's sessionfinish: the HTML, JUnit and cucumber files are written by now.
         if self.key is not None and self.directory is not None and self.journal is not None and self.journal.closed:
-            files = [self.journal.path, self.directory / sidecar.FILENAME, *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs)]
+            files = [
+                self.journal.path,
+                self.directory / sidecar.FILENAME,
+                *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs),
+            ]
             html_path = getattr(config.option, "htmlpath", None)
             if html_path:
                 files.append(Path(html_path))
@@ -126,13 +132,22 @@ class EvidencePlugin:
         header = self.run.header()
         cluster = header["cluster"] or {}
         return {
-            "run_id": self.run.run_id, "started_utc": self.run.started, "finished_utc": self.run.finished,
-            "operator": header["operator"], "kubernetes_user": header["kubernetes_user"],
-            "change_id": self.run.change_id, "approved_by": self.run.approved_by, "emergency": self.run.emergency,
-            "features_commit": self.run.commit, "plan_mode": self.run.plan_mode, "journal_final_digest": self.run.final_digest,
+            "run_id": self.run.run_id,
+            "started_utc": self.run.started,
+            "finished_utc": self.run.finished,
+            "operator": header["operator"],
+            "kubernetes_user": header["kubernetes_user"],
+            "change_id": self.run.change_id,
+            "approved_by": self.run.approved_by,
+            "emergency": self.run.emergency,
+            "features_commit": self.run.commit,
+            "plan_mode": self.run.plan_mode,
+            "journal_final_digest": self.run.final_digest,
             "cluster": {k: cluster.get(k) for k in ("provider", "api_server", "context", "kube_system_uid", "server_version")},
-            "scenarios": [{"scenario": log.nodeid, "feature": log.feature, "name": log.name, "outcome": log.outcome,
-                           "controls": log.controls, "message": log.message} for log in self.run.scenarios],
+            "scenarios": [
+                {"scenario": log.nodeid, "feature": log.feature, "name": log.name, "outcome": log.outcome, "controls": log.controls, "message": log.message}
+                for log in self.run.scenarios
+            ],
             "verdicts": {name: v.get("verdict") for name, v in self.run.verdicts.items()},
         }
 
@@ -141,8 +156,9 @@ class EvidencePlugin:
         if current is not None:
             current.api(action)
             if action.method not in ("GET", "HEAD", "OPTIONS"):  # every write, as it is made
-                self.journal_append({"type": "api", **self._scenario_fields(self.current_log), "step": current.step,
-                                     **{k: v for k, v in vars(action).items() if k != "count"}})
+                self.journal_append(
+                    {"type": "api", **self._scenario_fields(self.current_log), "step": current.step, **{k: v for k, v in vars(action).items() if k != "count"}}
+                )
 
     def _evidence_recorded(self, log: ScenarioLog) -> Any:
         def journal_it(record: EvidenceRecord) -> None:
@@ -180,9 +196,17 @@ class EvidencePlugin:
         log.feature, log.name = feature.name, scenario.name
         log.tags = sorted(set(scenario.tags) | set(feature.tags))
         log.steps = [StepLog(i, step.keyword, step.name) for i, step in enumerate(scenario.steps)]
-        self.journal_append({"type": "scenario_start", **self._scenario_fields(log), "feature": log.feature, "tags": log.tags,
-                             "controls": log.controls, "started_utc": log.started,
-                             "steps": [{"keyword": s.keyword, "step": s.name} for s in log.steps]})
+        self.journal_append(
+            {
+                "type": "scenario_start",
+                **self._scenario_fields(log),
+                "feature": log.feature,
+                "tags": log.tags,
+                "controls": log.controls,
+                "started_utc": log.started,
+                "steps": [{"keyword": s.keyword, "step": s.name} for s in log.steps],
+            }
+        )
 
     def _step(self, request: pytest.FixtureRequest, scenario: Any, step: Any) -> StepLog | None:
         log: ScenarioLog | None = request.node.stash.get(SCENARIO_KEY, None)
@@ -198,8 +222,16 @@ class EvidencePlugin:
             found.seconds = time.monotonic()  # replaced by the duration when the step ends
             log = self.scenario_log(request.node)
             log.evidence.step = found.index
-            self.journal_append({"type": "step_start", **self._scenario_fields(log), "index": found.index,
-                                 "keyword": found.keyword, "step": found.name, "started_utc": found.started})
+            self.journal_append(
+                {
+                    "type": "step_start",
+                    **self._scenario_fields(log),
+                    "index": found.index,
+                    "keyword": found.keyword,
+                    "step": found.name,
+                    "started_utc": found.started,
+                }
+            )
 
     def _end_step(self, request: pytest.FixtureRequest, scenario: Any, step: Any, status: str, error: str | None = None) -> None:
         found = self._step(request, scenario, step)
@@ -210,18 +242,27 @@ class EvidencePlugin:
         found.status, found.error = status, error
         found.seconds = time.monotonic() - found.seconds
         log.evidence.step = None
-        self.journal_append({
-            "type": "step_end", **self._scenario_fields(log), "index": found.index, "keyword": found.keyword, "step": found.name,
-            "status": status, "seconds": round(found.seconds, 3), "error": error,
-            "api": [r.to_json() for r in log.evidence.for_step(found.index) if r.kind == "api"],
-            "api_requests_not_listed": log.evidence.dropped_actions.get(found.index, 0),
-        })
+        self.journal_append(
+            {
+                "type": "step_end",
+                **self._scenario_fields(log),
+                "index": found.index,
+                "keyword": found.keyword,
+                "step": found.name,
+                "status": status,
+                "seconds": round(found.seconds, 3),
+                "error": error,
+                "api": [r.to_json() for r in log.evidence.for_step(found.index) if r.kind == "api"],
+                "api_requests_not_listed": log.evidence.dropped_actions.get(found.index, 0),
+            }
+        )
 
     def pytest_bdd_after_step(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any, step_func_args: Any) -> None:
         self._end_step(request, scenario, step, "passed")
 
-    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
-                              step_func_args: Any, exception: Exception) -> None:
+    def pytest_bdd_step_error(
+        self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any, step_func_args: Any, exception: Exception
+    ) -> None:
         if isinstance(exception, plan.PlanOnly):
             self._end_step(request, scenario, step, "planned", f"plan mode: {exception}")
             return
@@ -267,10 +308,20 @@ class EvidencePlugin:
         elif report.when == "setup":
             log.seconds += report.duration
         if report.when == "teardown":
-            self.journal_append({"type": "scenario", **self._scenario_fields(log), "feature": log.feature, "tags": log.tags,
-                                 "controls": log.controls, "outcome": log.outcome, "started_utc": log.started,
-                                 "seconds": round(log.seconds, 3), "message": log.message,
-                                 "step_statuses": [s.status for s in log.steps]})
+            self.journal_append(
+                {
+                    "type": "scenario",
+                    **self._scenario_fields(log),
+                    "feature": log.feature,
+                    "tags": log.tags,
+                    "controls": log.controls,
+                    "outcome": log.outcome,
+                    "started_utc": log.started,
+                    "seconds": round(log.seconds, 3),
+                    "message": log.message,
+                    "step_statuses": [s.status for s in log.steps],
+                }
+            )
 
     def cluster_started(self, cluster: Cluster) -> None:
         with self.audit.paused():  # the identity queries are ours, not the runbook's
@@ -292,10 +343,16 @@ class EvidencePlugin:
         for log in self.run.scenarios:
             counts[log.outcome] = counts.get(log.outcome, 0) + 1
         self.run.changes = changes.summarize(self.journal.records)
-        self.run.final_digest = self.journal.close({
-            "finished_utc": self.run.finished, "outcomes": counts, "verdicts": self.run.verdicts,
-            "controls": {c: [s.nodeid for s in logs] for c, logs in self.run.controls().items()},
-            "changes": self.run.changes}, self.key)
+        self.run.final_digest = self.journal.close(
+            {
+                "finished_utc": self.run.finished,
+                "outcomes": counts,
+                "verdicts": self.run.verdicts,
+                "controls": {c: [s.nodeid for s in logs] for c, logs in self.run.controls().items()},
+                "changes": self.run.changes,
+            },
+            self.key,
+        )
         # The sealed sidecar: the same records and chain, one JSON document.
         sidecar.write(self.directory, self.journal.records, self.key)
 
@@ -332,7 +389,7 @@ class EvidencePlugin:
 def skip_sentence(message: str) -> str:
     """`Skipped: refused: …` as a sentence: `Skipped: refused: ….`"""
     text = message.strip()
-    text = text[len("Skipped:"):].strip() if text.startswith("Skipped:") else text
+    text = text[len("Skipped:") :].strip() if text.startswith("Skipped:") else text
     return "Skipped: " + text + ("" if text.endswith((".", "!", "?", ")")) else ".")
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from runbooks.errors import RunbookError
 from runbooks.plugin import evidence as evidence_plugin
-from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
-from runbooks.upgrade.gate import CHECK_IDS, GateOptions, GateReport, Waiver
 from runbooks.toolchain.pins import load_pins
+from runbooks.upgrade.gate import CHECK_IDS, GateOptions, GateReport, Waiver
+from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
 from runbooks.versions import Version
 
 GATE_MARKER = "gate"
@@ -31,19 +31,44 @@ _WORD = re.compile(r"[\w:.-]+")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kube-runbooks upgrade gate")
-    group.addoption("--target-version", default=None, metavar="vX.Y[.Z]",
-                    help="the version the pre-upgrade gate judges the cluster against (default: the newer pinned Kubernetes)")
-    group.addoption("--snapshot-dir", default=None, metavar="DIR",
-                    help="where the gate looks for etcd snapshots (*.db, newest by mtime); without it the gate scenario saves one first")
-    group.addoption("--snapshot-max-age", default=24.0, type=float, metavar="HOURS",
-                    help="the newest snapshot in --snapshot-dir must be younger than this (default 24 hours)")
-    group.addoption("--manifest-dir", default=None, metavar="DIR",
-                    help="also scan the YAML/JSON manifests under DIR (a GitOps checkout, a resource export) for removed APIs")
-    group.addoption("--waive", action="append", default=[], metavar="CHECK=REASON",
-                    help=f"let the gate pass over a check that cannot run on this cluster, with the reason recorded "
-                         f"(repeatable; checks: {', '.join(CHECK_IDS)})")
-    group.addoption("--gate-json", default=None, metavar="FILE",
-                    help="where the gate's machine-readable verdict goes (default: gate.json beside --html, else in the evidence dir)")
+    group.addoption(
+        "--target-version",
+        default=None,
+        metavar="vX.Y[.Z]",
+        help="the version the pre-upgrade gate judges the cluster against (default: the newer pinned Kubernetes)",
+    )
+    group.addoption(
+        "--snapshot-dir",
+        default=None,
+        metavar="DIR",
+        help="where the gate looks for etcd snapshots (*.db, newest by mtime); without it the gate scenario saves one first",
+    )
+    group.addoption(
+        "--snapshot-max-age",
+        default=24.0,
+        type=float,
+        metavar="HOURS",
+        help="the newest snapshot in --snapshot-dir must be younger than this (default 24 hours)",
+    )
+    group.addoption(
+        "--manifest-dir",
+        default=None,
+        metavar="DIR",
+        help="also scan the YAML/JSON manifests under DIR (a GitOps checkout, a resource export) for removed APIs",
+    )
+    group.addoption(
+        "--waive",
+        action="append",
+        default=[],
+        metavar="CHECK=REASON",
+        help=f"let the gate pass over a check that cannot run on this cluster, with the reason recorded (repeatable; checks: {', '.join(CHECK_IDS)})",
+    )
+    group.addoption(
+        "--gate-json",
+        default=None,
+        metavar="FILE",
+        help="where the gate's machine-readable verdict goes (default: gate.json beside --html, else in the evidence dir)",
+    )
 
 
 def is_gate_run(config: pytest.Config) -> bool:
@@ -60,8 +85,10 @@ def parse_target(text: str | None) -> Version:
     target = Version.parse(text)
     pinned = [Version.parse(v) for v in pins.kubernetes_versions]
     if target.minor_line not in {v.minor_line for v in pinned}:
-        raise RunbookError(f"--target-version {text}: {target.minor_line} is not a pinned minor; the gate judges upgrades to "
-                           f"{' or '.join('v' + v.minor_line for v in pinned)} (runbooks/toolchain/pins.toml)")
+        raise RunbookError(
+            f"--target-version {text}: {target.minor_line} is not a pinned minor; the gate judges upgrades to "
+            f"{' or '.join('v' + v.minor_line for v in pinned)} (runbooks/toolchain/pins.toml)"
+        )
     return target
 
 
@@ -98,8 +125,9 @@ class GatePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # tryfirst: before the evidence plugin seals its chain and pytest-html renders the header.
-        outcomes = [self.outcomes.get(nodeid) or ScenarioOutcome(scenario_name(item), "not run", "interrupted before it ran")
-                    for nodeid, item in self.items.items()]
+        outcomes = [
+            self.outcomes.get(nodeid) or ScenarioOutcome(scenario_name(item), "not run", "interrupted before it ran") for nodeid, item in self.items.items()
+        ]
         self.verdict = judge(str(self.target), outcomes)
         evidence_plugin.record_verdict(self.config, "pre-upgrade gate", self.verdict.to_json())
         self._write(self.verdict)

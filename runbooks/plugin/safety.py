@@ -29,15 +29,21 @@ def may_disrupt(provider: str, destructive: bool, plan_mode: bool, allow_disrupt
     if plan_mode:
         return Decision(True, "plan mode: the destructive runbook runs as a dry run")
     if allow_disruption is None:
-        return Decision(False, (
-            f"refused: this runbook is @destructive and --cluster existing points at context {context!r}; "
-            f"to let it change that cluster pass --allow-disruption={context}, or run it with --plan"
-        ))
+        return Decision(
+            False,
+            (
+                f"refused: this runbook is @destructive and --cluster existing points at context {context!r}; "
+                f"to let it change that cluster pass --allow-disruption={context}, or run it with --plan"
+            ),
+        )
     if allow_disruption != context:
-        return Decision(False, (
-            f"refused: --allow-disruption={allow_disruption} does not name the context in use ({context!r}); "
-            "it must name the exact kubeconfig context, so a permission given for one cluster cannot reach another"
-        ))
+        return Decision(
+            False,
+            (
+                f"refused: --allow-disruption={allow_disruption} does not name the context in use ({context!r}); "
+                "it must name the exact kubeconfig context, so a permission given for one cluster cannot reach another"
+            ),
+        )
     return Decision(True, f"disruption of context {context!r} allowed by the operator")
 
 
@@ -45,8 +51,11 @@ def needs_change_id(provider: str, destructive: bool, plan_mode: bool, change_id
     """A @destructive runbook on a cluster we do not own runs only as part of a named change."""
     if not destructive or provider != "existing" or plan_mode or (change_id or "").strip():
         return Decision(True)
-    return Decision(False, "refused: this runbook is @destructive on --cluster existing and no change record was named; "
-                           "pass --change-id=<id of the approved change> (or run it with --plan)")
+    return Decision(
+        False,
+        "refused: this runbook is @destructive on --cluster existing and no change record was named; "
+        "pass --change-id=<id of the approved change> (or run it with --plan)",
+    )
 
 
 def approval_problem(operator: list[str], approved_by: str | None, emergency: str | None) -> str | None:
@@ -55,8 +64,10 @@ def approval_problem(operator: list[str], approved_by: str | None, emergency: st
         return None
     names = {n.strip().lower() for n in operator if n and n.strip()}
     if approved_by.strip().lower() in names:
-        return (f"--approved-by={approved_by} is the operator running the change; an approver must be someone else "
-                "(or pass --emergency \"<reason>\" to run without independent approval, which the report shows)")
+        return (
+            f"--approved-by={approved_by} is the operator running the change; an approver must be someone else "
+            '(or pass --emergency "<reason>" to run without independent approval, which the report shows)'
+        )
     return None
 
 

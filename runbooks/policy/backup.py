@@ -104,7 +104,12 @@ PER_CLUSTER_RESOURCES = {
 PER_CLUSTER_OBJECTS = {
     ("", "configmaps", "*", "kube-root-ca.crt"): "this cluster's CA bundle, published into every namespace by kube-controller-manager",
     ("", "configmaps", "kube-system", "extension-apiserver-authentication"): "written by kube-apiserver from its own client CAs at start-up",
-    ("", "configmaps", "kube-system", "kube-apiserver-legacy-service-account-token-tracking"): "kube-apiserver's own note of when it began tracking legacy tokens",
+    (
+        "",
+        "configmaps",
+        "kube-system",
+        "kube-apiserver-legacy-service-account-token-tracking",
+    ): "kube-apiserver's own note of when it began tracking legacy tokens",
     ("", "services", "default", "kubernetes"): "maintained by kube-apiserver from its own address and port",
     # Written by kube-apiserver's endpoint reconciler with the addresses of this cluster's API
     # servers. Applied elsewhere they would point in-cluster clients at the source's apiserver
@@ -293,7 +298,7 @@ def changed_fields(left: Any, right: Any, path: str = "") -> list[str]:
         return found
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
         found = []
-        for index, (a, b) in enumerate(zip(left, right)):
+        for index, (a, b) in enumerate(zip(left, right, strict=True)):
             found += changed_fields(a, b, f"{path}[{index}]")
         return found
     return [] if left == right else [path or "(object)"]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -52,8 +53,7 @@ def load_table(path: Path = TABLE_FILE) -> RemovedApiTable:
     try:
         data = tomllib.loads(path.read_text())
         entries = tuple(
-            RemovedApi(row["api_version"], kind, Version.parse(row["removed_in"]), row["replacement"])
-            for row in data["removed"] for kind in row["kinds"]
+            RemovedApi(row["api_version"], kind, Version.parse(row["removed_in"]), row["replacement"]) for row in data["removed"] for kind in row["kinds"]
         )
         return RemovedApiTable(data["source"], entries)
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
@@ -81,8 +81,12 @@ class DeprecatedRequest:
         return (removed.major, removed.minor) <= (target.major, target.minor)
 
     def row(self, target: Version) -> dict[str, object]:
-        return {"apiVersion": self.api_version, "resource": self.resource, "removed in": self.removed_release or "no removal planned",
-                "blocks " + target.minor_line: "YES" if self.removed_by(target) else "no"}
+        return {
+            "apiVersion": self.api_version,
+            "resource": self.resource,
+            "removed in": self.removed_release or "no removal planned",
+            "blocks " + target.minor_line: "YES" if self.removed_by(target) else "no",
+        }
 
 
 def parse_deprecated_requests(metrics_text: str) -> list[DeprecatedRequest]:
@@ -109,8 +113,14 @@ class RemovedApiUse:
     replacement: str
 
     def row(self) -> dict[str, object]:
-        return {"found in": self.where, "object": self.name, "apiVersion": self.api_version, "kind": self.kind,
-                "removed in": self.removed_in.minor_line, "use instead": self.replacement}
+        return {
+            "found in": self.where,
+            "object": self.name,
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "removed in": self.removed_in.minor_line,
+            "use instead": self.replacement,
+        }
 
 
 def _object_name(document: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ class ClusterVersions:
     kubectl: Version | None = None
 
     @classmethod
-    def from_components(cls, found: ComponentVersions) -> "ClusterVersions":
+    def from_components(cls, found: ComponentVersions) -> ClusterVersions:
         """From the live discovery of `Cluster.component_versions()`; unknown (None) versions are left out."""
         controllers = {name: Version.parse(v) for name, v in (("kube-controller-manager", found.controller_manager), ("kube-scheduler", found.scheduler)) if v}
         return cls(
@@ -66,7 +66,7 @@ class ClusterVersions:
             raise SkewError("no kube-apiserver version is known; the skew policy is relative to it (check GET /version)")
         return max(self.apiservers)
 
-    def with_control_plane_at(self, target: Version) -> "ClusterVersions":
+    def with_control_plane_at(self, target: Version) -> ClusterVersions:
         """The same cluster once every apiserver and controller runs `target` (nodes untouched)."""
         return replace(self, apiservers=tuple(target for _ in self.apiservers) or (target,), controllers={name: target for name in self.controllers})
 
@@ -83,8 +83,14 @@ class Finding:
     rule: str
 
     def row(self) -> dict[str, object]:
-        return {"component": self.component, "instance": self.instance, "version": str(self.version),
-                "allowed": self.allowed, "within policy": "yes" if self.ok else "NO", "rule": self.rule}
+        return {
+            "component": self.component,
+            "instance": self.instance,
+            "version": str(self.version),
+            "allowed": self.allowed,
+            "within policy": "yes" if self.ok else "NO",
+            "rule": self.rule,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,27 +152,51 @@ def check(versions: ClusterVersions) -> SkewReport:
     newest = versions.newest_apiserver
     apiserver_low = _minor(newest.major, newest.minor - APISERVER_MAX_MINORS_APART)
     for index, version in enumerate(versions.apiservers):
-        findings.append(Finding("kube-apiserver", f"#{index + 1}", version, _range(apiserver_low, newest), _within(version, apiserver_low, newest),
-                                "HA instances within one minor of each other"))
+        findings.append(
+            Finding(
+                "kube-apiserver",
+                f"#{index + 1}",
+                version,
+                _range(apiserver_low, newest),
+                _within(version, apiserver_low, newest),
+                "HA instances within one minor of each other",
+            )
+        )
     low, high = controller_range(versions)
     for name, version in sorted(versions.controllers.items()):
-        findings.append(Finding(name, name, version, _range(low, high), _within(version, low, high),
-                                "not newer than kube-apiserver, at most one minor older"))
+        findings.append(Finding(name, name, version, _range(low, high), _within(version, low, high), "not newer than kube-apiserver, at most one minor older"))
     for node, version in sorted(versions.kubelets.items()):
         low, high = kubelet_range(versions, version)
-        findings.append(Finding("kubelet", node, version, _range(low, high), _within(version, low, high),
-                                "not newer than kube-apiserver, up to three minors older (two before 1.25)"))
+        findings.append(
+            Finding(
+                "kubelet",
+                node,
+                version,
+                _range(low, high),
+                _within(version, low, high),
+                "not newer than kube-apiserver, up to three minors older (two before 1.25)",
+            )
+        )
     for node, version in sorted(versions.kube_proxies.items()):
         low, high = kubelet_range(versions, version)
         kubelet = versions.kubelets.get(node)
         near_kubelet = kubelet is None or abs(kubelet.minor - version.minor) <= PROXY_TO_KUBELET_MAX_MINORS_APART and kubelet.major == version.major
         allowed = _range(low, high) + (f", and within 3 minors of kubelet {kubelet.minor_line}" if kubelet else "")
-        findings.append(Finding("kube-proxy", node, version, allowed, _within(version, low, high) and near_kubelet,
-                                "as the kubelet, and within three minors of its node's kubelet"))
+        findings.append(
+            Finding(
+                "kube-proxy",
+                node,
+                version,
+                allowed,
+                _within(version, low, high) and near_kubelet,
+                "as the kubelet, and within three minors of its node's kubelet",
+            )
+        )
     if versions.kubectl is not None:
         low, high = kubectl_range(versions)
-        findings.append(Finding("kubectl", "client", versions.kubectl, _range(low, high), _within(versions.kubectl, low, high),
-                                "within one minor of kube-apiserver"))
+        findings.append(
+            Finding("kubectl", "client", versions.kubectl, _range(low, high), _within(versions.kubectl, low, high), "within one minor of kube-apiserver")
+        )
     return SkewReport(tuple(findings))
 
 
@@ -180,8 +210,11 @@ class ControlPlaneUpgradeCheck:
     after: SkewReport
 
     def explain(self) -> str:
-        return f"upgrading the control plane to {self.target} is allowed" if self.allowed else (
-            f"upgrading the control plane to {self.target} is refused: " + "; ".join(self.reasons))
+        return (
+            f"upgrading the control plane to {self.target} is allowed"
+            if self.allowed
+            else (f"upgrading the control plane to {self.target} is refused: " + "; ".join(self.reasons))
+        )
 
 
 def check_control_plane_upgrade(versions: ClusterVersions, target: Version) -> ControlPlaneUpgradeCheck:
@@ -198,6 +231,8 @@ def check_control_plane_upgrade(versions: ClusterVersions, target: Version) -> C
             reasons.append(f"kube-apiserver {version} -> {target} skips a minor; upgrade one minor at a time")
     after = check(versions.with_control_plane_at(target)) if not reasons else check(versions)
     for finding in after.violations if not reasons else ():
-        reasons.append(f"{finding.component} {finding.instance} at {finding.version} would be outside {finding.allowed} "
-                       f"once kube-apiserver runs {target.minor_line}; upgrade it first")
+        reasons.append(
+            f"{finding.component} {finding.instance} at {finding.version} would be outside {finding.allowed} "
+            f"once kube-apiserver runs {target.minor_line}; upgrade it first"
+        )
     return ControlPlaneUpgradeCheck(target, not reasons, tuple(reasons), after)

@@ -5,8 +5,8 @@ node drained, upgraded and uncordoned). Pure: it plans, it never acts."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from runbooks.errors import RunbookError
 from runbooks.versions import Version
@@ -63,8 +63,15 @@ class UpgradePlan:
         rows: list[dict[str, object]] = []
         for hop_number, hop in enumerate(self.hops, 1):
             for step in hop.steps:
-                rows.append({"#": len(rows) + 1, "hop": f"{hop_number}: {hop.source.minor_line} -> {hop.target.minor_line}",
-                             "step": step.kind.value, "subject": step.subject, "what": step.describe()})
+                rows.append(
+                    {
+                        "#": len(rows) + 1,
+                        "hop": f"{hop_number}: {hop.source.minor_line} -> {hop.target.minor_line}",
+                        "step": step.kind.value,
+                        "subject": step.subject,
+                        "what": step.describe(),
+                    }
+                )
         return rows
 
 
@@ -81,7 +88,9 @@ def _refuse_other_major_or_downgrade(current: Version, target: Version) -> None:
     if target.major != current.major:
         raise UpgradeRefusedError(f"{current} -> {target} crosses a major version; the skew policy and this planner cover one major")
     if target < current:
-        raise UpgradeRefusedError(f"{current} -> {target} is a downgrade; Kubernetes does not support downgrading the control plane, restore an etcd snapshot instead")
+        raise UpgradeRefusedError(
+            f"{current} -> {target} is a downgrade; Kubernetes does not support downgrading the control plane, restore an etcd snapshot instead"
+        )
 
 
 def check_single_hop(current: Version, target: Version) -> None:
@@ -90,7 +99,8 @@ def check_single_hop(current: Version, target: Version) -> None:
     if target.minor - current.minor > 1:
         raise UpgradeRefusedError(
             f"{current} -> {target} skips {target.minor - current.minor - 1} minor release(s); "
-            f"upgrade one minor at a time: first to v{current.major}.{current.minor + 1}.x")
+            f"upgrade one minor at a time: first to v{current.major}.{current.minor + 1}.x"
+        )
 
 
 def plan_upgrade(current: Version, target: Version, nodes: Sequence[str], available: Iterable[Version]) -> UpgradePlan:
@@ -101,7 +111,8 @@ def plan_upgrade(current: Version, target: Version, nodes: Sequence[str], availa
     if target not in known:
         raise UpgradeRefusedError(
             f"{target} is not a known release here (available: {', '.join(map(str, known)) or 'none'}); "
-            "pin it in runbooks/toolchain/pins.toml or choose one of those")
+            "pin it in runbooks/toolchain/pins.toml or choose one of those"
+        )
     _refuse_other_major_or_downgrade(current, target)
     if target == current:
         raise UpgradeRefusedError(f"the cluster already runs {target}; there is nothing to upgrade")
@@ -113,7 +124,8 @@ def plan_upgrade(current: Version, target: Version, nodes: Sequence[str], availa
         if step_to is None:
             raise UpgradeRefusedError(
                 f"no v{target.major}.{minor}.x release is available, and going from {source} to {target} would skip that minor; "
-                f"pin a v{target.major}.{minor} release first (upgrades go one minor at a time)")
+                f"pin a v{target.major}.{minor} release first (upgrades go one minor at a time)"
+            )
         hops.append(Hop(source, step_to, hop_steps(source, step_to, nodes)))
         source = step_to
     return UpgradePlan(current, target, tuple(hops))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.measure import cluster_health
-from runbooks.measure import pod_network
-from runbooks.drills import workloads
+from runbooks.measure import cluster_health, pod_network
 from runbooks.toolchain import Toolchain
 
 

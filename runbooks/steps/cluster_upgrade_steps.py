@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from runbooks.plugin.fixtures import GateRun
 from runbooks.cluster import Capability, Cluster
 from runbooks.cluster.local.provider import LocalCluster
-from runbooks.evidence import Evidence
+from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.etcd import snapshot as etcd
+from runbooks.evidence import Evidence
 from runbooks.measure import cluster_health
-from runbooks.upgrade import hop as upgrade
 from runbooks.measure.availability import AvailabilityProbe
+from runbooks.plugin.fixtures import GateRun
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, StepKind, UpgradePlan, UpgradeRefusedError, plan_upgrade
 from runbooks.steps.pinned import PINNED
 from runbooks.toolchain import Toolchain
+from runbooks.upgrade import hop as upgrade
 from runbooks.versions import Version
-
-from runbooks.drills.guarded_app import APP_NAMESPACE
 
 
 @dataclass
@@ -112,8 +111,11 @@ def nodes(target: Cluster, upgrade_run: UpgradeRun, evidence: Evidence) -> None:
     assert upgrade_run.plan is not None
     hop = upgrade_run.plan.hops[-1]
     if Capability.SIMULATED_KUBELETS in target.capabilities:
-        evidence.note("Kubelets", "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
-                      "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report")
+        evidence.note(
+            "Kubelets",
+            "simulated by kwok on the local provider: 'upgrading' a kubelet patches its node status's "
+            "kubeletVersion/kubeProxyVersion, as a restarted kubelet of the new version would report",
+        )
     drains = []
     for node in dict.fromkeys(step.subject for step in hop.steps if step.kind is StepKind.UPGRADE_NODE):
         record, drained = upgrade.upgrade_node(target, node, hop.target)
@@ -141,8 +143,10 @@ def _running_controller(target: Cluster, name: str) -> tuple[str, str]:
         # The executable the running process was started from, even if the file was replaced since.
         executable = f"/proc/{process.pid}/exe"
         answer = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=60, check=False)
-        return answer.stdout.split()[-1] if answer.stdout.strip() else f"unknown ({answer.stderr.strip()})", \
-            f"{os.readlink(executable)} --version, the executable of running pid {process.pid}"
+        return (
+            answer.stdout.split()[-1] if answer.stdout.strip() else f"unknown ({answer.stderr.strip()})",
+            f"{os.readlink(executable)} --version, the executable of running pid {process.pid}",
+        )
     found = target.component_versions()
     version = found.controller_manager if name == "kube-controller-manager" else found.scheduler
     return version or "unknown", "image tag of its kube-system static pod"
@@ -157,17 +161,20 @@ def all_at(target: Cluster, version: Version, evidence: Evidence) -> None:
         running, how = _running_controller(target, name)
         rows.append({"component": name, "version": running, "ready": "-", "measured by": how})
     simulated = Capability.SIMULATED_KUBELETS in target.capabilities
-    reported_by = "node status.nodeInfo, written by the provider or the upgrade's patch (kwok)" if simulated else \
-        "node status.nodeInfo, as the kubelet reports it"
+    reported_by = (
+        "node status.nodeInfo, written by the provider or the upgrade's patch (kwok)" if simulated else "node status.nodeInfo, as the kubelet reports it"
+    )
     for node in cluster_health.node_health(target):
         rows.append({"component": f"kubelet {node.name}", "version": node.kubelet_version, "ready": node.ready, "measured by": reported_by})
-        rows.append({"component": f"kube-proxy {node.name}", "version": found.kube_proxies.get(node.name), "ready": node.ready,
-                     "measured by": reported_by})
+        rows.append({"component": f"kube-proxy {node.name}", "version": found.kube_proxies.get(node.name), "ready": node.ready, "measured by": reported_by})
     evidence.table("Component versions, as measured now", rows)
     if simulated:
-        evidence.note("Kubelets are simulated", "kwok plays every kubelet: no kubelet binary reports a version. The versions above are "
-                      "the node status the provider registered or the upgrade step patched; this step checks the API now reports "
-                      f"{version} for each and that kwok keeps every node Ready. On kind or an existing cluster the kubelets report it themselves.")
+        evidence.note(
+            "Kubelets are simulated",
+            "kwok plays every kubelet: no kubelet binary reports a version. The versions above are "
+            "the node status the provider registered or the upgrade step patched; this step checks the API now reports "
+            f"{version} for each and that kwok keeps every node Ready. On kind or an existing cluster the kubelets report it themselves.",
+        )
     wrong = [r for r in rows if r["version"] != str(version) or r["ready"] is False]
     assert len(rows) > 3 and not wrong, f"not at {version}, or not Ready: {wrong or 'no nodes at all'}"
 
@@ -217,15 +224,14 @@ def old_kubelets(target: Cluster, upgrade_run: UpgradeRun, first: str, second: s
     stopped = upgrade.set_kubelet_versions(target, nodes, version)
     for command in stopped:
         evidence.command("Kubelet stopped, so it cannot report its real version over the seeded one", command)
-    evidence.note("Seeded" if stopped else "Seeded (kwok)",
-                  f"node status of {' and '.join(nodes)} patched to kubeletVersion/kubeProxyVersion {version}")
+    evidence.note("Seeded" if stopped else "Seeded (kwok)", f"node status of {' and '.join(nodes)} patched to kubeletVersion/kubeProxyVersion {version}")
 
 
 def worker_named(target: Cluster, upgrade_run: UpgradeRun, name: str) -> str:
     """`name` itself, or for the runbooks' "worker-N" the Nth worker by name on providers that name them otherwise (kind)."""
     names = target.node_names()
-    if name in names or not name.startswith("worker-") or not name[len("worker-"):].isdigit():
+    if name in names or not name.startswith("worker-") or not name[len("worker-") :].isdigit():
         return name
     workers = [n for n in names if n not in {n.metadata.name for n in target.core.list_node(label_selector=upgrade.CONTROL_PLANE_LABEL).items}]
-    upgrade_run.aliases[name] = workers[int(name[len("worker-"):]) - 1]
+    upgrade_run.aliases[name] = workers[int(name[len("worker-") :]) - 1]
     return upgrade_run.aliases[name]

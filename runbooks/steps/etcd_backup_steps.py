@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
-from runbooks.evidence import Evidence
-from runbooks.etcd import snapshot as etcd
-from runbooks.etcd import control_plane_restore
 from runbooks.drills import sentinels
+from runbooks.etcd import control_plane_restore
+from runbooks.etcd import snapshot as etcd
+from runbooks.evidence import Evidence
 from runbooks.measure.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
-from runbooks.toolchain import Toolchain
 from runbooks.toolchain.cache import sha256_of
 from runbooks.versions import CONTROLLERS
 
@@ -180,7 +179,10 @@ def live_dir_unchanged(restore_run: RestoreRun, evidence: Evidence) -> None:
     """Checks every file of the live etcd data dir has the same SHA-256 as before the refused restore."""
     assert restore_run.live_dir is not None and restore_run.live_fingerprint
     after = etcd.data_dir_fingerprint(restore_run.live_dir)
-    evidence.table("Live etcd data dir after the refused restore", [{"file": name, "sha256": digest, "unchanged": restore_run.live_fingerprint.get(name) == digest} for name, digest in after.items()])
+    evidence.table(
+        "Live etcd data dir after the refused restore",
+        [{"file": name, "sha256": digest, "unchanged": restore_run.live_fingerprint.get(name) == digest} for name, digest in after.items()],
+    )
     assert after == restore_run.live_fingerprint
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from runbooks.cluster import Cluster
-from runbooks.errors import RunbookError
-from runbooks.evidence import Evidence
 from runbooks import waiting
+from runbooks.cluster import Cluster
 from runbooks.drain import engine as drain
-from runbooks.measure import node_state
 from runbooks.drills import workloads
 from runbooks.drills.guarded_app import APP_NAMESPACE
+from runbooks.errors import RunbookError
+from runbooks.evidence import Evidence
+from runbooks.measure import node_state
 from runbooks.measure.availability import AvailabilityProbe, ProbeReport
 
 NS = APP_NAMESPACE  # the guarded workload's namespace: the Background's step is shared with the upgrade runbooks
@@ -247,8 +247,7 @@ def fresh_cluster_short_grace(own_cluster_factory: Callable[..., Cluster], evide
     fresh = own_cluster_factory(node_monitor_grace_period=f"{seconds}s", node_lease_seconds=seconds)
     evidence.note(
         "Cluster",
-        f"a fresh {fresh.provider} cluster with --node-monitor-grace-period={seconds}s and {seconds} s node leases "
-        "(production defaults: 50 s and 40 s)",
+        f"a fresh {fresh.provider} cluster with --node-monitor-grace-period={seconds}s and {seconds} s node leases (production defaults: 50 s and 40 s)",
     )
     return fresh
 
@@ -307,7 +306,9 @@ def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app:
     """Checks the pods of APP that were on the lost worker were kept there or evicted and replaced elsewhere, as FATE says."""
     waiting.wait_for(
         lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
-        "terminating pods to be confirmed gone by the returned kubelet", 60, "check kwok on the local provider",
+        "terminating pods to be confirmed gone by the returned kubelet",
+        60,
+        "check kwok on the local provider",
     )
     now = workloads.pods_by_node(target, NS, f"app={app}")
     evidence.table(f"Placement of {app} afterwards", [{"node": n, "pods": ", ".join(sorted(p))} for n, p in sorted(now.items())])

@@ -20,9 +20,11 @@ from runbooks.versions import Version
 _COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _COUNT = "|".join(_COUNTS)
 # Non-capturing only: parse counts the groups of a type's pattern as its own.
-PATTERN = (r'the (?:older|newer) pinned version'
-           rf'|(?:{_COUNT}) minors? (?:past|before) the (?:older|newer) pin'
-           r'|"v?\d+\.\d+(?:\.\d+)?"')
+PATTERN = (
+    r"the (?:older|newer) pinned version"
+    rf"|(?:{_COUNT}) minors? (?:past|before) the (?:older|newer) pin"
+    r'|"v?\d+\.\d+(?:\.\d+)?"'
+)
 _PIN = re.compile(r"the (?P<pin>older|newer) pinned version")
 _RELATIVE = re.compile(rf"(?P<count>{_COUNT}) minors? (?P<direction>past|before) the (?P<pin>older|newer) pin")
 
@@ -41,8 +43,10 @@ def pinned_version(text: str) -> Version:
         if pin.minor + step < 0:
             raise BadVersionError(f"{text!r} would be before v{pin.major}.0 ({PIN_FILE})")
         return Version(pin.major, pin.minor + step, 0)
-    raise BadVersionError(f"{text!r} names no version: say 'the older pinned version', 'the newer pinned version', "
-                          f"'<one..nine> minors past|before the older|newer pin' or a quoted \"vX.Y.Z\" ({PIN_FILE} holds the pins)")
+    raise BadVersionError(
+        f"{text!r} names no version: say 'the older pinned version', 'the newer pinned version', "
+        f"'<one..nine> minors past|before the older|newer pin' or a quoted \"vX.Y.Z\" ({PIN_FILE} holds the pins)"
+    )
 
 
 class _PinnedType:

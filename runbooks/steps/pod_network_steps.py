@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then
 
 from runbooks.cluster import Cluster
 from runbooks.evidence import Evidence
-from runbooks.measure import node_state
-from runbooks.measure import pod_network
+from runbooks.measure import node_state, pod_network
 
 
 @dataclass
@@ -29,8 +28,7 @@ def web_app() -> WebApp:
 
 
 @given(parsers.parse('a web app "{name}" with one pod on every schedulable worker, each ready {delay:d} seconds after it starts'))
-def web_app_on_every_worker(target: Cluster, web_app: WebApp, scenario_namespace: Callable[[str, str], str], name: str, delay: int,
-                            evidence: Evidence) -> None:
+def web_app_on_every_worker(target: Cluster, web_app: WebApp, scenario_namespace: Callable[[str, str], str], name: str, delay: int, evidence: Evidence) -> None:
     """Deploys web app NAME with one pod per schedulable worker, each ready DELAY seconds after it starts, in a namespace deleted afterwards."""
     web_app.cluster = target
     web_app.namespace = scenario_namespace("pod-network", "pod-network")

@@ -5,23 +5,30 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from runbooks.cluster import Cluster
-from runbooks.evidence import Evidence
 from runbooks.backup import resources as backup
+from runbooks.cluster import Cluster
 from runbooks.drills import sample_app
-from runbooks.kube.commands import run_command
 from runbooks.drills.workloads import wait_deployment_ready
+from runbooks.evidence import Evidence
+from runbooks.kube.commands import run_command
 from runbooks.toolchain import Toolchain
 
-GET_ALL_BLIND_SPOTS = {"configmaps", "secrets", "customresourcedefinitions.apiextensions.k8s.io", "roles.rbac.authorization.k8s.io",
-                       "rolebindings.rbac.authorization.k8s.io", "clusterroles.rbac.authorization.k8s.io", "poddisruptionbudgets.policy"}
+GET_ALL_BLIND_SPOTS = {
+    "configmaps",
+    "secrets",
+    "customresourcedefinitions.apiextensions.k8s.io",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "clusterroles.rbac.authorization.k8s.io",
+    "poddisruptionbudgets.policy",
+}
 
 
 @dataclass
@@ -59,8 +66,12 @@ def export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
     backup_run.result = backup.export(target, backup_run.directory)
     evidence.table("Exported objects by resource", backup_run.result.by_resource())
     evidence.note("Export", f"{len(backup_run.result.files)} files in {backup_run.result.seconds:.2f} s under {backup_run.directory}")
-    evidence.change("file written", str(backup_run.directory), sha256=export_digest(backup_run.directory, backup_run.result.files),
-                    detail=f"resource export, {len(backup_run.result.files)} files (digest over their paths and contents)")
+    evidence.change(
+        "file written",
+        str(backup_run.directory),
+        sha256=export_digest(backup_run.directory, backup_run.result.files),
+        detail=f"resource export, {len(backup_run.result.files)} files (digest over their paths and contents)",
+    )
 
 
 @then("every object is one YAML file in a stable layout, with Secrets readable by their owner only")
@@ -117,7 +128,10 @@ def diff_empty(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> No
     """Compares the objects of both clusters field by field and checks there is no difference."""
     assert backup_run.restored is not None
     comparison = backup.compare_clusters(target, backup_run.restored)
-    evidence.note("Semantic diff", f"{comparison.compared} objects compared, {len(comparison.differences)} differences, {comparison.attempts} reads, {comparison.seconds:.1f} s")
+    evidence.note(
+        "Semantic diff",
+        f"{comparison.compared} objects compared, {len(comparison.differences)} differences, {comparison.attempts} reads, {comparison.seconds:.1f} s",
+    )
     evidence.table("Differences", [d.row() for d in comparison.differences])
     assert comparison.compared > 0 and not comparison.differences, [d.row() for d in comparison.differences][:20]
 

@@ -3,20 +3,19 @@ Service, each measured by an availability probe whose timeline is plotted into t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks import plan
 from runbooks.cluster import Cluster
+from runbooks.drills import container, workloads
 from runbooks.evidence import Evidence
-from runbooks.measure.availability_plot import availability_png
-from runbooks.drills import container
-from runbooks.strategies import releases as strategies
-from runbooks.drills import workloads
 from runbooks.measure.availability import AvailabilityProbe, EndpointProbe, ProbeReport
+from runbooks.measure.availability_plot import availability_png
+from runbooks.strategies import releases as strategies
 from runbooks.toolchain import Toolchain
 
 
@@ -50,11 +49,20 @@ def _labels(text: str) -> dict[str, str]:
 
 def _plot(evidence: Evidence, run: StrategyRun, report: ProbeReport, title: str, what: str = "pods") -> None:
     evidence.table("Availability", [report.summary()])
-    evidence.table("Timeline (one row per change)", [
-        {"seconds": s.seconds, "ready": s.ready, "live": s.total, "terminating": s.terminating, **s.by_label,
-         **({} if report.replica_sets is None else {"requested": report.requested(s), "scaled away": report.awaiting_removal(s)})}
-        for s in report.samples
-    ])
+    evidence.table(
+        "Timeline (one row per change)",
+        [
+            {
+                "seconds": s.seconds,
+                "ready": s.ready,
+                "live": s.total,
+                "terminating": s.terminating,
+                **s.by_label,
+                **({} if report.replica_sets is None else {"requested": report.requested(s), "scaled away": report.awaiting_removal(s)}),
+            }
+            for s in report.samples
+        ],
+    )
     evidence.image(title, availability_png(report, title, ceiling=run.ceiling, what=what))
     run.report = report
 
@@ -69,9 +77,18 @@ def own_namespace(target: Cluster, strategy_run: StrategyRun, evidence: Evidence
 
 def _create(target: Cluster, run: StrategyRun, release: strategies.Release, evidence: Evidence) -> None:
     run.releases[release.name] = release
-    evidence.table(f"Deployment {release.name}" + (" (plan: would create)" if plan.active() else ""), [{
-        "replicas": release.replicas, "image": container.image(release.release), "selector": release.selector,
-        "strategy": release.strategy, "start delay": release.start_delay}])
+    evidence.table(
+        f"Deployment {release.name}" + (" (plan: would create)" if plan.active() else ""),
+        [
+            {
+                "replicas": release.replicas,
+                "image": container.image(release.release),
+                "selector": release.selector,
+                "strategy": release.strategy,
+                "start delay": release.start_delay,
+            }
+        ],
+    )
     if plan.active():
         return  # its namespace exists only as a dry run, so there is nothing to create it in
     strategies.create_release(target, run.namespace, release)
@@ -84,10 +101,15 @@ def recreate_release(target: Cluster, strategy_run: StrategyRun, name: str, repl
     _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.recreate()), evidence)
 
 
-@given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" with strategy RollingUpdate, '
-                     'maxSurge {max_surge} and maxUnavailable {max_unavailable}'))
-def rolling_release(target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str,
-                    max_surge: str, max_unavailable: str, evidence: Evidence) -> None:
+@given(
+    parsers.parse(
+        'a deployment "{name}" of {replicas:d} replicas of release "{release}" with strategy RollingUpdate, '
+        "maxSurge {max_surge} and maxUnavailable {max_unavailable}"
+    )
+)
+def rolling_release(
+    target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, max_surge: str, max_unavailable: str, evidence: Evidence
+) -> None:
     """Creates deployment NAME of REPLICAS pods of RELEASE with strategy RollingUpdate and the given maxSurge/maxUnavailable."""
     surge, unavailable = strategies.int_or_percent(max_surge), strategies.int_or_percent(max_unavailable)
     strategy_run.ceiling = strategies.rolling_bounds(replicas, surge, unavailable).max_pods
@@ -112,12 +134,16 @@ def service(target: Cluster, strategy_run: StrategyRun, name: str, selector: str
 def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str, evidence: Evidence) -> None:
     """Rolls deployment NAME out to RELEASE while sampling its pods, and plots their availability."""
     current = strategy_run.releases[name]
-    evidence.note("Rollout" + (" (plan)" if plan.active() else ""), f"deployment/{name}: image {container.image(current.release)} -> {container.image(release)}, strategy {current.strategy}")
+    evidence.note(
+        "Rollout" + (" (plan)" if plan.active() else ""),
+        f"deployment/{name}: image {container.image(current.release)} -> {container.image(release)}, strategy {current.strategy}",
+    )
     if plan.active():
         return
     budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready if current.strategy["type"] == "RollingUpdate" else 1
-    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL,
-                           replica_sets=True) as probe:
+    with AvailabilityProbe(
+        target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL, replica_sets=True
+    ) as probe:
         strategies.roll_out(target, strategy_run.namespace, name, release)
         strategies.wait_rolled_out(target, strategy_run.namespace, name)
     strategy_run.releases[name] = replace(current, release=release)
@@ -138,8 +164,9 @@ def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, 
         return
     current = strategy_run.releases[name]
     budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready
-    with AvailabilityProbe(target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL,
-                           replica_sets=True) as probe:
+    with AvailabilityProbe(
+        target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL, replica_sets=True
+    ) as probe:
         evidence.command("kubectl rollout undo", strategies.roll_back(kubectl, target, strategy_run.namespace, name))
         strategies.wait_rolled_out(target, strategy_run.namespace, name)
     _plot(evidence, strategy_run, probe.stop(), f"rollback of {name} (kubectl rollout undo)")
@@ -171,10 +198,13 @@ def never_more(strategy_run: StrategyRun, name: str, max_pods: int, evidence: Ev
     # Deployment opts into podReplacementPolicy TerminationComplete, KEP-3973). So both the requested
     # sum and the live pods still wanted, matched revision by revision, are held to the ceiling.
     live_peak = report.maximum_total
-    evidence.note("Pods", f"ReplicaSets requested at most {report.maximum_requested} pods and at most "
-                          f"{report.maximum_wanted} live pods were still wanted (ceiling {max_pods}); at most {live_peak} "
-                          f"live pods counting those already scaled away, and at most "
-                          f"{max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count")
+    evidence.note(
+        "Pods",
+        f"ReplicaSets requested at most {report.maximum_requested} pods and at most "
+        f"{report.maximum_wanted} live pods were still wanted (ceiling {max_pods}); at most {live_peak} "
+        f"live pods counting those already scaled away, and at most "
+        f"{max(s.terminating for s in report.samples)} terminating at once, which maxSurge does not count",
+    )
     assert strategy_run.ceiling == max_pods, f"the Examples row says {max_pods}, the controller's rounding gives {strategy_run.ceiling}"
     assert report.maximum_requested <= max_pods, f"{name}'s ReplicaSets asked for {report.maximum_requested} pods: {report.summary()}"
     assert report.maximum_wanted <= max_pods, f"{name} had {report.maximum_wanted} pods its ReplicaSets wanted: {report.summary()}"
@@ -192,7 +222,7 @@ def every_pod_runs(target: Cluster, strategy_run: StrategyRun, name: str, releas
 @when(parsers.parse('I switch the selector of Service "{service}" to {labels}, watching its EndpointSlices'))
 def switch(target: Cluster, strategy_run: StrategyRun, service: str, labels: str, evidence: Evidence) -> None:
     """Switches Service SERVICE's selector to LABELS while sampling its EndpointSlices, and plots its ready endpoints."""
-    (key, value), = _labels(labels).items()
+    ((key, value),) = _labels(labels).items()
     evidence.note("Switch" + (" (plan)" if plan.active() else ""), f"service/{service}: selector {key}={value}")
     if plan.active():
         return  # the Service exists only in the plan
@@ -241,7 +271,9 @@ def split(target: Cluster, strategy_run: StrategyRun, stable_share: int, canary_
     """Checks the Service's ready endpoints divide STABLE_SHARE/CANARY_SHARE percent between the two tracks."""
     plan.skip_effect("plan mode: no canary was added")
     served = strategies.served_endpoints(target, strategy_run.namespace, "web")
-    evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
+    evidence.table(
+        "Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served]
+    )
     tracks = [e.labels.get("track") for e in served]
     shares = {t: round(100 * tracks.count(t) / len(tracks)) for t in (stable, canary)} if tracks else {}
     assert shares == {stable: stable_share, canary: canary_share} and len(tracks) == tracks.count(stable) + tracks.count(canary), shares
@@ -252,8 +284,10 @@ def decide(target: Cluster, strategy_run: StrategyRun, decision: str, evidence: 
     """Promotes the canary (stable rolls out to its release) or aborts it (scaled to 0), as DECISION says, sampling the Service."""
     stable = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "stable")
     canary = next(r for r in strategy_run.releases.values() if r.labels.get("track") == "canary")
-    plans = {"promote": f"roll {stable.name} out to {canary.release}, then scale {canary.name} to 0",
-             "abort": f"scale {canary.name} to 0; {stable.name} stays at {stable.release}"}
+    plans = {
+        "promote": f"roll {stable.name} out to {canary.release}, then scale {canary.name} to 0",
+        "abort": f"scale {canary.name} to 0; {stable.name} stays at {stable.release}",
+    }
     evidence.note(f"{decision.capitalize()} the canary" + (" (plan)" if plan.active() else ""), plans[decision])
     if plan.active():
         return
@@ -271,7 +305,9 @@ def single_release(target: Cluster, strategy_run: StrategyRun, release: str, evi
     """Checks every ready endpoint of Service web runs RELEASE."""
     plan.skip_effect("plan mode: the canary was neither promoted nor aborted")
     served = strategies.served_endpoints(target, strategy_run.namespace, "web")
-    evidence.table("Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served])
+    evidence.table(
+        "Ready endpoints of Service web", [{"address": e.address, "pod": e.pod, "track": e.labels.get("track"), "release": e.release} for e in served]
+    )
     assert served and {e.release for e in served} == {release}, [(e.pod, e.release) for e in served]
 
 

@@ -4,26 +4,24 @@ blockers its proof scenarios seed and then fix."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Capability, Cluster
-from runbooks.evidence import Evidence
-from runbooks.etcd import snapshot as etcd
-from runbooks.drills import gate_blockers
-from runbooks.drills import guarded_app
-from runbooks.drills import legacy_objects
+from runbooks.drills import gate_blockers, guarded_app, legacy_objects
 from runbooks.drills.guarded_app import APP_NAMESPACE
-from runbooks.kube.commands import CommandResult, run_command
-from runbooks.upgrade import gate
-from runbooks.toolchain import Toolchain
+from runbooks.etcd import snapshot as etcd
+from runbooks.evidence import Evidence
+from runbooks.kube.commands import run_command
 from runbooks.plugin.fixtures import GateRun
 from runbooks.plugin.gate import remember_report
 from runbooks.policy.removed_apis import LAST_APPLIED
 from runbooks.steps.pinned import PINNED
+from runbooks.toolchain import Toolchain
+from runbooks.upgrade import gate
 from runbooks.versions import Version
 
 
@@ -63,8 +61,10 @@ def _run_gate(request: pytest.FixtureRequest, target: Cluster, tools: etcd.EtcdT
     remember_report(request.node, gate_run.report)
     evidence.table(f"Pre-upgrade gate for {gate_run.options.target}: summary", gate_run.report.summary())
     if gate_run.report.waived():
-        evidence.table("Waivers (checks passed over by the operator, not passed)",
-                       [{"check": c.check_id, "reason": c.waiver, "detail": c.detail} for c in gate_run.report.waived()])
+        evidence.table(
+            "Waivers (checks passed over by the operator, not passed)",
+            [{"check": c.check_id, "reason": c.waiver, "detail": c.detail} for c in gate_run.report.waived()],
+        )
     for check in gate_run.report.checks:
         if check.rows:
             evidence.table(check.name, list(check.rows))
@@ -77,8 +77,7 @@ def run_gate_for_target(request: pytest.FixtureRequest, target: Cluster, etcd_to
 
 
 @when(parsers.parse("I run the pre-upgrade gate for {version:pinned}", extra_types=PINNED))
-def run_gate_for(request: pytest.FixtureRequest, target: Cluster, etcd_tools: etcd.EtcdTools, gate_run: GateRun, evidence: Evidence,
-                 version: Version) -> None:
+def run_gate_for(request: pytest.FixtureRequest, target: Cluster, etcd_tools: etcd.EtcdTools, gate_run: GateRun, evidence: Evidence, version: Version) -> None:
     """Runs every pre-upgrade gate check (read-only) for VERSION instead of --target-version and shows each check's findings."""
     gate_run.options = replace(gate_run.options, target=version)
     _run_gate(request, target, etcd_tools, gate_run, evidence)
@@ -153,8 +152,11 @@ def ci_passed(gate_run: GateRun) -> None:
 def failing_webhook(target: Cluster, name: str, evidence: Evidence) -> None:
     """Creates validating webhook NAME with failurePolicy Fail whose backend Service has no ready endpoint."""
     gate_blockers.create_webhook_without_backend(target, APP_NAMESPACE, name)
-    evidence.note("Seeded", f"ValidatingWebhookConfiguration {gate_blockers.webhook_configuration_name(name)} (failurePolicy Fail, "
-                            f"ConfigMaps in {APP_NAMESPACE}) -> service {APP_NAMESPACE}/{name}-backend, which selects no pod")
+    evidence.note(
+        "Seeded",
+        f"ValidatingWebhookConfiguration {gate_blockers.webhook_configuration_name(name)} (failurePolicy Fail, "
+        f"ConfigMaps in {APP_NAMESPACE}) -> service {APP_NAMESPACE}/{name}-backend, which selects no pod",
+    )
 
 
 @when(parsers.parse('the backend of webhook "{name}" is running and ready'))
@@ -168,8 +170,9 @@ def webhook_backend(target: Cluster, name: str, evidence: Evidence) -> None:
 def stale_crd(target: Cluster, plural: str, evidence: Evidence) -> None:
     """Creates CRD PLURAL with objects stored at v1, then makes v2 the storage version and stops serving v1."""
     names = gate_blockers.create_crd_storing_an_unserved_version(target, plural)
-    evidence.note("Seeded", f"CRD {gate_blockers.crd_name(plural)}: {len(names)} objects written at v1, then v2 made the storage "
-                            "version and v1 no longer served")
+    evidence.note(
+        "Seeded", f"CRD {gate_blockers.crd_name(plural)}: {len(names)} objects written at v1, then v2 made the storage version and v1 no longer served"
+    )
 
 
 @when(parsers.parse('I migrate the objects of "{plural}" to the storage version and drop v1 from its stored versions'))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -31,8 +31,7 @@ def volume_check() -> VolumeCheck:
 
 
 @given(parsers.parse('a claim "{claim}" of {size} on the default StorageClass'))
-def a_claim(target: Cluster, volume_check: VolumeCheck, scenario_namespace: Callable[[str, str], str], claim: str, size: str,
-            evidence: Evidence) -> None:
+def a_claim(target: Cluster, volume_check: VolumeCheck, scenario_namespace: Callable[[str, str], str], claim: str, size: str, evidence: Evidence) -> None:
     """Creates ReadWriteOnce claim CLAIM of SIZE on the default StorageClass in a namespace deleted afterwards."""
     storage_class = storage.default_storage_class(target)
     volume_check.cluster = target

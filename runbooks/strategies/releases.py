@@ -15,13 +15,13 @@ from typing import Any
 from kubernetes import client
 
 from runbooks.cluster.base import Cluster
-from runbooks.errors import RunbookError
-from runbooks.kube.commands import CommandResult, run_command
 from runbooks.drills.container import container, release_of, start_delay_annotations
+from runbooks.errors import RunbookError
+from runbooks.kube import objects
+from runbooks.kube.commands import CommandResult, run_command
+from runbooks.kube.kubectl import kubectl_argv
 from runbooks.measure.availability import SERVICE_NAME_LABEL
 from runbooks.waiting import wait_for
-from runbooks.kube import objects
-from runbooks.kube.kubectl import kubectl_argv
 
 APP = "web"
 CONTAINER = "web"
@@ -131,8 +131,9 @@ def create_service(cluster: Cluster, namespace: str, name: str, selector: dict[s
 
 def roll_out(cluster: Cluster, namespace: str, name: str, release: str) -> None:
     """Change the pod template to the new release (image and release label): the controller rolls it out."""
-    patch = {"spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}},
-                                   "spec": {"containers": [container(CONTAINER, release)]}}}}  # merged by name: READY_DELAY stays
+    patch = {
+        "spec": {"template": {"metadata": {"labels": {RELEASE_LABEL: release}}, "spec": {"containers": [container(CONTAINER, release)]}}}
+    }  # merged by name: READY_DELAY stays
     cluster.apps.patch_namespaced_deployment(name, namespace, patch)
 
 
@@ -144,8 +145,10 @@ def roll_back_argv(kubectl: Path, cluster: Cluster, namespace: str, name: str) -
 def roll_back(kubectl: Path, cluster: Cluster, namespace: str, name: str) -> CommandResult:
     result = run_command(roll_back_argv(kubectl, cluster, namespace, name))
     if not result.ok:
-        raise RunbookError(f"kubectl rollout undo deployment/{name} failed: {result.stderr.strip()}; "
-                           f"`kubectl -n {namespace} rollout history deployment/{name}` shows what it can go back to")
+        raise RunbookError(
+            f"kubectl rollout undo deployment/{name} failed: {result.stderr.strip()}; "
+            f"`kubectl -n {namespace} rollout history deployment/{name}` shows what it can go back to"
+        )
     return result
 
 
@@ -168,14 +171,24 @@ def wait_rolled_out(cluster: Cluster, namespace: str, name: str, timeout: float 
         deployment = cluster.apps.read_namespaced_deployment(name, namespace)
         status, wanted = deployment.status, deployment.spec.replicas or 0
         seen.update(wanted=wanted, status=status)
-        if not ((status.observed_generation or 0) >= deployment.metadata.generation and (status.updated_replicas or 0) == wanted
-                and (status.ready_replicas or 0) == wanted and (status.replicas or 0) == wanted):
+        if not (
+            (status.observed_generation or 0) >= deployment.metadata.generation
+            and (status.updated_replicas or 0) == wanted
+            and (status.ready_replicas or 0) == wanted
+            and (status.replicas or 0) == wanted
+        ):
             return False
         selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
         return len(live_pods(cluster, namespace, selector)) == wanted
 
-    wait_for(rolled_out, f"Deployment {namespace}/{name} finishing its rollout", timeout,
-             "check that kube-controller-manager and kube-scheduler are running", interval=0.1, last_seen=lambda: seen["status"])
+    wait_for(
+        rolled_out,
+        f"Deployment {namespace}/{name} finishing its rollout",
+        timeout,
+        "check that kube-controller-manager and kube-scheduler are running",
+        interval=0.1,
+        last_seen=lambda: seen["status"],
+    )
     return int(seen["wanted"])
 
 
@@ -208,7 +221,9 @@ def served_endpoints(cluster: Cluster, namespace: str, service: str) -> list[Ser
             if not objects.endpoint_ready(endpoint):
                 continue
             pod = cluster.core.read_namespaced_pod(endpoint.target_ref.name, namespace)
-            served.append(ServedEndpoint(",".join(endpoint.addresses), pod.metadata.name, release_of(pod.spec.containers[0].image), dict(pod.metadata.labels or {})))
+            served.append(
+                ServedEndpoint(",".join(endpoint.addresses), pod.metadata.name, release_of(pod.spec.containers[0].image), dict(pod.metadata.labels or {}))
+            )
     return sorted(served, key=lambda e: e.pod)
 
 

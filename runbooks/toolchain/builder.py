@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from runbooks.errors import ToolchainError
 from runbooks.toolchain import cache
@@ -78,8 +78,7 @@ def find_go(minimum: str) -> tuple[str, Version]:
     go = shutil.which("go")
     if not go:
         raise ToolchainError(
-            "`go` is not on PATH: install Go >= "
-            f"{minimum} (e.g. `apt-get install golang` or from the Go module proxy's golang.org/toolchain) and retry"
+            f"`go` is not on PATH: install Go >= {minimum} (e.g. `apt-get install golang` or from the Go module proxy's golang.org/toolchain) and retry"
         )
     out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False).stdout.strip()
     match = re.match(r"go(\d+)\.(\d+)", out)
@@ -116,11 +115,7 @@ def cache_lock(root: Path, name: str = ".lock") -> Iterator[None]:
 def missing_binaries(folder: Path, recipe: Recipe) -> list[str]:
     """Binaries of `recipe` that are absent, unrecorded or no longer match their record."""
     records = cache.read_manifest(folder)
-    return [
-        binary.name
-        for binary in recipe.binaries
-        if binary.name not in records or not cache.is_intact(folder / binary.name, records[binary.name])
-    ]
+    return [binary.name for binary in recipe.binaries if binary.name not in records or not cache.is_intact(folder / binary.name, records[binary.name])]
 
 
 def version_command(name: str) -> list[str]:
@@ -137,9 +132,7 @@ def version_command(name: str) -> list[str]:
 
 def verify_version(path: Path, expected: str) -> str:
     """Run the binary's own version command and insist it reports the pinned version."""
-    result = subprocess.run(
-        [str(path), *version_command(path.name)], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = subprocess.run([str(path), *version_command(path.name)], capture_output=True, text=True, timeout=60, check=False)
     output = (result.stdout + result.stderr).strip()
     if expected.lstrip("v") not in output:
         raise ToolchainError(f"{path} reports {output!r}, not the pinned {expected}: delete {path.parent} and rebuild")
@@ -217,7 +210,11 @@ class Builder:
     def module_go_mod(self, module: str, version: str, workdir: Path) -> str:
         result = subprocess.run(
             [self.go, "mod", "download", "-json", f"{module}@{version}"],
-            cwd=workdir, env=self.env, capture_output=True, text=True, check=False,
+            cwd=workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         match = re.search(r'"GoMod":\s*"([^"]+)"', result.stdout)
         if result.returncode != 0 or not match:

@@ -30,10 +30,7 @@ class Pins:
         """`version` if it is one of the pins (None: the older pin), else an error naming the file to change."""
         chosen = version or self.kubernetes_older
         if chosen not in self.kubernetes_versions:
-            raise ToolchainError(
-                f"Kubernetes {chosen} is not pinned: clusters run {' or '.join(self.kubernetes_versions)} "
-                f"(change {PIN_FILE} to pin another)"
-            )
+            raise ToolchainError(f"Kubernetes {chosen} is not pinned: clusters run {' or '.join(self.kubernetes_versions)} (change {PIN_FILE} to pin another)")
         return chosen
 
 
@@ -68,8 +65,7 @@ def _validate(pins: Pins, path: Path) -> None:
     older, newer = Version.parse(pins.kubernetes_older), Version.parse(pins.kubernetes_newer)
     if older.major != newer.major or newer.minor - older.minor != 1:
         raise ToolchainError(
-            f"the Kubernetes pins in {path} must be two consecutive minors (older, newer), "
-            f"got {pins.kubernetes_older} and {pins.kubernetes_newer}"
+            f"the Kubernetes pins in {path} must be two consecutive minors (older, newer), got {pins.kubernetes_older} and {pins.kubernetes_newer}"
         )
 
 
@@ -92,7 +88,7 @@ class KindPins:
     def addons_for(self, kubernetes_version: str) -> AddonPins:
         minor = ".".join(kubernetes_version.split(".")[:2])
         if minor not in self.addons:
-            raise ToolchainError(f"no [kind.addons.\"{minor}\"] table in the pin file: add the CoreDNS and pause tags kubeadm {minor} expects")
+            raise ToolchainError(f'no [kind.addons."{minor}"] table in the pin file: add the CoreDNS and pause tags kubeadm {minor} expects')
         return self.addons[minor]
 
 
@@ -106,7 +102,11 @@ def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
         raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
     except KeyError as exc:
         raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [kind] table") from exc
-    versions = {"kind.version": pins.kind, "kind.local_path_provisioner": pins.local_path_provisioner, **{f"kind.addons.{minor}.coredns": a.coredns for minor, a in addons.items()}}
+    versions = {
+        "kind.version": pins.kind,
+        "kind.local_path_provisioner": pins.local_path_provisioner,
+        **{f"kind.addons.{minor}.coredns": a.coredns for minor, a in addons.items()},
+    }
     for name, value in versions.items():
         if not value.startswith("v") or value.count(".") != 2:
             raise ToolchainError(f"pin {name} in {path} must be an exact version like v1.2.3, not {value!r}")

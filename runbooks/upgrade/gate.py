@@ -13,20 +13,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from runbooks.cluster.base import Capability, Cluster
-from runbooks.kube.etcd_access import EtcdAccess
-from runbooks.errors import RunbookError
-from runbooks.kube import objects, raw
 from runbooks.backup import resources as backup
-from runbooks.upgrade import live_versions
-from runbooks.etcd import snapshot as etcd
-from runbooks.measure import cluster_health
+from runbooks.cluster.base import Capability, Cluster
 from runbooks.drills import workloads
+from runbooks.errors import RunbookError
+from runbooks.etcd import snapshot as etcd
+from runbooks.kube import objects, raw
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.measure import cluster_health
 from runbooks.policy import removed_apis, skew
+from runbooks.upgrade import live_versions
 from runbooks.versions import CONTROLLERS, Version
 
 SNAPSHOT_GLOB = "*.db"
@@ -43,15 +42,21 @@ class CheckStatus(str, enum.Enum):
 
 
 # The names `--waive NAME=REASON` accepts, one per check, in the order the gate runs them.
-CHECK_IDS = ("skew", "nodes", "drain-blockers", "deprecated-requests", "removed-apis", "control-plane", "etcd",
-             "webhooks", "crd-versions")
+CHECK_IDS = ("skew", "nodes", "drain-blockers", "deprecated-requests", "removed-apis", "control-plane", "etcd", "webhooks", "crd-versions")
 
 
 # What each check asks, for a check that could not run (a check that ran words its own, with the target's minor).
-TITLES = {"skew": "version skew allows the target", "nodes": "all nodes Ready", "drain-blockers": "no drain blockers",
-          "deprecated-requests": "no requests to removed APIs (apiserver metric)", "removed-apis": "no objects of removed APIs (static scan)",
-          "control-plane": "control-plane components healthy", "etcd": "etcd healthy with a recent snapshot",
-          "webhooks": "no failing admission webhook without a ready backend", "crd-versions": "every CRD's stored versions are served"}
+TITLES = {
+    "skew": "version skew allows the target",
+    "nodes": "all nodes Ready",
+    "drain-blockers": "no drain blockers",
+    "deprecated-requests": "no requests to removed APIs (apiserver metric)",
+    "removed-apis": "no objects of removed APIs (static scan)",
+    "control-plane": "control-plane components healthy",
+    "etcd": "etcd healthy with a recent snapshot",
+    "webhooks": "no failing admission webhook without a ready backend",
+    "crd-versions": "every CRD's stored versions are served",
+}
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,12 @@ class Waiver:
     reason: str
 
     @classmethod
-    def parse(cls, text: str) -> "Waiver":
+    def parse(cls, text: str) -> Waiver:
         """`etcd=managed control plane; provider snapshots` -> Waiver("etcd", "managed control plane; ...")."""
         name, sep, reason = text.partition("=")
         name, reason = name.strip(), reason.strip()
         if not sep or not reason:
-            raise RunbookError(f"--waive {text!r} needs a check and a reason: --waive \"etcd=<why it cannot run here>\"")
+            raise RunbookError(f'--waive {text!r} needs a check and a reason: --waive "etcd=<why it cannot run here>"')
         if name not in CHECK_IDS:
             raise RunbookError(f"--waive {text!r}: there is no gate check {name!r}; the checks are {', '.join(CHECK_IDS)}")
         return cls(name, reason)
@@ -168,8 +173,11 @@ def check_drain_blockers(cluster: Cluster) -> GateCheck:
         rows.append({"budget": name, "expected pods": expected, "disruptions allowed": allowed, "blocks a drain": "YES" if blocks else "no"})
         if blocks:
             blockers.append(name)
-    detail = (f"{len(budgets)} disruption budget(s), none at zero allowed disruptions" if not blockers
-              else f"allowing no disruption: {', '.join(blockers)}; relax minAvailable/maxUnavailable or scale up first")
+    detail = (
+        f"{len(budgets)} disruption budget(s), none at zero allowed disruptions"
+        if not blockers
+        else f"allowing no disruption: {', '.join(blockers)}; relax minAvailable/maxUnavailable or scale up first"
+    )
     return _checked("drain-blockers", "no drain blockers", not blockers, detail, tuple(rows))
 
 
@@ -187,11 +195,18 @@ def read_metrics(cluster: Cluster) -> str:
 def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
     requests = removed_apis.parse_deprecated_requests(read_metrics(cluster))
     blocking = [r for r in requests if r.removed_by(target)]
-    detail = (f"{len(requests)} deprecated API(s) requested since the apiserver started, none removed by {target.minor_line}"
-              if not blocking else "clients still request APIs removed by " + target.minor_line + ": "
-              + ", ".join(f"{r.resource}.{r.api_version}" for r in blocking))
-    return _checked("deprecated-requests", f"no requests to APIs removed in {target.minor_line} (apiserver metric)", not blocking, detail,
-                    tuple(r.row(target) for r in requests))
+    detail = (
+        f"{len(requests)} deprecated API(s) requested since the apiserver started, none removed by {target.minor_line}"
+        if not blocking
+        else "clients still request APIs removed by " + target.minor_line + ": " + ", ".join(f"{r.resource}.{r.api_version}" for r in blocking)
+    )
+    return _checked(
+        "deprecated-requests",
+        f"no requests to APIs removed in {target.minor_line} (apiserver metric)",
+        not blocking,
+        detail,
+        tuple(r.row(target) for r in requests),
+    )
 
 
 def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateCheck:
@@ -204,12 +219,14 @@ def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateChe
         documents += list(removed_apis.manifest_documents(options.manifest_dir))
         scanned += f" and the manifests under {options.manifest_dir}"
     uses = removed_apis.scan_documents(documents, table, options.target)
-    detail = (f"scanned {scanned} against {len(table.removed_by(options.target))} API versions not served by {options.target.minor_line} "
-              f"(table from {table.source}): none used" if not uses else
-              f"{len(uses)} use(s) of APIs not served by {options.target.minor_line}: "
-              + ", ".join(f"{u.name} ({u.api_version} {u.kind} -> {u.replacement})" for u in uses))
-    return _checked("removed-apis", f"no objects of APIs removed in {options.target.minor_line} (static scan)", not uses, detail,
-                    tuple(u.row() for u in uses))
+    detail = (
+        f"scanned {scanned} against {len(table.removed_by(options.target))} API versions not served by {options.target.minor_line} "
+        f"(table from {table.source}): none used"
+        if not uses
+        else f"{len(uses)} use(s) of APIs not served by {options.target.minor_line}: "
+        + ", ".join(f"{u.name} ({u.api_version} {u.kind} -> {u.replacement})" for u in uses)
+    )
+    return _checked("removed-apis", f"no objects of APIs removed in {options.target.minor_line} (static scan)", not uses, detail, tuple(u.row() for u in uses))
 
 
 def _with_kind(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -231,9 +248,13 @@ def check_control_plane(cluster: Cluster) -> GateCheck:
     if unseen:
         # A managed control plane shows the API no health signal for its controllers: the gate
         # cannot look, so it says so and stays shut until the operator waives it.
-        return GateCheck("control-plane", name, CheckStatus.NOT_RUN,
-                         f"not observable through the API (no kube-system static pod, no provider health endpoint): {', '.join(unseen)}",
-                         tuple(rows))
+        return GateCheck(
+            "control-plane",
+            name,
+            CheckStatus.NOT_RUN,
+            f"not observable through the API (no kube-system static pod, no provider health endpoint): {', '.join(unseen)}",
+            tuple(rows),
+        )
     return GateCheck("control-plane", name, CheckStatus.PASSED, "healthy: " + ", ".join(str(r["component"]) for r in rows), tuple(rows))
 
 
@@ -245,8 +266,10 @@ def newest_snapshot(directory: Path) -> Path | None:
 def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateCheck:
     name = "etcd healthy with a recent snapshot"
     if Capability.ETCD_ACCESS not in cluster.capabilities:
-        raise CannotCheck(f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
-                          "so the gate can check etcd and its snapshot")
+        raise CannotCheck(
+            f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
+            "so the gate can check etcd and its snapshot"
+        )
     result = cluster_health.etcd_endpoint_health(cluster, str(tools.etcdctl))
     healthy = result.ok and "true" in result.stdout
     rows: list[dict[str, object]] = [{"what": "etcdctl endpoint health", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
@@ -262,7 +285,9 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
             status, _ = etcd.snapshot_status(tools, snapshot)
             rows.append({"what": f"newest snapshot {snapshot.name}", "result": f"{age / 60:.1f} min old, revision {status.revision}, {status.total_keys} keys"})
             if age > options.snapshot_max_age_seconds:
-                problems.append(f"newest snapshot {snapshot.name} is {age / 3600:.1f} h old, over the {options.snapshot_max_age_seconds / 3600:g} h limit; save a new one")
+                problems.append(
+                    f"newest snapshot {snapshot.name} is {age / 3600:.1f} h old, over the {options.snapshot_max_age_seconds / 3600:g} h limit; save a new one"
+                )
     detail = "etcd healthy; a snapshot within the age limit exists" if not problems else "; ".join(problems)
     return _checked("etcd", name, not problems, detail, tuple(rows))
 
@@ -298,8 +323,11 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
                 verdict = f"{backend}: {verdict}"
             rows.append({"webhook": name, "failurePolicy": policy, "backend": verdict})
     if blockers:
-        detail = ("failurePolicy Fail with no ready backend: " + ", ".join(blockers)
-                  + "; bring the backend up, or set failurePolicy Ignore / delete the webhook before upgrading")
+        detail = (
+            "failurePolicy Fail with no ready backend: "
+            + ", ".join(blockers)
+            + "; bring the backend up, or set failurePolicy Ignore / delete the webhook before upgrading"
+        )
     else:
         detail = f"{len(rows)} webhook(s), each with failurePolicy Fail has a ready backend"
         if unverified:
@@ -317,13 +345,18 @@ def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
         served = [v.name for v in crd.spec.versions if v.served]
         stored = list((crd.status.stored_versions if crd.status else None) or [])
         unserved = [v for v in stored if v not in served]
-        rows.append({"crd": crd.metadata.name, "served": ", ".join(served), "storedVersions": ", ".join(stored),
-                     "stored but not served": ", ".join(unserved) or "-"})
+        rows.append(
+            {"crd": crd.metadata.name, "served": ", ".join(served), "storedVersions": ", ".join(stored), "stored but not served": ", ".join(unserved) or "-"}
+        )
         if unserved:
             stale.append(f"{crd.metadata.name} ({', '.join(unserved)})")
-    detail = (f"{len(crds)} CRD(s), every stored version still served" if not stale else
-              "stored versions no longer served: " + ", ".join(stale)
-              + "; re-write every object at the storage version, then remove the old version from status.storedVersions")
+    detail = (
+        f"{len(crds)} CRD(s), every stored version still served"
+        if not stale
+        else "stored versions no longer served: "
+        + ", ".join(stale)
+        + "; re-write every object at the storage version, then remove the old version from status.storedVersions"
+    )
     return _checked("crd-versions", "every CRD's stored versions are served", not stale, detail, tuple(rows))
 
 
@@ -342,11 +375,14 @@ def _apply_waiver(check: GateCheck, options: GateOptions) -> GateCheck:
 def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateReport:
     """Every check, each judged on its own so that one failing (even with an error) hides no other."""
     checks: list[tuple[str, partial[GateCheck]]] = [
-        ("skew", partial(check_skew, cluster, options.target)), ("nodes", partial(check_nodes_ready, cluster)),
+        ("skew", partial(check_skew, cluster, options.target)),
+        ("nodes", partial(check_nodes_ready, cluster)),
         ("drain-blockers", partial(check_drain_blockers, cluster)),
         ("deprecated-requests", partial(check_deprecated_requests, cluster, options.target)),
-        ("removed-apis", partial(check_removed_api_objects, cluster, options)), ("control-plane", partial(check_control_plane, cluster)),
-        ("etcd", partial(check_etcd, cluster, tools, options)), ("webhooks", partial(check_admission_webhooks, cluster)),
+        ("removed-apis", partial(check_removed_api_objects, cluster, options)),
+        ("control-plane", partial(check_control_plane, cluster)),
+        ("etcd", partial(check_etcd, cluster, tools, options)),
+        ("webhooks", partial(check_admission_webhooks, cluster)),
         ("crd-versions", partial(check_crd_stored_versions, cluster)),
     ]
     results = []
@@ -360,8 +396,12 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
                 reason = str(error)
             else:
                 reason = f"{type(error).__name__}: {error}"
-            result = GateCheck(check_id, TITLES[check_id], CheckStatus.NOT_RUN,
-                               f"could not check: {reason}; make it run, or waive it: --waive \"{check_id}=<why it cannot run here>\"")
+            result = GateCheck(
+                check_id,
+                TITLES[check_id],
+                CheckStatus.NOT_RUN,
+                f'could not check: {reason}; make it run, or waive it: --waive "{check_id}=<why it cannot run here>"',
+            )
         results.append(_apply_waiver(result, options))
     return GateReport(options.target, tuple(results))
 
@@ -369,8 +409,7 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
 def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAccess | None, options: GateOptions) -> list[str]:
     """The command a CI job runs against a cluster it did not create: the installed package's bundled
     gate (`kube-runbooks -m gate ...`, what `make gate` runs from a checkout)."""
-    argv = [python, "-m", "runbooks", "-m", "gate", "-q", "--cluster", "existing", "--kubeconfig", str(kubeconfig),
-            "--target-version", str(options.target)]
+    argv = [python, "-m", "runbooks", "-m", "gate", "-q", "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", str(options.target)]
     if context:
         argv += ["--kube-context", context]
     if access is not None:

@@ -8,13 +8,16 @@ named in the verdict, because a CI pipeline reads exit 0 as "go".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from runbooks.upgrade.gate import CheckStatus, GateCheck, GateReport
 
-NO_GATE_SELECTED = ("no gate scenario was selected, so nothing was checked: select them with -m gate "
-                    "(the gate's scenarios are tagged @gate in runbooks/features/pre_upgrade_gate.feature)")
+NO_GATE_SELECTED = (
+    "no gate scenario was selected, so nothing was checked: select them with -m gate "
+    "(the gate's scenarios are tagged @gate in runbooks/features/pre_upgrade_gate.feature)"
+)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,7 @@ def judge(target: str, outcomes: Sequence[ScenarioOutcome]) -> GateVerdict:
             checks.extend(report.checks)
             reasons += [f"check {c.check_id} {c.status.value}: {c.detail}" for c in report.failed()]
         if scenario.outcome == "skipped":
-            reasons.append(f"gate scenario {scenario.name!r} was skipped ({_first_line(scenario.message)}); "
-                           "a gate that cannot look does not pass")
+            reasons.append(f"gate scenario {scenario.name!r} was skipped ({_first_line(scenario.message)}); a gate that cannot look does not pass")
         elif scenario.outcome != "passed" and (report is None or report.passed):
             reasons.append(f"gate scenario {scenario.name!r} {scenario.outcome}: {_first_line(scenario.message)}")
         elif scenario.outcome == "passed" and report is None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-
 from runbooks.cluster.base import Capability, Cluster
+from runbooks.drain import engine as drain
 from runbooks.errors import ProviderUnavailableError, RunbookError
 from runbooks.kube.commands import CommandResult
-from runbooks.upgrade import kubeadm, live_versions as live
-from runbooks.drain import engine as drain
 from runbooks.policy import skew
 from runbooks.policy.upgrade_path import CONTROL_PLANE_ORDER, UpgradeRefusedError, check_single_hop
+from runbooks.upgrade import kubeadm
+from runbooks.upgrade import live_versions as live
 from runbooks.versions import Version
 
 DRAIN_TIMEOUT_SECONDS = 300
@@ -38,8 +38,14 @@ class StepRecord:
     commands: tuple[CommandResult, ...] = ()  # run on the node, in order (kubeadm upgrades)
 
     def row(self) -> dict[str, object]:
-        return {"step": self.step, "subject": self.subject, "before": self.before, "after": self.after,
-                "seconds": round(self.seconds, 2), "skew after": "within policy" if self.within_policy else "OUTSIDE"}
+        return {
+            "step": self.step,
+            "subject": self.subject,
+            "before": self.before,
+            "after": self.after,
+            "seconds": round(self.seconds, 2),
+            "skew after": "within policy" if self.within_policy else "OUTSIDE",
+        }
 
 
 def live_versions(cluster: Cluster) -> skew.ClusterVersions:
@@ -63,13 +69,14 @@ def _component_version(cluster: Cluster, name: str) -> str:
     return (found.controller_manager if name == "kube-controller-manager" else found.scheduler) or "unknown"
 
 
-def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float,
-             commands: tuple[CommandResult, ...] = ()) -> StepRecord:
+def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float, commands: tuple[CommandResult, ...] = ()) -> StepRecord:
     report = skew.check(live_versions(cluster))
     record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()), commands)
     if not report.ok:
-        raise UpgradeStepError(f"after '{step} {subject}' the cluster is outside the skew policy: {report.explain()}; "
-                               "stop here and bring that component back within policy before going on")
+        raise UpgradeStepError(
+            f"after '{step} {subject}' the cluster is outside the skew policy: {report.explain()}; "
+            "stop here and bring that component back within policy before going on"
+        )
     return record
 
 
@@ -117,7 +124,8 @@ def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
     if Capability.SIMULATED_KUBELETS not in cluster.capabilities:
         raise ProviderUnavailableError(
             f"upgrading the kubelet on {node} means installing the {version} packages on that machine; "
-            "this provider cannot do that, so upgrade it by hand between drain and uncordon")
+            "this provider cannot do that, so upgrade it by hand between drain and uncordon"
+        )
     cluster.core.patch_node_status(node, {"status": {"nodeInfo": {"kubeletVersion": str(version), "kubeProxyVersion": str(version)}}})
 
 

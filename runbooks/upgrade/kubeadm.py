@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.drain import engine as drain
@@ -47,8 +47,10 @@ class NodeSession:
         self.commands.append(result)
         if not result.ok:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise KubeadmStepError(f"`{shlex.join(argv)}` failed on {self.node} (exit {result.returncode}):\n{tail}\n"
-                                   f"the node is left as it is (cordoned if it was drained); see `journalctl -u kubelet` there")
+            raise KubeadmStepError(
+                f"`{shlex.join(argv)}` failed on {self.node} (exit {result.returncode}):\n{tail}\n"
+                f"the node is left as it is (cordoned if it was drained); see `journalctl -u kubelet` there"
+            )
         return result
 
     def shell(self, script: str, timeout: float = 300) -> CommandResult:
@@ -82,8 +84,14 @@ def upgrade_kubelet(cluster: Cluster, session: NodeSession, bundle: str, target:
         ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
         return ready and Version.parse(node.status.node_info.kubelet_version) == target
 
-    wait_for(upgraded, f"{session.node} reporting Ready with kubelet {target}", KUBELET_TIMEOUT,
-             f"see `journalctl -u kubelet` on {session.node}", interval=1, retry_on=(Exception,))
+    wait_for(
+        upgraded,
+        f"{session.node} reporting Ready with kubelet {target}",
+        KUBELET_TIMEOUT,
+        f"see `journalctl -u kubelet` on {session.node}",
+        interval=1,
+        retry_on=(Exception,),
+    )
 
 
 def wait_control_plane_settled(cluster: Cluster, node: str) -> None:
@@ -99,8 +107,14 @@ def wait_control_plane_settled(cluster: Cluster, node: str) -> None:
         since[:] = since or [time.monotonic()]
         return time.monotonic() - since[0] >= SETTLE_SECONDS
 
-    wait_for(settled, f"kube-apiserver on {node} ready for {SETTLE_SECONDS:.0f} s without a break after the kubelet upgrade",
-             300, f"see the static pods on {node} (`journalctl -u kubelet`)", interval=1, retry_on=(Exception,))
+    wait_for(
+        settled,
+        f"kube-apiserver on {node} ready for {SETTLE_SECONDS:.0f} s without a break after the kubelet upgrade",
+        300,
+        f"see the static pods on {node} (`journalctl -u kubelet`)",
+        interval=1,
+        retry_on=(Exception,),
+    )
 
 
 def upgrade_control_plane(cluster: Cluster, target: Version, node: str, options: drain.DrainOptions, checked: Checked) -> list[object]:
@@ -118,24 +132,32 @@ def upgrade_control_plane(cluster: Cluster, target: Version, node: str, options:
 
     started, session = time.monotonic(), NodeSession(cluster, node)
     drained = drain.drain_node(cluster, node, options)
-    session.run("kubeadm", "upgrade", "apply", str(target), "--yes", "--etcd-upgrade=false",
-                f"--ignore-preflight-errors={IGNORED_PREFLIGHT}", timeout=APPLY_TIMEOUT)
+    session.run(
+        "kubeadm", "upgrade", "apply", str(target), "--yes", "--etcd-upgrade=false", f"--ignore-preflight-errors={IGNORED_PREFLIGHT}", timeout=APPLY_TIMEOUT
+    )
     cluster.reset_api()  # the apiserver restarted
-    wait_for(lambda: cluster.api_readyz(timeout=5)[0] == 200, "kube-apiserver ready after kubeadm upgrade apply", 120,
-             f"see `crictl ps` / the kubelet's log on {node}", interval=1)
+    wait_for(
+        lambda: cluster.api_readyz(timeout=5)[0] == 200,
+        "kube-apiserver ready after kubeadm upgrade apply",
+        120,
+        f"see `crictl ps` / the kubelet's log on {node}",
+        interval=1,
+    )
     after = cluster.component_versions().apiserver
     if Version.parse(after) != target:
         raise KubeadmStepError(f"kube-apiserver reports {after} after `kubeadm upgrade apply {target}`; see its static pod on {node}")
-    records.append(checked(f"drain ({len(drained.evicted)} pods evicted), kubeadm upgrade apply",
-                           node, before, after, started, tuple(session.commands)))
+    records.append(checked(f"drain ({len(drained.evicted)} pods evicted), kubeadm upgrade apply", node, before, after, started, tuple(session.commands)))
 
     started, session = time.monotonic(), NodeSession(cluster, node)
     kubelet_before = _kubelet_version(cluster, node)
     upgrade_kubelet(cluster, session, bundle, target)
     wait_control_plane_settled(cluster, node)
     drain.uncordon(cluster, node)
-    records.append(checked("kubelet and kubectl replaced, kubelet restarted, uncordon", node, kubelet_before,
-                           _kubelet_version(cluster, node), started, tuple(session.commands)))
+    records.append(
+        checked(
+            "kubelet and kubectl replaced, kubelet restarted, uncordon", node, kubelet_before, _kubelet_version(cluster, node), started, tuple(session.commands)
+        )
+    )
     return records
 
 
@@ -153,5 +175,6 @@ def upgrade_worker(cluster: Cluster, target: Version, node: str, options: drain.
     session.run("kubeadm", "upgrade", "node", f"--ignore-preflight-errors={IGNORED_PREFLIGHT}", timeout=APPLY_TIMEOUT)
     upgrade_kubelet(cluster, session, bundle, target)
     drain.uncordon(cluster, node)
-    return checked("drain, kubeadm upgrade node, kubelet and kubectl replaced, uncordon", node, before,
-                   _kubelet_version(cluster, node), started, tuple(session.commands)), drained
+    return checked(
+        "drain, kubeadm upgrade node, kubelet and kubectl replaced, uncordon", node, before, _kubelet_version(cluster, node), started, tuple(session.commands)
+    ), drained

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
-from runbooks.kube.images import image_tag
 from runbooks.errors import BadVersionError
+from runbooks.kube.images import image_tag
 from runbooks.policy.skew import ClusterVersions
-from runbooks.versions import ALL_CONTROLLERS as CONTROLLERS, Version
+from runbooks.versions import ALL_CONTROLLERS as CONTROLLERS
+from runbooks.versions import Version
 
 APISERVER = "kube-apiserver"
 

@@ -45,8 +45,19 @@ def write_project(directory: Path, feature: str, steps: str) -> Path:
 def pytest_command(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of an operator's pytest run of `project`."""
     reports = project / "reports"
-    command = [sys.executable, "-m", "pytest", "-c", str(project / "pytest.ini"), f"--rootdir={project}",
-               f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={project / 'tmp'}", *args, str(project)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(project / "pytest.ini"),
+        f"--rootdir={project}",
+        f"--html={reports / 'runbooks.html'}",
+        "--self-contained-html",
+        f"--basetemp={project / 'tmp'}",
+        *args,
+        str(project),
+    ]
     environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)])}
     return command, environment
 

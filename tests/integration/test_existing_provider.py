@@ -63,8 +63,15 @@ def test_smoke_runbook_on_an_existing_cluster(local_cluster: LocalCluster, tmp_p
     certificates given on the command line; the scenario needing a cluster of its own is skipped."""
     access = local_cluster.etcd_access()
     project = write_project(tmp_path / "project", SMOKE, "")
-    run = run_pytest(project, "--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}", f"--etcd-endpoint={access.endpoint}",
-                     f"--etcd-cacert={access.cacert}", f"--etcd-cert={access.cert}", f"--etcd-key={access.key}")
+    run = run_pytest(
+        project,
+        "--cluster=existing",
+        f"--kubeconfig={local_cluster.kubeconfig}",
+        f"--etcd-endpoint={access.endpoint}",
+        f"--etcd-cacert={access.cacert}",
+        f"--etcd-cert={access.cert}",
+        f"--etcd-key={access.key}",
+    )
     assert run.returncode == 0 and "3 passed, 1 skipped" in run.output, run.output
     assert "cannot create one" in run.output
     records = [e["record"] for e in json.loads((run.run_dir / "evidence.json").read_text())["records"]]

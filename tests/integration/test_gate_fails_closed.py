@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from runbooks.cluster.local.provider import LocalCluster
-from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED
 from runbooks.toolchain.pins import load_pins
+from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED
 from tests.integration.runbook_project import ROOT, run_pytest, write_project
 
 TARGET = "v" + ".".join(load_pins().kubernetes_newer.lstrip("v").split(".")[:2])
@@ -86,12 +86,15 @@ def test_a_mistyped_marker_fails_the_run(project: Path) -> None:
     assert "ERROR: Unknown marker(s) in '-m' expression: gaet" in run.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--target-version", "banana"), "'banana' is not a version"),
-    (("--target-version", "v1.99"), "1.99 is not a pinned minor"),
-    (("--waive", "etdc=managed"), "there is no gate check 'etdc'"),
-    (("--waive", "etcd"), "needs a check and a reason"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--target-version", "banana"), "'banana' is not a version"),
+        (("--target-version", "v1.99"), "1.99 is not a pinned minor"),
+        (("--waive", "etdc=managed"), "there is no gate check 'etdc'"),
+        (("--waive", "etcd"), "needs a check and a reason"),
+    ],
+)
 def test_bad_gate_options_are_refused_in_one_line(project: Path, args: tuple[str, ...], message: str) -> None:
     run = run_pytest(project, "-m", "gate", *args)
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.output
@@ -101,11 +104,25 @@ def test_bad_gate_options_are_refused_in_one_line(project: Path, args: tuple[str
 
 # -- the real gate command against a real cluster driven as an existing one ----------------------------
 def gate_command(kubeconfig: Path, reports: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "runbooks", "-m", "gate",  # the installed package's bundled gate, as an operator runs it
-            "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", TARGET,
-            f"--html={reports / 'gate.html'}", "--self-contained-html", *extra]
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-                          env={k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"})
+    argv = [
+        sys.executable,
+        "-m",
+        "runbooks",
+        "-m",
+        "gate",  # the installed package's bundled gate, as an operator runs it
+        "--cluster",
+        "existing",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--target-version",
+        TARGET,
+        f"--html={reports / 'gate.html'}",
+        "--self-contained-html",
+        *extra,
+    ]
+    return subprocess.run(
+        argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, env={k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    )
 
 
 def test_a_check_that_cannot_run_keeps_the_gate_shut(local_cluster: LocalCluster, tmp_path: Path) -> None:
@@ -119,8 +136,14 @@ def test_a_check_that_cannot_run_keeps_the_gate_shut(local_cluster: LocalCluster
 
 def test_waivers_let_it_pass_and_are_recorded_as_waivers(local_cluster: LocalCluster, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    done = gate_command(local_cluster.kubeconfig, reports, "--waive", "etcd=managed control plane; provider snapshots",
-                        "--waive", "control-plane=its controllers run outside the cluster")
+    done = gate_command(
+        local_cluster.kubeconfig,
+        reports,
+        "--waive",
+        "etcd=managed control plane; provider snapshots",
+        "--waive",
+        "control-plane=its controllers run outside the cluster",
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "WAIVED etcd: managed control plane; provider snapshots" in output

@@ -50,8 +50,7 @@ def test_a_directory_of_feature_files_runs_against_a_local_cluster(installed: Pa
     repo = tmp_path / "ops-repo"
     (repo / "features").mkdir(parents=True)
     (repo / "features" / "health.feature").write_text(textwrap.dedent(FEATURE))
-    done = run([str(installed / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", f"--html={repo / 'report.html'}",
-                "--self-contained-html"], repo)
+    done = run([str(installed / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", f"--html={repo / 'report.html'}", "--self-contained-html"], repo)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "1 passed" in output and "local cluster ready" in output

@@ -71,8 +71,14 @@ def _canaries() -> tuple[dict[str, str], dict[str, str]]:
     jwt = "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(f'{{"sub":"{token}"}}'.encode()).decode().rstrip("=") + ".c2ln" + secrets.token_hex(4)
     pem_body = base64.b64encode(secrets.token_bytes(48)).decode()
     env = {"CANARY_TOKEN": token, "CANARY_JWT": jwt, "CANARY_PASSWORD_B64": base64.b64encode(password.encode()).decode(), "CANARY_PEM_BODY": pem_body}
-    values = {"password": password, "password (base64)": env["CANARY_PASSWORD_B64"], "token": token, "jwt": jwt,
-              "jwt payload": jwt.split(".")[1], "private key": pem_body}
+    values = {
+        "password": password,
+        "password (base64)": env["CANARY_PASSWORD_B64"],
+        "token": token,
+        "jwt": jwt,
+        "jwt payload": jwt.split(".")[1],
+        "private key": pem_body,
+    }
     return env, values
 
 
@@ -224,14 +230,20 @@ def test_change_management_options_refuse_in_one_line(tmp_path: Path) -> None:
     assert refused.returncode == 0 and " skipped in " in refused.output and " passed" not in refused.output, refused.output
     assert "pass --change-id=" in refused.output
 
-    self_approved = run_pytest(write_project(tmp_path / "self", DESTRUCTIVE, STEPS), *existing, "--change-id=CHG-1",
-                               f"--approved-by={getpass.getuser()}", env=env)
+    self_approved = run_pytest(
+        write_project(tmp_path / "self", DESTRUCTIVE, STEPS), *existing, "--change-id=CHG-1", f"--approved-by={getpass.getuser()}", env=env
+    )
     assert self_approved.returncode == 4, self_approved.output
     errors = [line for line in self_approved.output.splitlines() if "is the operator running the change" in line]
     assert len(errors) == 1 and errors[0].startswith("ERROR: "), self_approved.output
 
-    emergency = run_pytest(write_project(tmp_path / "emergency", FINISHED, STEPS), "--change-id=CHG-2", f"--approved-by={getpass.getuser()}",
-                           "--emergency=etcd is out of disk; the change board is unreachable", env=env)
+    emergency = run_pytest(
+        write_project(tmp_path / "emergency", FINISHED, STEPS),
+        "--change-id=CHG-2",
+        f"--approved-by={getpass.getuser()}",
+        "--emergency=etcd is out of disk; the change board is unreachable",
+        env=env,
+    )
     assert emergency.returncode == 0, emergency.output
     page = (tmp_path / "emergency" / "reports" / "runbooks.html").read_text()
     assert "EMERGENCY CHANGE without independent approval: etcd is out of disk" in page

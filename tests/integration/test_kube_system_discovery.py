@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client
 
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
-from runbooks.upgrade import live_versions
-from runbooks.upgrade import gate
 from runbooks.policy import skew
 from runbooks.toolchain.pins import load_pins
+from runbooks.upgrade import gate, live_versions
 from runbooks.versions import Version
 
 # From the pins, the one place versions are chosen: the cluster runs OLDER, the gate judges NEWER.
@@ -26,8 +24,7 @@ BEHIND = Version(OLDER.major, OLDER.minor - 1, 9)
 def _static_pod(name: str, labels: dict[str, str], image: str, node: str) -> dict:
     return {
         "metadata": {"name": name, "namespace": "kube-system", "labels": labels},
-        "spec": {"nodeName": node, "containers": [{"name": "main", "image": image}],
-                 "tolerations": [{"operator": "Exists"}]},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": image}], "tolerations": [{"operator": "Exists"}]},
     }
 
 
@@ -43,11 +40,22 @@ def test_kube_system_pods_complete_what_version_reports(cluster: LocalCluster) -
     assert skew.check_control_plane_upgrade(before, TARGET).allowed
 
     core = cluster.core
-    core.create_namespaced_pod("kube-system", _static_pod("kube-apiserver-control-plane", {"tier": "control-plane", "component": "kube-apiserver"},
-                                                          f"registry.k8s.io/kube-apiserver:{OLDER}", "control-plane"))
-    core.create_namespaced_pod("kube-system", _static_pod("kube-apiserver-cp-2", {"tier": "control-plane", "component": "kube-apiserver"},
-                                                          f"registry.k8s.io/kube-apiserver:{BEHIND}", "control-plane"))
-    core.create_namespaced_pod("kube-system", _static_pod("kube-proxy-abcde", {"k8s-app": "kube-proxy"}, f"registry.k8s.io/kube-proxy:{Version(OLDER.major, OLDER.minor, 0)}", "worker-1"))
+    core.create_namespaced_pod(
+        "kube-system",
+        _static_pod(
+            "kube-apiserver-control-plane", {"tier": "control-plane", "component": "kube-apiserver"}, f"registry.k8s.io/kube-apiserver:{OLDER}", "control-plane"
+        ),
+    )
+    core.create_namespaced_pod(
+        "kube-system",
+        _static_pod(
+            "kube-apiserver-cp-2", {"tier": "control-plane", "component": "kube-apiserver"}, f"registry.k8s.io/kube-apiserver:{BEHIND}", "control-plane"
+        ),
+    )
+    core.create_namespaced_pod(
+        "kube-system",
+        _static_pod("kube-proxy-abcde", {"k8s-app": "kube-proxy"}, f"registry.k8s.io/kube-proxy:{Version(OLDER.major, OLDER.minor, 0)}", "worker-1"),
+    )
 
     after = live_versions.live_versions(cluster)
     assert after.apiservers == (BEHIND, OLDER)

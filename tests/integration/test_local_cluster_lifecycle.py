@@ -8,8 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -94,14 +94,15 @@ def test_ctrl_c_stops_everything_and_removes_the_folder(tmp_path: Path, toolchai
     except subprocess.TimeoutExpired:
         owner.kill()
         _, progress = owner.communicate()
-        pytest.fail(f"Ctrl-C did not end the owner within the teardown's bound; still running: "
-                    f"{component_pids(tmp_path)}; its progress:\n{progress}")
+        pytest.fail(f"Ctrl-C did not end the owner within the teardown's bound; still running: {component_pids(tmp_path)}; its progress:\n{progress}")
     assert "local cluster stopped in" in progress, progress
     assert wait_until(lambda: not component_pids(tmp_path)), component_pids(tmp_path)
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
 
 
-def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(tmp_path: Path, toolchain: Toolchain, start_owner: Callable[[Path], subprocess.Popen[str]]) -> None:
+def test_a_killed_owner_leaves_no_process_and_the_next_run_sweeps_its_folder(
+    tmp_path: Path, toolchain: Toolchain, start_owner: Callable[[Path], subprocess.Popen[str]]
+) -> None:
     owner = start_owner(tmp_path)
     owner.kill()
     owner.communicate()
@@ -115,8 +116,11 @@ def test_components_can_be_stopped_and_started_alone(toolchain: Toolchain) -> No
     with LocalCluster(LocalClusterConfig(workers=1), toolchain=toolchain) as cluster:
         assert isinstance(cluster, LocalCluster)
         # An open watch used to hold the apiserver's HTTP server until SIGKILL, 10 s later.
-        watcher = subprocess.Popen([str(cluster.kubectl()), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A", "--watch"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        watcher = subprocess.Popen(
+            [str(cluster.kubectl()), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A", "--watch"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(1)
             assert watcher.poll() is None, "kubectl --watch did not start"

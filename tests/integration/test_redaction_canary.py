@@ -70,8 +70,9 @@ def test_canary_credentials_reach_no_output(local_cluster: LocalCluster, tmp_pat
     assert base64.b64decode(core.read_namespaced_secret("canary", "canary").data["password"]).decode() == password
 
     project = write_project(tmp_path / "project", FEATURE, STEPS)
-    run = run_pytest(project, "--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}", "-o", "junit_logging=all",
-                     env={"CANARY_TOKEN": token, "CANARY_JWT": jwt})
+    run = run_pytest(
+        project, "--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}", "-o", "junit_logging=all", env={"CANARY_TOKEN": token, "CANARY_JWT": jwt}
+    )
 
     # The run really happened: one scenario passed after handling the credentials, one failed quoting them.
     cucumber = json.loads((run.run_dir / "cucumber.json").read_text())
@@ -83,8 +84,12 @@ def test_canary_credentials_reach_no_output(local_cluster: LocalCluster, tmp_pat
     assert "[REDACTED]" in written["runbooks.html"] and "[REDACTED]" in written["evidence.json"]
     assert "[REDACTED]" in written["junit.xml"] and "[REDACTED]" in written["cucumber.json"]
 
-    canaries = {"password": password, "password (base64)": base64.b64encode(password.encode()).decode(), "token": token, "jwt": jwt,
-                "jwt payload": jwt.split(".")[1]}
-    leaks = [f"{what} in {name}" for name, text in {**written, "terminal": run.output}.items()
-             for what, value in canaries.items() if value in text]
+    canaries = {
+        "password": password,
+        "password (base64)": base64.b64encode(password.encode()).decode(),
+        "token": token,
+        "jwt": jwt,
+        "jwt payload": jwt.split(".")[1],
+    }
+    leaks = [f"{what} in {name}" for name, text in {**written, "terminal": run.output}.items() for what, value in canaries.items() if value in text]
     assert not leaks, leaks

@@ -119,8 +119,9 @@ def test_destructive_runbook_is_refused_planned_and_then_allowed(local_cluster: 
     assert "1 skipped" in unnamed.output and "pass --change-id=" in unnamed.output, unnamed.output
     assert state(core) == before
 
-    allowed = run_pytest(write_project(tmp_path / "allowed", FEATURE, STEPS), *target, f"--allow-disruption={context}",
-                         "--change-id=CHG-test", "--approved-by=change-board")
+    allowed = run_pytest(
+        write_project(tmp_path / "allowed", FEATURE, STEPS), *target, f"--allow-disruption={context}", "--change-id=CHG-test", "--approved-by=change-board"
+    )
     assert allowed.returncode == 0 and "1 passed" in allowed.output, allowed.output
     after = state(core)
     assert after["worker-1 unschedulable"] is True and after["worker-1 labels"]["maintenance"] == "now"

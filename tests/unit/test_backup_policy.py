@@ -34,7 +34,13 @@ def test_strip_removes_server_metadata_and_status_and_keeps_the_declaration() ->
     obj = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}, "annotations": {"deployment.kubernetes.io/revision": "3", "team": "a"}, **SERVER_META},
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "labels": {"app": "web"},
+            "annotations": {"deployment.kubernetes.io/revision": "3", "team": "a"},
+            **SERVER_META,
+        },
         "spec": {"replicas": 3},
         "status": {"readyReplicas": 3},
     }
@@ -73,7 +79,9 @@ def test_pod_loses_its_node_and_the_injected_token_volume() -> None:
     spec = {
         "nodeName": "worker-1",
         "volumes": [{"name": "kube-api-access-x7k2p", "projected": {}}, {"name": "data", "emptyDir": {}}],
-        "containers": [{"name": "web", "volumeMounts": [{"name": "kube-api-access-x7k2p", "mountPath": "/var/run/secrets"}, {"name": "data", "mountPath": "/d"}]}],
+        "containers": [
+            {"name": "web", "volumeMounts": [{"name": "kube-api-access-x7k2p", "mountPath": "/var/run/secrets"}, {"name": "data", "mountPath": "/d"}]}
+        ],
     }
     assert policy.strip(PODS, {"metadata": {"name": "p"}, "spec": spec})["spec"] == {
         "volumes": [{"name": "data", "emptyDir": {}}],
@@ -100,7 +108,11 @@ def test_job_loses_its_generated_selector_unless_the_author_chose_it() -> None:
         (ENDPOINT_SLICES, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "endpoint reconciler"),
         (SECRETS, {"metadata": {"name": "t", "namespace": "a"}, "type": "kubernetes.io/service-account-token"}, "signed by this cluster"),
         (PODS, {"metadata": {"name": "web-1", "namespace": "a", "ownerReferences": [{"kind": "ReplicaSet", "controller": True}]}}, "ReplicaSet"),
-        (ENDPOINTS, {"metadata": {"name": "web", "namespace": "a", "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}}}, "endpoints controller"),
+        (
+            ENDPOINTS,
+            {"metadata": {"name": "web", "namespace": "a", "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}}},
+            "endpoints controller",
+        ),
     ],
 )
 def test_per_cluster_and_derived_objects_are_skipped_with_a_reason(resource: ResourceType, obj: dict, reason_part: str) -> None:
@@ -128,7 +140,10 @@ def test_configuration_that_looks_similar_is_kept(resource: ResourceType, obj: d
     ("key", "path"),
     [
         (ObjectKey("", "configmaps", "shop", "settings"), "namespaces/shop/core/configmaps/settings.yaml"),
-        (ObjectKey("rbac.authorization.k8s.io", "clusterroles", "", "system:basic-user"), "cluster/rbac.authorization.k8s.io/clusterroles/system:basic-user.yaml"),
+        (
+            ObjectKey("rbac.authorization.k8s.io", "clusterroles", "", "system:basic-user"),
+            "cluster/rbac.authorization.k8s.io/clusterroles/system:basic-user.yaml",
+        ),
     ],
 )
 def test_layout_is_stable_and_reversible(key: ObjectKey, path: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runbooks.errors import RunbookError
 from runbooks.drills import container
+from runbooks.errors import RunbookError
 
 
 def test_release_is_the_tag_and_only_loaded_tags_are_accepted() -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from runbooks.kube.images import image_tag
-from runbooks.upgrade.live_versions import PodImage, merge
 from runbooks.policy import skew
 from runbooks.policy.skew import ClusterVersions
+from runbooks.upgrade.live_versions import PodImage, merge
 from runbooks.versions import Version
 
 V = Version.parse
-BASE = ClusterVersions(apiservers=(V("v1.36.3"),), controllers={"kube-controller-manager": V("v1.36.3")},
-                       kubelets={"cp-1": V("v1.36.3"), "w-1": V("v1.36.3")}, kube_proxies={})
+BASE = ClusterVersions(
+    apiservers=(V("v1.36.3"),), controllers={"kube-controller-manager": V("v1.36.3")}, kubelets={"cp-1": V("v1.36.3"), "w-1": V("v1.36.3")}, kube_proxies={}
+)
 
 
 @pytest.mark.parametrize(
@@ -30,8 +31,10 @@ def test_image_tag(image: str | None, tag: str | None) -> None:
 
 
 def test_every_ha_apiserver_counts_and_narrows_the_ranges() -> None:
-    pods = [PodImage("kube-apiserver", "cp-1", "registry.k8s.io/kube-apiserver:v1.36.3"),
-            PodImage("kube-apiserver", "cp-2", "registry.k8s.io/kube-apiserver:v1.35.9")]
+    pods = [
+        PodImage("kube-apiserver", "cp-1", "registry.k8s.io/kube-apiserver:v1.36.3"),
+        PodImage("kube-apiserver", "cp-2", "registry.k8s.io/kube-apiserver:v1.35.9"),
+    ]
     merged = merge(BASE, pods, [])
     assert merged.apiservers == (V("v1.35.9"), V("v1.36.3"))
     # /version alone (1.36) would let the control plane go to 1.37; the 1.35 instance forbids it.
@@ -40,8 +43,11 @@ def test_every_ha_apiserver_counts_and_narrows_the_ranges() -> None:
 
 
 def test_controller_instances_are_named_by_node_when_there_are_several() -> None:
-    pods = [PodImage("kube-scheduler", "cp-1", "r/kube-scheduler:v1.36.3"), PodImage("kube-scheduler", "cp-2", "r/kube-scheduler:v1.37.0"),
-            PodImage("kube-controller-manager", "cp-1", "r/kube-controller-manager:v1.36.1")]
+    pods = [
+        PodImage("kube-scheduler", "cp-1", "r/kube-scheduler:v1.36.3"),
+        PodImage("kube-scheduler", "cp-2", "r/kube-scheduler:v1.37.0"),
+        PodImage("kube-controller-manager", "cp-1", "r/kube-controller-manager:v1.36.1"),
+    ]
     merged = merge(BASE, pods, [])
     assert merged.controllers == {"kube-controller-manager": V("v1.36.1"), "kube-scheduler on cp-1": V("v1.36.3"), "kube-scheduler on cp-2": V("v1.37.0")}
     bad = [f.component for f in skew.check(merged).violations]

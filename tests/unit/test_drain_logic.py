@@ -14,7 +14,9 @@ def pod(owner_kind: str | None = "ReplicaSet", empty_dir: bool = False, mirror: 
     owners = [client.V1OwnerReference(api_version="apps/v1", kind=owner_kind, name="web-1", uid="u", controller=True)] if owner_kind else None
     return client.V1Pod(
         metadata=client.V1ObjectMeta(
-            name="p", namespace="ns", owner_references=owners,
+            name="p",
+            namespace="ns",
+            owner_references=owners,
             annotations={"kubernetes.io/config.mirror": "x"} if mirror else None,
             deletion_timestamp="2026-01-01T00:00:00Z" if deleting else None,
         ),

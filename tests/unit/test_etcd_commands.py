@@ -36,7 +36,14 @@ def test_save_uses_etcdctl_with_the_source_notes_tls_flags() -> None:
 
 @pytest.mark.parametrize(
     ("version", "binary"),
-    [("3.4.30", "/bin/etcdctl"), ("3.5.9", "/bin/etcdctl"), ("3.5.21", "/bin/etcdctl"), ("3.6.0", "/bin/etcdutl"), ("3.6.16", "/bin/etcdutl"), ("3.7.0", "/bin/etcdutl")],
+    [
+        ("3.4.30", "/bin/etcdctl"),
+        ("3.5.9", "/bin/etcdctl"),
+        ("3.5.21", "/bin/etcdctl"),
+        ("3.6.0", "/bin/etcdutl"),
+        ("3.6.16", "/bin/etcdutl"),
+        ("3.7.0", "/bin/etcdutl"),
+    ],
 )
 def test_status_lives_in_etcdctl_before_3_6_and_in_etcdutl_from_3_6(version: str, binary: str) -> None:
     assert etcd.status_argv(tools(version), Path("s.db")) == [binary, "snapshot", "status", "s.db", "--write-out=json"]

@@ -15,48 +15,68 @@ from runbooks.upgrade import gate
 from runbooks.versions import Version
 from tests.unit.fake_cluster import FakeCluster
 
-
-NODE_INFO = {field: "-" for field in ("architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "machineID",
-                                       "operatingSystem", "osImage", "systemUUID")} | {"kubeletVersion": "v1.36.3", "kubeProxyVersion": "v1.36.3"}
+NODE_INFO = {
+    field: "-" for field in ("architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "machineID", "operatingSystem", "osImage", "systemUUID")
+} | {"kubeletVersion": "v1.36.3", "kubeProxyVersion": "v1.36.3"}
 
 
 def node(name: str, ready: str = "True") -> dict:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {},
-            "status": {"conditions": [{"type": "Ready", "status": ready}], "nodeInfo": NODE_INFO}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "spec": {},
+        "status": {"conditions": [{"type": "Ready", "status": ready}], "nodeInfo": NODE_INFO},
+    }
 
 
 def pod(name: str, on: str, labels: dict[str, str], owner: tuple[str, str] | None = None, namespace: str = "web", ready: bool = True) -> dict:
     refs = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1], "uid": "u", "controller": True}] if owner else []
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": refs},
-            "spec": {"nodeName": on, "containers": [{"name": "c", "image": "i"}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": refs},
+        "spec": {"nodeName": on, "containers": [{"name": "c", "image": "i"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
 def budget(name: str, selector: dict, allowed: int, namespace: str = "web") -> dict:
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": selector, "minAvailable": 1},
-            "status": {"disruptionsAllowed": allowed, "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2}}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": selector, "minAvailable": 1},
+        "status": {"disruptionsAllowed": allowed, "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2},
+    }
 
 
 def replica_set(name: str, replicas: int, deployment: str, namespace: str = "web") -> dict:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": name, "namespace": namespace,
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment, "uid": "d", "controller": True}]},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment, "uid": "d", "controller": True}],
+        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {}}},
+    }
 
 
 @pytest.fixture
 def drained() -> FakeCluster:
     fake = FakeApi()
     for obj in (
-        node("worker-1"), node("worker-2"),
+        node("worker-1"),
+        node("worker-2"),
         pod("web-1", "worker-1", {"app": "web", "tier": "front"}, ("ReplicaSet", "web-rs")),
         pod("web-2", "worker-2", {"app": "web", "tier": "front"}, ("ReplicaSet", "web-rs")),
         pod("solo-1", "worker-1", {"app": "solo"}, ("ReplicaSet", "solo-rs")),
         pod("agent-1", "worker-1", {"app": "agent"}, ("DaemonSet", "agent")),
         pod("bare", "worker-1", {"app": "bare"}),
-        replica_set("web-rs", 2, "web"), replica_set("solo-rs", 1, "solo"),
+        replica_set("web-rs", 2, "web"),
+        replica_set("solo-rs", 1, "solo"),
         budget("web-at-zero", {"matchLabels": {"app": "web"}}, allowed=0),
         budget("front-expr", {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}, allowed=1),
         budget("not-web", {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web", "solo", "agent", "bare"]}]}, allowed=0),
@@ -122,9 +142,17 @@ def test_gate_isolates_a_check_that_errors_as_could_not_run() -> None:
 
 def test_backup_applies_crds_and_namespaces_before_what_lives_in_them(tmp_path: Path) -> None:
     source = FakeApi()
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
-           "spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}, "scope": "Namespaced",
-                    "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
     objects = [
         {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}, "spec": {"size": 1}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 1}},
@@ -138,8 +166,13 @@ def test_backup_applies_crds_and_namespaces_before_what_lives_in_them(tmp_path: 
     fake = FakeApi()  # a fresh cluster: it serves no widgets until the CRD is applied
     result = backup.apply_export(FakeCluster(fake), tmp_path / "export")
     applied = [tuple(r.path.split("/")[-2:]) for r in fake.writes()]  # (resource, name)
-    assert applied == [("customresourcedefinitions", "widgets.example.com"), ("namespaces", "shop"),
-                       ("configmaps", "settings"), ("deployments", "web"), ("widgets", "w")]
+    assert applied == [
+        ("customresourcedefinitions", "widgets.example.com"),
+        ("namespaces", "shop"),
+        ("configmaps", "settings"),
+        ("deployments", "web"),
+        ("widgets", "w"),
+    ]
     assert all(r.query.get("fieldManager") == backup.FIELD_MANAGER for r in fake.writes())
     assert len(result.applied) == 5 and fake.get("example.com/v1", "widgets", "w", "shop")["spec"] == {"size": 1}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED, ScenarioOutcome, judge
 from runbooks.upgrade.gate import CHECK_IDS, CheckStatus, GateCheck, GateOptions, GateReport, Waiver, _apply_waiver
+from runbooks.upgrade.gate_verdict import NO_GATE_SELECTED, ScenarioOutcome, judge
 from runbooks.versions import Version
 
 TARGET = Version.parse("v1.37.2")
@@ -24,16 +24,19 @@ def report(*checks: GateCheck) -> GateReport:
 PASSING = report(*(check(c, CheckStatus.PASSED) for c in CHECK_IDS))
 
 
-@pytest.mark.parametrize("outcomes, reason", [
-    ([], NO_GATE_SELECTED),
-    ([ScenarioOutcome("gate", "skipped", "Skipped: the existing provider cannot reach etcd directly")], "was skipped"),
-    ([ScenarioOutcome("gate", "error", "ClusterError: cannot reach https://127.0.0.1:1")], "error: ClusterError"),
-    ([ScenarioOutcome("gate", "passed")], "passed without running the gate"),
-    ([ScenarioOutcome("gate", "not run", "interrupted before it ran")], "not run"),
-    ([ScenarioOutcome("gate", "failed", "AssertionError", report(check("etcd", CheckStatus.NOT_RUN)))], "check etcd could not run"),
-    ([ScenarioOutcome("gate", "failed", "AssertionError", report(check("nodes", CheckStatus.FAILED)))], "check nodes failed"),
-    ([ScenarioOutcome("a", "passed", "", PASSING), ScenarioOutcome("b", "skipped", "Skipped: no cluster")], "'b' was skipped"),
-])
+@pytest.mark.parametrize(
+    "outcomes, reason",
+    [
+        ([], NO_GATE_SELECTED),
+        ([ScenarioOutcome("gate", "skipped", "Skipped: the existing provider cannot reach etcd directly")], "was skipped"),
+        ([ScenarioOutcome("gate", "error", "ClusterError: cannot reach https://127.0.0.1:1")], "error: ClusterError"),
+        ([ScenarioOutcome("gate", "passed")], "passed without running the gate"),
+        ([ScenarioOutcome("gate", "not run", "interrupted before it ran")], "not run"),
+        ([ScenarioOutcome("gate", "failed", "AssertionError", report(check("etcd", CheckStatus.NOT_RUN)))], "check etcd could not run"),
+        ([ScenarioOutcome("gate", "failed", "AssertionError", report(check("nodes", CheckStatus.FAILED)))], "check nodes failed"),
+        ([ScenarioOutcome("a", "passed", "", PASSING), ScenarioOutcome("b", "skipped", "Skipped: no cluster")], "'b' was skipped"),
+    ],
+)
 def test_every_path_without_a_full_look_fails(outcomes: list[ScenarioOutcome], reason: str) -> None:
     verdict = judge(str(TARGET), outcomes)
     assert not verdict.passed
@@ -60,11 +63,14 @@ def test_a_waiver_never_turns_a_failure_into_a_pass() -> None:
     assert passed.status is CheckStatus.PASSED and "not needed" in passed.detail
 
 
-@pytest.mark.parametrize("text, message", [
-    ("etcd", "needs a check and a reason"),
-    ("etcd=", "needs a check and a reason"),
-    ("etdc=managed", "there is no gate check 'etdc'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("etcd", "needs a check and a reason"),
+        ("etcd=", "needs a check and a reason"),
+        ("etdc=managed", "there is no gate check 'etdc'"),
+    ],
+)
 def test_bad_waivers_are_refused_naming_the_fix(text: str, message: str) -> None:
     with pytest.raises(RunbookError, match=message):
         Waiver.parse(text)

@@ -15,13 +15,47 @@ from runbooks.plugin import safety
 
 HEADER = {"type": "run", "run_id": "r-1", "operator": "alice@host", "provider": "local", "change_id": "CHG-1"}
 BODY = [
-    {"type": "scenario_start", "scenario": "s1", "name": "Drain a worker", "feature": "Node maintenance", "steps": [{"keyword": "When", "step": "I drain worker-1"}, {"keyword": "Then", "step": "it is empty"}]},
+    {
+        "type": "scenario_start",
+        "scenario": "s1",
+        "name": "Drain a worker",
+        "feature": "Node maintenance",
+        "steps": [{"keyword": "When", "step": "I drain worker-1"}, {"keyword": "Then", "step": "it is empty"}],
+    },
     {"type": "step_start", "scenario": "s1", "name": "Drain a worker", "index": 0, "keyword": "When", "step": "I drain worker-1"},
-    {"type": "evidence", "scenario": "s1", "name": "Drain a worker", "step": 0, "kind": "change", "title": "cordoned: worker-1",
-     "payload": {"what": "cordoned", "target": "worker-1", "sha256": None, "detail": ""}},
-    {"type": "api", "scenario": "s1", "name": "Drain a worker", "step": 0, "method": "POST", "path": "/api/v1/namespaces/web/pods/web-1/eviction",
-     "query": "", "status": 201, "seconds": 0.01, "kubectl": "kubectl create --raw ...", "dry_run": False},
-    {"type": "step_end", "scenario": "s1", "name": "Drain a worker", "index": 0, "keyword": "When", "step": "I drain worker-1", "status": "passed", "seconds": 1.0, "api": []},
+    {
+        "type": "evidence",
+        "scenario": "s1",
+        "name": "Drain a worker",
+        "step": 0,
+        "kind": "change",
+        "title": "cordoned: worker-1",
+        "payload": {"what": "cordoned", "target": "worker-1", "sha256": None, "detail": ""},
+    },
+    {
+        "type": "api",
+        "scenario": "s1",
+        "name": "Drain a worker",
+        "step": 0,
+        "method": "POST",
+        "path": "/api/v1/namespaces/web/pods/web-1/eviction",
+        "query": "",
+        "status": 201,
+        "seconds": 0.01,
+        "kubectl": "kubectl create --raw ...",
+        "dry_run": False,
+    },
+    {
+        "type": "step_end",
+        "scenario": "s1",
+        "name": "Drain a worker",
+        "index": 0,
+        "keyword": "When",
+        "step": "I drain worker-1",
+        "status": "passed",
+        "seconds": 1.0,
+        "api": [],
+    },
 ]
 END = {"outcomes": {"passed": 1}}
 

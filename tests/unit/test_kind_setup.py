@@ -17,8 +17,12 @@ from runbooks.toolchain.recipes import kind_recipes_for
 def test_each_pinned_version_has_its_node_recipes_apart_from_the_local_tiers(which: str) -> None:
     version, kind = getattr(load_pins(), which), load_kind_pins()
     keys = {r.key for r in kind_recipes_for(kind, version)}
-    assert keys == {f"kind@{kind.kind}", f"kubernetes-node@{version}", f"coredns@{kind.addons_for(version).coredns}",
-                    f"local-path-provisioner@{kind.local_path_provisioner}"}
+    assert keys == {
+        f"kind@{kind.kind}",
+        f"kubernetes-node@{version}",
+        f"coredns@{kind.addons_for(version).coredns}",
+        f"local-path-provisioner@{kind.local_path_provisioner}",
+    }
 
 
 def test_a_minor_without_addon_pins_names_the_table_to_add() -> None:

@@ -21,8 +21,11 @@ def test_a_410_gone_in_the_stream_re_lists_and_the_watch_resumes() -> None:
     fake.add(configmap("first"))
     path = "/api/v1/namespaces/demo/configmaps"
     fake.watches[path] = [
-        [{"type": "ADDED", "object": configmap("second", "40")}, {"type": "BOOKMARK", "object": configmap("", "41")},
-         {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version"}}],
+        [
+            {"type": "ADDED", "object": configmap("second", "40")},
+            {"type": "BOOKMARK", "object": configmap("", "41")},
+            {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version"}},
+        ],
         [{"type": "DELETED", "object": configmap("first", "60")}],
     ]
     view: dict[str, str] = {}
@@ -42,8 +45,9 @@ def test_a_410_gone_in_the_stream_re_lists_and_the_watch_resumes() -> None:
             view[obj["metadata"]["name"]] = obj["metadata"]["resourceVersion"]
 
     session = fake.session()
-    loop = ListWatch("configmaps", partial(session.core.list_namespaced_config_map, "demo"), listed, changed,
-                     lambda what, detail: notes.append(what), read_timeout=0.2)
+    loop = ListWatch(
+        "configmaps", partial(session.core.list_namespaced_config_map, "demo"), listed, changed, lambda what, detail: notes.append(what), read_timeout=0.2
+    )
     loop.start()
     try:
         wait_for(lambda: not fake.watches[path] and "first" not in view, "the scripted watches being consumed", 5, "-", interval=0.01)
@@ -57,8 +61,12 @@ def test_a_410_gone_in_the_stream_re_lists_and_the_watch_resumes() -> None:
 
 def test_the_probe_stream_fills_its_book_through_the_same_loop() -> None:
     fake = FakeApi()
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "demo", "labels": {"app": "web"}},
-           "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "demo", "labels": {"app": "web"}},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
     fake.add(pod)
     book = PodBook()
     session = fake.session()

@@ -38,11 +38,17 @@ def test_nothing_changes_outside_plan_mode() -> None:
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (("kubectl", "--kubeconfig", "/tmp/prod.conf", "drain", "worker-1"), ("kubectl", "--kubeconfig", "/tmp/prod.conf", "drain", "worker-1", "--dry-run=server")),
+        (
+            ("kubectl", "--kubeconfig", "/tmp/prod.conf", "drain", "worker-1"),
+            ("kubectl", "--kubeconfig", "/tmp/prod.conf", "drain", "worker-1", "--dry-run=server"),
+        ),
         (("kubectl", "cordon", "worker-1"), ("kubectl", "cordon", "worker-1", "--dry-run=server")),
         (("kubectl", "--kubeconfig=/tmp/prod.conf", "get", "nodes"), ("kubectl", "--kubeconfig=/tmp/prod.conf", "get", "nodes")),
         (("kubectl", "--kubeconfig=/tmp/other.conf", "delete", "pod", "x"), ("kubectl", "--kubeconfig=/tmp/other.conf", "delete", "pod", "x")),
-        (("/bin/etcdctl", "--endpoints=https://127.0.0.1:2379", "snapshot", "save", "s.db"), ("/bin/etcdctl", "--endpoints=https://127.0.0.1:2379", "snapshot", "save", "s.db")),
+        (
+            ("/bin/etcdctl", "--endpoints=https://127.0.0.1:2379", "snapshot", "save", "s.db"),
+            ("/bin/etcdctl", "--endpoints=https://127.0.0.1:2379", "snapshot", "save", "s.db"),
+        ),
     ],
 )
 def test_commands_are_dry_run_or_left_alone(planning: None, argv: tuple[str, ...], expected: tuple[str, ...]) -> None:
@@ -99,8 +105,7 @@ class _Fake(Cluster):
         super().__init__()
         self.stopped: list[str] = []
         self.sent: list[str] = []
-        self._session = Session(None, chain=self.api_chain, shared=None, terminal=self._answer,
-                                configuration=Configuration(host="https://127.0.0.1:7443"))
+        self._session = Session(None, chain=self.api_chain, shared=None, terminal=self._answer, configuration=Configuration(host="https://127.0.0.1:7443"))
 
     def _answer(self, request):  # type: ignore[no-untyped-def]
         self.sent.append(f"{request.method} {request.url}")

@@ -86,8 +86,7 @@ def test_a_pod_in_two_slices_while_it_moves_is_counted_once_and_deleted_slices_d
 
 def owned_pod(name: str, owner: str, revision: int, deleting: bool = False) -> dict:
     body = pod(name, deleting=deleting)
-    body["metadata"] |= {"resourceVersion": str(revision),
-                         "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}]}
+    body["metadata"] |= {"resourceVersion": str(revision), "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}]}
     return body
 
 
@@ -123,8 +122,7 @@ def test_a_pod_already_scaled_away_is_not_counted_against_max_surge() -> None:
     history = ReplicaSetHistory()
     for change in (replica_set("old", 4, 1), replica_set("new", 1, 5), replica_set("old", 3, 20), replica_set("new", 2, 21)):
         history.apply("MODIFIED", change)
-    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)),
-                            owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 22))
+    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)), owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 22))
     last = report.samples[-1]
     assert (last.total, report.requested(last), report.awaiting_removal(last)) == (6, 5, 1)
     assert report.maximum_total == 6 and report.maximum_wanted == 5 and report.maximum_requested == 5
@@ -134,8 +132,7 @@ def test_a_real_surge_beyond_the_ceiling_is_caught() -> None:
     history = ReplicaSetHistory()
     for change in (replica_set("old", 4, 1), replica_set("new", 2, 5)):
         history.apply("MODIFIED", change)
-    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)),
-                            owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 7))
+    report = rollout_report(history, *(owned_pod(f"old-{i}", "old", i + 1) for i in range(4)), owned_pod("new-0", "new", 6), owned_pod("new-1", "new", 7))
     assert report.maximum_requested == 6 and report.maximum_wanted == 6
 
 

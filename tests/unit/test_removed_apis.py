@@ -3,7 +3,12 @@
 from pathlib import Path
 
 from runbooks.policy.removed_apis import (
-    LAST_APPLIED, load_table, manifest_documents, parse_deprecated_requests, scan_documents, last_applied_documents,
+    LAST_APPLIED,
+    last_applied_documents,
+    load_table,
+    manifest_documents,
+    parse_deprecated_requests,
+    scan_documents,
 )
 from runbooks.versions import Version
 
@@ -38,7 +43,11 @@ apiserver_request_total{code="200"} 5
 
 def test_metric_series_block_only_when_removed_by_the_target() -> None:
     requests = parse_deprecated_requests(METRICS)
-    assert [(r.api_version, r.resource) for r in requests] == [("example.io/v1beta1", "gadgets"), ("example.io/v1beta1", "widgets"), ("v1", "componentstatuses")]
+    assert [(r.api_version, r.resource) for r in requests] == [
+        ("example.io/v1beta1", "gadgets"),
+        ("example.io/v1beta1", "widgets"),
+        ("v1", "componentstatuses"),
+    ]
     assert [r.resource for r in requests if r.removed_by(V137)] == ["widgets"]
 
 
@@ -46,9 +55,17 @@ def test_scan_finds_manifests_and_last_applied_configurations(tmp_path: Path) ->
     (tmp_path / "apps").mkdir()
     (tmp_path / "apps" / "jobs.yaml").write_text(
         "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: ops}\n---\n"
-        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: fine, namespace: ops}\n")
-    live = [{"kind": "PodDisruptionBudget", "metadata": {"annotations": {LAST_APPLIED: '{"apiVersion":"policy/v1beta1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"shop"}}'}}},
-            {"kind": "ConfigMap", "metadata": {"annotations": {LAST_APPLIED: "not json"}}}]
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: fine, namespace: ops}\n"
+    )
+    live = [
+        {
+            "kind": "PodDisruptionBudget",
+            "metadata": {
+                "annotations": {LAST_APPLIED: '{"apiVersion":"policy/v1beta1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"shop"}}'}
+            },
+        },
+        {"kind": "ConfigMap", "metadata": {"annotations": {LAST_APPLIED: "not json"}}},
+    ]
     table = load_table()
     uses = scan_documents([*manifest_documents(tmp_path), *last_applied_documents(live)], table, V137)
     assert [(u.where, u.name, u.api_version) for u in uses] == [

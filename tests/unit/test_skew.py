@@ -21,13 +21,21 @@ def verdict(versions: ClusterVersions, component: str) -> bool:
 
 # (apiservers, component version, within policy) -- each row is an example sentence of the page.
 KUBELET = [
-    (("1.35",), "1.35", True), (("1.35",), "1.34", True), (("1.35",), "1.33", True), (("1.35",), "1.32", True),
+    (("1.35",), "1.35", True),
+    (("1.35",), "1.34", True),
+    (("1.35",), "1.33", True),
+    (("1.35",), "1.32", True),
     (("1.35",), "1.31", False),  # four minors older
     (("1.35",), "1.36", False),  # newer than kube-apiserver
-    (("1.35", "1.34"), "1.34", True), (("1.35", "1.34"), "1.33", True), (("1.35", "1.34"), "1.32", True),
+    (("1.35", "1.34"), "1.34", True),
+    (("1.35", "1.34"), "1.33", True),
+    (("1.35", "1.34"), "1.32", True),
     (("1.35", "1.34"), "1.35", False),  # newer than the 1.34 instance
-    (("1.24",), "1.22", True), (("1.25",), "1.22", False),  # kubelet < 1.25: only two minors older
-    (("1.26",), "1.23", False), (("1.27",), "1.24", False), (("1.28",), "1.25", True),
+    (("1.24",), "1.22", True),
+    (("1.25",), "1.22", False),  # kubelet < 1.25: only two minors older
+    (("1.26",), "1.23", False),
+    (("1.27",), "1.24", False),
+    (("1.28",), "1.25", True),
 ]
 
 
@@ -37,8 +45,13 @@ def test_kubelet(apiservers: tuple[str, ...], kubelet: str, ok: bool) -> None:
 
 
 CONTROLLERS = [
-    (("1.35",), "1.35", True), (("1.35",), "1.34", True), (("1.35",), "1.33", False), (("1.35",), "1.36", False),
-    (("1.35", "1.34"), "1.34", True), (("1.35", "1.34"), "1.35", False), (("1.35", "1.34"), "1.33", False),
+    (("1.35",), "1.35", True),
+    (("1.35",), "1.34", True),
+    (("1.35",), "1.33", False),
+    (("1.35",), "1.36", False),
+    (("1.35", "1.34"), "1.34", True),
+    (("1.35", "1.34"), "1.35", False),
+    (("1.35", "1.34"), "1.33", False),
 ]
 
 
@@ -49,10 +62,15 @@ def test_controllers(apiservers: tuple[str, ...], version: str, ok: bool, name: 
 
 
 KUBECTL = [
-    (("1.35",), "1.36", True), (("1.35",), "1.35", True), (("1.35",), "1.34", True),
-    (("1.35",), "1.37", False), (("1.35",), "1.33", False),
-    (("1.35", "1.34"), "1.35", True), (("1.35", "1.34"), "1.34", True),
-    (("1.35", "1.34"), "1.36", False), (("1.35", "1.34"), "1.33", False),
+    (("1.35",), "1.36", True),
+    (("1.35",), "1.35", True),
+    (("1.35",), "1.34", True),
+    (("1.35",), "1.37", False),
+    (("1.35",), "1.33", False),
+    (("1.35", "1.34"), "1.35", True),
+    (("1.35", "1.34"), "1.34", True),
+    (("1.35", "1.34"), "1.36", False),
+    (("1.35", "1.34"), "1.33", False),
 ]
 
 
@@ -119,8 +137,9 @@ def test_refusal_names_the_node_and_the_fix() -> None:
 
 
 def test_from_live_components_leaves_unknown_out() -> None:
-    found = ComponentVersions(apiserver="v1.36.3", controller_manager=None, scheduler="v1.36.3",
-                              kubelets={"w": "v1.36.3"}, kube_proxies={"w": ""}, kubectl="v1.36.3")
+    found = ComponentVersions(
+        apiserver="v1.36.3", controller_manager=None, scheduler="v1.36.3", kubelets={"w": "v1.36.3"}, kube_proxies={"w": ""}, kubectl="v1.36.3"
+    )
     versions = ClusterVersions.from_components(found)
     assert versions.controllers == {"kube-scheduler": v("v1.36.3")} and versions.kube_proxies == {}
     assert check(versions).ok

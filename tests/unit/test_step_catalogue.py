@@ -15,4 +15,7 @@ def test_it_lists_every_step_with_its_parameters() -> None:
     text = render(step_modules())
     assert "| Given | `the cluster under maintenance` |" in text
     assert "`I run the pre-upgrade gate for {version:pinned}` | version (a pinned version: `the older/newer pinned version`" in text
-    assert "| Then | `every component runs {version:pinned}` | version (a pinned version: `the older/newer pinned version`, `N minors past/before the older/newer pin`) | Measures each component's running version" in text
+    assert (
+        "| Then | `every component runs {version:pinned}` | version (a pinned version: `the older/newer pinned version`, "
+        "`N minors past/before the older/newer pin`) | Measures each component's running version" in text
+    )

@@ -8,11 +8,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from runbooks.errors import RunbookError
-from runbooks.measure.availability_plot import availability_png
 from runbooks.drills import container
-from runbooks.strategies import releases as strategies
+from runbooks.errors import RunbookError
 from runbooks.measure.availability import ProbeReport, Sample
+from runbooks.measure.availability_plot import availability_png
+from runbooks.strategies import releases as strategies
 
 
 @pytest.mark.parametrize(

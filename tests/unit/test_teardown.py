@@ -70,7 +70,7 @@ def test_children_die_with_a_killed_owner(tmp_path: Path) -> None:
         import time
         from pathlib import Path
         from runbooks.cluster.process import ManagedProcess
-        proc = ManagedProcess("child", ["sleep", "60"], Path({str(tmp_path / 'child.log')!r}))
+        proc = ManagedProcess("child", ["sleep", "60"], Path({str(tmp_path / "child.log")!r}))
         proc.start()
         Path({str(pid_file)!r}).write_text(str(proc.pid))
         time.sleep(60)
@@ -108,9 +108,7 @@ def test_sweep_removes_folders_of_dead_owners_and_kills_escapees(tmp_path: Path)
     folder.mkdir()
     # An escaped component: started with the folder in its argv, in its own session.
     escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)], start_new_session=True)
-    (folder / state.OWNER_FILE).write_text(
-        f'{{"owner_pid": 999999999, "owner_start": "1", "keep": false, "pids": {{"etcd": {escaped.pid}}}}}'
-    )
+    (folder / state.OWNER_FILE).write_text(f'{{"owner_pid": 999999999, "owner_start": "1", "keep": false, "pids": {{"etcd": {escaped.pid}}}}}')
     unrelated = subprocess.Popen(["sleep", "60"], start_new_session=True)
     (tmp_path / "local-other").mkdir()
     (tmp_path / "local-other" / state.OWNER_FILE).write_text(

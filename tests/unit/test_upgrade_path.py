@@ -31,9 +31,15 @@ def test_each_hop_snapshots_first_then_control_plane_in_order_then_node_by_node(
     (hop,) = plan_upgrade(v("v1.36.3"), v("v1.37.2"), ["worker-1", "worker-2"], RELEASES).hops
     assert [(s.kind, s.subject) for s in hop.steps] == [
         (StepKind.SNAPSHOT, "etcd"),
-        (StepKind.CONTROL_PLANE, "kube-apiserver"), (StepKind.CONTROL_PLANE, "kube-controller-manager"), (StepKind.CONTROL_PLANE, "kube-scheduler"),
-        (StepKind.DRAIN, "worker-1"), (StepKind.UPGRADE_NODE, "worker-1"), (StepKind.UNCORDON, "worker-1"),
-        (StepKind.DRAIN, "worker-2"), (StepKind.UPGRADE_NODE, "worker-2"), (StepKind.UNCORDON, "worker-2"),
+        (StepKind.CONTROL_PLANE, "kube-apiserver"),
+        (StepKind.CONTROL_PLANE, "kube-controller-manager"),
+        (StepKind.CONTROL_PLANE, "kube-scheduler"),
+        (StepKind.DRAIN, "worker-1"),
+        (StepKind.UPGRADE_NODE, "worker-1"),
+        (StepKind.UNCORDON, "worker-1"),
+        (StepKind.DRAIN, "worker-2"),
+        (StepKind.UPGRADE_NODE, "worker-2"),
+        (StepKind.UNCORDON, "worker-2"),
     ]
     assert all(s.version == v("v1.37.2") for s in hop.steps[1:])
 
@@ -53,7 +59,9 @@ def test_refusals_say_why(current: str, target: str, message: str) -> None:
         plan_upgrade(v(current), v(target), NODES, RELEASES)
 
 
-@pytest.mark.parametrize(("current", "target", "message"), [("v1.36.3", "v1.38.0", "skips 1 minor"), ("v1.37.0", "v1.36.3", "downgrade"), ("v1.36.3", "v2.37.0", "major")])
+@pytest.mark.parametrize(
+    ("current", "target", "message"), [("v1.36.3", "v1.38.0", "skips 1 minor"), ("v1.37.0", "v1.36.3", "downgrade"), ("v1.36.3", "v2.37.0", "major")]
+)
 def test_a_single_control_plane_step_refuses_skips_and_downgrades(current: str, target: str, message: str) -> None:
     with pytest.raises(UpgradeRefusedError, match=message):
         check_single_hop(v(current), v(target))

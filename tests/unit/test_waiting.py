@@ -71,8 +71,7 @@ def test_the_timeout_names_what_it_waited_for_what_it_saw_and_the_fix(clock: Fak
     condition = Condition(False)
     seen = iter([404, 503])
     with pytest.raises(BackupError) as raised:
-        wait_for(condition, "the CRD being served", 2, "check the apiserver", interval=0.5,
-                 last_seen=lambda: next(seen), error=BackupError)
+        wait_for(condition, "the CRD being served", 2, "check the apiserver", interval=0.5, last_seen=lambda: next(seen), error=BackupError)
     assert str(raised.value) == "the CRD being served did not happen within 2 s (last seen: 404): check the apiserver"
     # Polled at 0, 0.5, 1.0, 1.5 and 2.0 s: the deadline is checked after each poll, so the last one counts.
     assert condition.calls == 5 and sum(clock.sleeps) == pytest.approx(2.0)

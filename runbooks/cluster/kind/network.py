@@ -40,21 +40,24 @@ def node_routes(nodes: list[client.V1Node]) -> list[NodeRoute]:
 
 def cni_config(pod_cidr: str) -> str:
     """The node's CNI config list: a bridge with host-local addresses from its CIDR, and portmap."""
-    return json.dumps({
-        "cniVersion": "0.4.0",
-        "name": "kube-runbooks",
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": "cni0",
-                "isGateway": True,
-                "ipMasq": False,  # pod addresses stay visible across nodes; nothing leaves the machine
-                "hairpinMode": True,
-                "ipam": {"type": "host-local", "ranges": [[{"subnet": pod_cidr}]], "routes": [{"dst": "0.0.0.0/0"}]},
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }, indent=2)
+    return json.dumps(
+        {
+            "cniVersion": "0.4.0",
+            "name": "kube-runbooks",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": "cni0",
+                    "isGateway": True,
+                    "ipMasq": False,  # pod addresses stay visible across nodes; nothing leaves the machine
+                    "hairpinMode": True,
+                    "ipam": {"type": "host-local", "ranges": [[{"subnet": pod_cidr}]], "routes": [{"dst": "0.0.0.0/0"}]},
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        },
+        indent=2,
+    )
 
 
 def node_script(own: NodeRoute, everyone: list[NodeRoute]) -> str:
@@ -62,8 +65,7 @@ def node_script(own: NodeRoute, everyone: list[NodeRoute]) -> str:
     lines = ["set -e", "sysctl -qw net.ipv4.ip_forward=1"]
     lines += [f"ip route replace {peer.pod_cidr} via {peer.address}" for peer in everyone if peer.node != own.node]
     # Written last: the kubelet marks the node Ready as soon as a CNI config appears.
-    lines += ["mkdir -p /etc/cni/net.d", f"cat > {CONFIG_PATH}.tmp <<'EOF'\n{cni_config(own.pod_cidr)}\nEOF",
-              f"mv {CONFIG_PATH}.tmp {CONFIG_PATH}"]
+    lines += ["mkdir -p /etc/cni/net.d", f"cat > {CONFIG_PATH}.tmp <<'EOF'\n{cni_config(own.pod_cidr)}\nEOF", f"mv {CONFIG_PATH}.tmp {CONFIG_PATH}"]
     return "\n".join(lines) + "\n"
 
 

@@ -14,9 +14,9 @@ import datetime
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from kubernetes import client
 from urllib3.exceptions import HTTPError
@@ -53,8 +53,7 @@ class KindNodes:
         argv = (self.engine.docker.rsplit("/", 1)[-1], *args)
         started = time.monotonic()
         try:
-            done = subprocess.run([self.engine.docker, *args], env=self.engine.env(), capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            done = subprocess.run([self.engine.docker, *args], env=self.engine.env(), capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(f"`{shlex.join(argv)}` did not finish within {timeout:.0f} s") from exc
         return CommandResult(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
@@ -93,12 +92,15 @@ class KindNodes:
         """Start the container and put back what its new network namespace lacks."""
         before = self.addresses.get(node, "")
         commands = [self._checked(self.docker("start", node))]
-        wait_for(lambda: bool(self.address(node)), f"{node} getting an address from the engine", 60,
-                 f"see `docker inspect {node}`", interval=0.5, error=ClusterError)
+        wait_for(
+            lambda: bool(self.address(node)), f"{node} getting an address from the engine", 60, f"see `docker inspect {node}`", interval=0.5, error=ClusterError
+        )
         after = self.address(node)
         if before and after != before and node == control_plane:
-            raise ClusterError(f"control-plane node {node} came back at {after}, not {before}: its certificates and "
-                               "the other nodes' kubeconfigs name the old address; recreate the cluster")
+            raise ClusterError(
+                f"control-plane node {node} came back at {after}, not {before}: its certificates and "
+                "the other nodes' kubeconfigs name the old address; recreate the cluster"
+            )
         self.addresses[node] = after
         routes = self.routes()
         own = next(r for r in routes if r.node == node)
@@ -127,10 +129,10 @@ class KindNodes:
         """Until the node reports Ready with a boot id other than `boot_id_before` and every pod bound
         to it is Ready again in containers started after `since` (the kubelet restarts them all after
         a boot; until it has, the API still shows their status from before)."""
+
         def restarted(pod: client.V1Pod) -> bool:
             statuses = pod.status.container_statuses or []
-            return bool(statuses) and all(s.state and s.state.running and s.state.running.started_at
-                                          and s.state.running.started_at >= since for s in statuses)
+            return bool(statuses) and all(s.state and s.state.running and s.state.running.started_at and s.state.running.started_at >= since for s in statuses)
 
         def back() -> bool:
             core = self.core()
@@ -140,9 +142,18 @@ class KindNodes:
             if not any(c.type == "Ready" and c.status == "True" for c in item.status.conditions or []):
                 return False
             pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-            return all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) and restarted(p)
-                       for p in pods if p.metadata.deletion_timestamp is None and p.status.phase not in ("Succeeded", "Failed"))
+            return all(
+                any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) and restarted(p)
+                for p in pods
+                if p.metadata.deletion_timestamp is None and p.status.phase not in ("Succeeded", "Failed")
+            )
 
-        return wait_for(back, f"{node} returning Ready with a new boot id and its pods Ready", timeout,
-                        f"see `docker exec {node} journalctl -u kubelet`", interval=1,
-                        retry_on=(client.ApiException, OSError, HTTPError), error=ClusterError)
+        return wait_for(
+            back,
+            f"{node} returning Ready with a new boot id and its pods Ready",
+            timeout,
+            f"see `docker exec {node} journalctl -u kubelet`",
+            interval=1,
+            retry_on=(client.ApiException, OSError, HTTPError),
+            error=ClusterError,
+        )

@@ -16,31 +16,30 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from kubernetes import client
 
 from runbooks.cluster.base import Capability, Cluster, NodeReboot
-from runbooks.kube.etcd_access import EtcdAccess
-from runbooks.versions import ComponentVersions
-from runbooks.cluster.kind.nodes import KindNodes
-from runbooks.kube.commands import CommandResult
-from runbooks.kube.images import image_tag
 from runbooks.cluster.kind.network import install_pod_network
+from runbooks.cluster.kind.nodes import KindNodes
 from runbooks.cluster.kind.static_pods import StaticPods
 from runbooks.errors import CapabilityMissingError, ClusterError, ClusterStartError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
 from runbooks.kindenv.upgradeimage import bundle_folder, ensure_upgrade_node_image
+from runbooks.kube import objects
+from runbooks.kube.commands import CommandResult
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.kube.images import image_tag
 from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
-from runbooks.versions import Version
+from runbooks.versions import ComponentVersions, Version
 from runbooks.waiting import wait_for
-from runbooks.kube import objects
 
 Progress = Callable[[str], None]
 _names = itertools.count(1)
@@ -68,7 +67,10 @@ def kind_config(workers: int, etcd_tag: str, node_monitor_grace_period: str | No
     """kind's cluster config: our own pod network, etcd at our pinned tag, kubelets allowed on cgroup v1,
     and optionally a shorter node-monitor grace period and node Lease (the node-loss runbook's)."""
     nodes = "\n".join(["- role: control-plane", *["- role: worker"] * workers])
-    controller_manager = "" if node_monitor_grace_period is None else f"""
+    controller_manager = (
+        ""
+        if node_monitor_grace_period is None
+        else f"""
   controllerManager:
     # kubeadm v1beta4 lists extra args; a patch replaces the list, so kind's own entry is repeated.
     extraArgs:
@@ -76,6 +78,7 @@ def kind_config(workers: int, etcd_tag: str, node_monitor_grace_period: str | No
       value: "true"
     - name: node-monitor-grace-period
       value: {node_monitor_grace_period}"""
+    )
     lease = "" if node_lease_seconds is None else f"\n  nodeLeaseDurationSeconds: {node_lease_seconds}"
     return f"""kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
@@ -147,12 +150,14 @@ class KindCluster(Cluster):
         if image.seconds:
             self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "kind.yaml").write_text(kind_config(self.config.workers, etcd_image_tag(self.pins.etcd),
-                                                             self.config.node_monitor_grace_period, self.config.node_lease_seconds))
+        (self.folder / "kind.yaml").write_text(
+            kind_config(self.config.workers, etcd_image_tag(self.pins.etcd), self.config.node_monitor_grace_period, self.config.node_lease_seconds)
+        )
         self.progress(f"creating kind cluster {self.name} at {self.version} (1 control plane, {self.config.workers} workers)")
         started = time.monotonic()
-        self.kind("create", "cluster", "--name", self.name, "--image", image.tag,
-                  "--config", str(self.folder / "kind.yaml"), "--kubeconfig", str(self.kubeconfig))
+        self.kind(
+            "create", "cluster", "--name", self.name, "--image", image.tag, "--config", str(self.folder / "kind.yaml"), "--kubeconfig", str(self.kubeconfig)
+        )
         self.kubeconfig.chmod(0o600)
         self.wait_for_pod_cidrs()
         install_pod_network(self.engine, self.core.list_node().items)
@@ -207,8 +212,11 @@ class KindCluster(Cluster):
             nodes = self.core.list_node().items
             return len(nodes) == self.config.workers + 1 and all(n.spec.pod_cidr for n in nodes)
 
-        self._wait(allocated, "every node getting a pod CIDR",
-                   f"kubectl --kubeconfig {self.kubeconfig} -n kube-system logs kube-controller-manager-{self.control_plane}")
+        self._wait(
+            allocated,
+            "every node getting a pod CIDR",
+            f"kubectl --kubeconfig {self.kubeconfig} -n kube-system logs kube-controller-manager-{self.control_plane}",
+        )
 
     def wait_until_ready(self) -> None:
         def ready() -> bool:
@@ -220,14 +228,18 @@ class KindCluster(Cluster):
     def wait_for_system_pods(self) -> None:
         """kube-system settled: its Deployments (CoreDNS) available, or Services have no names, and
         every pod Ready, the control plane's static pods included (their readiness lags the nodes')."""
+
         def settled() -> bool:
             deployments = self.apps.list_namespaced_deployment("kube-system").items
             pods = self.core.list_namespaced_pod("kube-system").items
-            return (bool(deployments) and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
-                    and bool(pods) and all(objects.is_ready(p) for p in pods))
+            return (
+                bool(deployments)
+                and all((d.status.available_replicas or 0) >= (d.spec.replicas or 0) for d in deployments)
+                and bool(pods)
+                and all(objects.is_ready(p) for p in pods)
+            )
 
-        self._wait(settled, "kube-system settling (CoreDNS available, every pod Ready)",
-                   f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
+        self._wait(settled, "kube-system settling (CoreDNS available, every pod Ready)", f"kubectl --kubeconfig {self.kubeconfig} -n kube-system describe pods")
 
     def _wait(self, condition: Callable[[], bool], what: str, look: str) -> None:
         wait_for(condition, f"kind cluster {self.name}: {what}", READY_TIMEOUT, f"see `{look}`", interval=1, error=ClusterStartError)
@@ -255,8 +267,7 @@ class KindCluster(Cluster):
         # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate; the control
         # plane's static pods stopped and started through their manifests; nodes are containers of
         # the engine, so commands run in them and they restart (see kind/nodes.py).
-        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE, Capability.NODE_EXEC,
-                   Capability.NODE_COPY, Capability.REBOOT_NODES}
+        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE, Capability.NODE_EXEC, Capability.NODE_COPY, Capability.REBOOT_NODES}
         if not self.config.keep:
             offered.add(Capability.DISPOSABLE)
         if self.bundle_version is not None:
@@ -356,10 +367,15 @@ class KindCluster(Cluster):
             pods = self.core.list_namespaced_pod("kube-system", label_selector=f"component={name}").items
         except client.ApiException:
             return False
-        return any(
-            status.ready and (status.container_id or "").split("//")[-1].startswith(tuple(running))
-            for pod in pods for status in (pod.status.container_statuses or [])
-        ) if running else False
+        return (
+            any(
+                status.ready and (status.container_id or "").split("//")[-1].startswith(tuple(running))
+                for pod in pods
+                for status in (pod.status.container_statuses or [])
+            )
+            if running
+            else False
+        )
 
     # -- node access (the node containers) -------------------------------------------------------
     @property
@@ -393,15 +409,16 @@ class KindCluster(Cluster):
         """`docker stop` (systemd shuts down) and `docker start`: a new boot id, the routes put back,
         then bounded waits until the node is Ready with the new boot id and its pods Ready."""
         boot_id = self.nodes.boot_id(name)
-        started, since = time.monotonic(), datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        started, since = time.monotonic(), datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         stopped = self.nodes.power_off(name, graceful=True)
         powered = self.nodes.power_on(name, self.control_plane)
         if name == self.control_plane:
             self.reset_api()
         up = time.monotonic() - started
         self.nodes.wait_booted(name, boot_id, timeout, since)
-        return NodeReboot(name, boot_id, self.nodes.boot_id(name), up, time.monotonic() - started,
-                          (stopped, *powered.commands), powered.address_before, powered.address_after)
+        return NodeReboot(
+            name, boot_id, self.nodes.boot_id(name), up, time.monotonic() - started, (stopped, *powered.commands), powered.address_before, powered.address_after
+        )
 
     def _next_pin(self) -> str | None:
         """The pinned version one minor above this cluster's, if there is one."""
@@ -413,4 +430,3 @@ class KindCluster(Cluster):
         if version != self.bundle_version:
             raise CapabilityMissingError(f"kind cluster {self.name}'s nodes carry the upgrade bundle of {self.bundle_version}, not {version}")
         return bundle_folder(version)
-

@@ -9,8 +9,8 @@ etcd's manifest at a new data dir while it is parked, as etcd's and kubeadm's re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Callable
 
 from runbooks.errors import ClusterError
 from runbooks.kindenv.engine import Engine
@@ -52,10 +52,8 @@ class StaticPods:
     def running_containers(self, name: str) -> list[str]:
         """IDs of the component's running containers, as the node's containerd sees them (with ctr,
         which comes with containerd: the node image has no crictl)."""
-        containers = self._exec("ctr", "-n", "k8s.io", "containers", "ls", "--quiet",
-                                f'labels."io.kubernetes.container.name"=={name}').split()
-        running = {line.split()[0] for line in self._exec("ctr", "-n", "k8s.io", "tasks", "ls").splitlines()[1:]
-                   if line.split()[-1:] == ["RUNNING"]}
+        containers = self._exec("ctr", "-n", "k8s.io", "containers", "ls", "--quiet", f'labels."io.kubernetes.container.name"=={name}').split()
+        running = {line.split()[0] for line in self._exec("ctr", "-n", "k8s.io", "tasks", "ls").splitlines()[1:] if line.split()[-1:] == ["RUNNING"]}
         return [container for container in containers if container in running]
 
     def _has(self, path: PurePosixPath) -> bool:
@@ -65,8 +63,10 @@ class StaticPods:
         """Park the manifest, then wait (bounded) until the kubelet has stopped every container of it."""
         self._known(name)
         if not self._has(MANIFESTS / f"{name}.yaml"):
-            raise ClusterError(f"{name} is not running on {self.node}: its manifest is not in {MANIFESTS}"
-                               + (f" but parked in {PARKED}; start it first" if self._has(PARKED / f"{name}.yaml") else ""))
+            raise ClusterError(
+                f"{name} is not running on {self.node}: its manifest is not in {MANIFESTS}"
+                + (f" but parked in {PARKED}; start it first" if self._has(PARKED / f"{name}.yaml") else "")
+            )
         self._exec("mkdir", "-p", str(PARKED))
         self._exec("mv", str(MANIFESTS / f"{name}.yaml"), str(PARKED / f"{name}.yaml"))
         self._wait(lambda: not self.running_containers(name), f"{name} stopping after its manifest was moved out")

@@ -28,7 +28,7 @@ class Ports:
     scheduler: int
 
     @classmethod
-    def from_list(cls, ports: list[int]) -> "Ports":
+    def from_list(cls, ports: list[int]) -> Ports:
         return cls(*ports)
 
 

@@ -60,5 +60,3 @@ def node_manifest(name: str, kubelet_version: str) -> client.V1Node:
             ),
         ),
     )
-
-

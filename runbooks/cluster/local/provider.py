@@ -12,25 +12,23 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Capability, Cluster, NodeReboot
-from runbooks.kube.etcd_access import EtcdAccess
-from runbooks.versions import ComponentVersions
 from runbooks.cluster.kubeconfig import write_kubeconfig
 from runbooks.cluster.local import components, nodes, state
 from runbooks.cluster.pki import generate_cluster_pki
 from runbooks.cluster.ports import free_ports
 from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
 from runbooks.errors import ClusterError, ClusterStartError
-from runbooks.toolchain import Toolchain, ensure_toolchain
 from runbooks.kube import objects
-from runbooks.versions import CONTROLLERS
+from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.toolchain import Toolchain, ensure_toolchain
+from runbooks.versions import CONTROLLERS, ComponentVersions
 from runbooks.waiting import wait_for
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -140,10 +138,7 @@ class LocalCluster(Cluster):
         self.supervisor.close()
         self.reset_api()
         if self.config.keep and self.layout is not None:
-            self.progress(
-                f"kept running: kubectl --kubeconfig {self.kubeconfig} get nodes; "
-                "stop it with `python -m runbooks.cluster down`"
-            )
+            self.progress(f"kept running: kubectl --kubeconfig {self.kubeconfig} get nodes; stop it with `python -m runbooks.cluster down`")
             return
         started = time.monotonic()
         kubelets = [process for name, process in self.processes.items() if name.startswith(KUBELET_PREFIX)]
@@ -153,8 +148,9 @@ class LocalCluster(Cluster):
             codes.update(stop_together(group))
         self.processes.clear()
         killed = sorted(name for name, code in codes.items() if code == -signal.SIGKILL)
-        self.progress(f"local cluster stopped in {time.monotonic() - started:.1f} s"
-                      + (f"; killed after 10 s of SIGTERM: {', '.join(killed)}" if killed else ""))
+        self.progress(
+            f"local cluster stopped in {time.monotonic() - started:.1f} s" + (f"; killed after 10 s of SIGTERM: {', '.join(killed)}" if killed else "")
+        )
         if self.layout is not None:
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
@@ -190,7 +186,7 @@ class LocalCluster(Cluster):
             assert self.etcd_data_dir is not None
             return components.etcd_args(toolchain.etcd(), layout, self.etcd_data_dir)
         if name.startswith(KUBELET_PREFIX):
-            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds, name[len(KUBELET_PREFIX):])
+            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds, name[len(KUBELET_PREFIX) :])
         binary = toolchain.kubernetes(name, self.versions[name])
         if name == "kube-apiserver":
             return components.apiserver_args(binary, layout)
@@ -254,13 +250,25 @@ class LocalCluster(Cluster):
         before = self.get_node(name).status.node_info.boot_id or ""
         started = time.monotonic()
         self.power_off_node(name)
-        wait_for(lambda: not objects.is_ready(self.get_node(name)), f"{name} going NotReady after its kubelet stopped", timeout,
-                 "check kube-controller-manager's --node-monitor-grace-period", interval=0.5, error=ClusterError)
+        wait_for(
+            lambda: not objects.is_ready(self.get_node(name)),
+            f"{name} going NotReady after its kubelet stopped",
+            timeout,
+            "check kube-controller-manager's --node-monitor-grace-period",
+            interval=0.5,
+            error=ClusterError,
+        )
         self.power_on_node(name)
         self.core.patch_node_status(name, {"status": {"nodeInfo": {"bootID": str(uuid.uuid4())}}})
         up = time.monotonic() - started
-        wait_for(lambda: objects.is_ready(self.get_node(name)), f"{name} returning Ready", timeout,
-                 f"see {self._layout.log(KUBELET_PREFIX + name)}", interval=0.5, error=ClusterError)
+        wait_for(
+            lambda: objects.is_ready(self.get_node(name)),
+            f"{name} returning Ready",
+            timeout,
+            f"see {self._layout.log(KUBELET_PREFIX + name)}",
+            interval=0.5,
+            error=ClusterError,
+        )
         return NodeReboot(name, before, self.get_node(name).status.node_info.boot_id or "", up, time.monotonic() - started)
 
     def use_etcd_data_dir(self, data_dir: Path) -> None:
@@ -339,8 +347,7 @@ class LocalCluster(Cluster):
             process = self.processes.get(component) if component else None
             if process is not None and process.exit_code is not None:
                 raise ClusterStartError(
-                    f"{component} exited with code {process.exit_code} while waiting for {what}; "
-                    f"its log is {process.log_path}:\n{process.log_tail()}"
+                    f"{component} exited with code {process.exit_code} while waiting for {what}; its log is {process.log_path}:\n{process.log_tail()}"
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
