@@ -9,6 +9,7 @@ from kubernetes import client
 from runbooks.cluster.base import Cluster
 from runbooks.drills.container import container
 from runbooks.drills.workloads import ensure_namespace, wait_deployment_ready
+from runbooks.kube import objects
 from runbooks.waiting import wait_for
 
 APP_NAMESPACE = "maintenance-demo"  # where the runbooks put the workload they guard
@@ -42,17 +43,7 @@ def create_guarded_deployment(cluster: Cluster, namespace: str, name: str, repli
             )
         ],
     )
-    apps.create_namespaced_deployment(
-        namespace,
-        client.V1Deployment(
-            metadata=client.V1ObjectMeta(name=name, labels=labels),
-            spec=client.V1DeploymentSpec(
-                replicas=replicas,
-                selector=client.V1LabelSelector(match_labels=labels),
-                template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
-            ),
-        ),
-    )
+    apps.create_namespaced_deployment(namespace, objects.deployment(name, replicas, pod, labels))
     policy.create_namespaced_pod_disruption_budget(
         namespace,
         client.V1PodDisruptionBudget(

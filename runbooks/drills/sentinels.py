@@ -70,21 +70,7 @@ def create_sentinels(cluster: Cluster, namespace: str, replicas: int = 3, timeou
         namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=CONFIGMAP, labels=_labels()), data={"value": config_value})
     )
     core.create_namespaced_secret(namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=SECRET), string_data={"token": value}))
-    labels = {"app": DEPLOYMENT}
-    apps.create_namespaced_deployment(
-        namespace,
-        client.V1Deployment(
-            metadata=client.V1ObjectMeta(name=DEPLOYMENT, labels=labels),
-            spec=client.V1DeploymentSpec(
-                replicas=replicas,
-                selector=client.V1LabelSelector(match_labels=labels),
-                template=client.V1PodTemplateSpec(
-                    metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[container("web")]),
-                ),
-            ),
-        ),
-    )
+    apps.create_namespaced_deployment(namespace, objects.deployment(DEPLOYMENT, replicas, client.V1PodSpec(containers=[container("web")])))
     sentinels = Sentinels(namespace, replicas, config_value, hashlib.sha256(value.encode()).hexdigest())
     wait_reconciled(cluster, sentinels, timeout)
     return sentinels

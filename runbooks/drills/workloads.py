@@ -71,19 +71,13 @@ def deploy(
             client.V1Toleration(key=f"node.kubernetes.io/{taint}", operator="Exists", effect="NoExecute", toleration_seconds=toleration_seconds)
             for taint in ("not-ready", "unreachable")
         ]
-    template = client.V1PodTemplateSpec(
-        metadata=client.V1ObjectMeta(labels=labels, annotations=start_delay_annotations(start_delay)),
-        spec=client.V1PodSpec(
-            containers=[container(name, start_delay=start_delay)],
-            volumes=volumes,
-            tolerations=tolerations,
-            node_selector={"kubernetes.io/hostname": node} if node else None,  # pinned: e.g. a benchmark's full worker
-        ),
+    pod = client.V1PodSpec(
+        containers=[container(name, start_delay=start_delay)],
+        volumes=volumes,
+        tolerations=tolerations,
+        node_selector={"kubernetes.io/hostname": node} if node else None,  # pinned: e.g. a benchmark's full worker
     )
-    body = client.V1Deployment(
-        metadata=client.V1ObjectMeta(name=name, labels=labels),
-        spec=client.V1DeploymentSpec(replicas=replicas, selector=client.V1LabelSelector(match_labels=labels), template=template),
-    )
+    body = objects.deployment(name, replicas, pod, labels, annotations=start_delay_annotations(start_delay))
     ensure_namespace(cluster, namespace)
     return cluster.apps.create_namespaced_deployment(namespace, body)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
@@ -89,3 +90,18 @@ def delete_if_present(delete: Callable[..., object], *args: Any, **kwargs: Any) 
 def create_unless_exists(create: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     """`create(*args)`; False when the object exists already (409)."""
     return _tolerating(409, create, *args, **kwargs)[0]
+
+
+def deployment(
+    name: str, replicas: int, pod: client.V1PodSpec, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+) -> client.V1Deployment:
+    """A Deployment whose selector, pod labels and own labels are `labels` (default app=<name>)."""
+    labels = labels or {"app": name}
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name=name, labels=labels),
+        spec=client.V1DeploymentSpec(
+            replicas=replicas,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels, annotations=annotations), spec=pod),
+        ),
+    )
