@@ -69,7 +69,8 @@ def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None, tim
 
 
 def start_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """The same run, started in the background (a test can kill it); output goes to project/output.txt."""
+    """The same run, started in the background in a process group of its own (a test can kill the group,
+    as an operator's dying terminal would); output goes to project/output.txt."""
     command, environment = pytest_command(project, *args, env=env)
-    output = open(project / "output.txt", "w")  # noqa: SIM115 - closed when the child exits, by the caller's process end
-    return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True)
+    with open(project / "output.txt", "w") as output:  # the child holds its own copy of the descriptor
+        return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True)

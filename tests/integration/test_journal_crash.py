@@ -1,12 +1,14 @@
-"""The journal survives a SIGKILL mid-run (verifies as incomplete, renders, leaks nothing); a signed
-run's in-toto attestation verifies with our command and with securesystemslib, and an edited report
-fails both; the change-management options refuse what they must, in one line. No cluster needed:
-the steps only record evidence."""
+"""The journal survives a SIGKILL in the middle of a real drain on a real local cluster (it verifies as
+incomplete, renders, and leaks none of the credentials the steps saw); a signed run's in-toto
+attestation verifies with our command and with securesystemslib, and an edited report fails both; the
+change-management options refuse what they must, in one line. Only the kill needs a cluster: the
+other tests' steps only record evidence."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import html
 import json
 import os
 import secrets
@@ -20,21 +22,75 @@ import pytest
 
 from tests.integration.runbook_project import run_pytest, start_pytest, write_project
 
-FEATURE = """
+DRAIN = "I drain that worker anyway, giving up after 900 seconds"
+
+# The runbooks' own steps (the installed plugin) against the local cluster the run starts: a budget
+# that allows no disruption makes the drain retry its refused evictions (HTTP 429) until its timeout,
+# far beyond the kill, so the run is killed mid-drain whenever the test looks.
+KILLED = f"""
+@node_maintenance @destructive
 Feature: Node maintenance that is interrupted
+  Background:
+    Given the cluster under maintenance
+
   Scenario: A scenario that finished before the kill
-    When a step records the credentials it saw
+    When a step reads the canary Secret with kubectl and handles the canary token
     And a step skips what does not apply here
 
   Scenario: The operator's machine dies mid-drain
-    When a step records the credentials it saw
-    And I drain the worker, waiting for its pods to leave
-    Then the worker is empty
+    Given a deployment "db" with 2 replicas guarded by a disruption budget of at least 2 available
+    When a step reads the canary Secret with kubectl and handles the canary token
+    And I plan a drain of the worker running most of "db"
+    Then the plan names the disruption budget "db" as blocking
+    When {DRAIN}
+    Then the drain fails naming the disruption budget "db"
+    And the worker stays cordoned
+"""
+
+# The canaries are planted in the cluster by the run's first step (a Secret in namespace "canary"), then
+# seen the ways a runbook sees credentials: kubectl output, the API, a log line, a note, a table.
+KILLED_STEPS = """
+import base64, logging, os, pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pytest_bdd import when
+from runbooks.kube.commands import run_command
+
+TOKEN, JWT, PASSWORD_B64 = os.environ["CANARY_TOKEN"], os.environ["CANARY_JWT"], os.environ["CANARY_PASSWORD_B64"]
+PEM = "-----BEGIN PRIVATE KEY-----\\n" + os.environ["CANARY_PEM_BODY"] + "\\n-----END PRIVATE KEY-----"
+
+def plant(core):
+    secret = client.V1Secret(metadata=client.V1ObjectMeta(name="canary"), data={"password": PASSWORD_B64})
+    for create in (lambda: core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="canary"))),
+                   lambda: core.create_namespaced_secret("canary", secret)):
+        try:
+            create()
+        except ApiException as exc:
+            if exc.status != 409:  # planted by the first scenario already
+                raise
+
+@when("a step reads the canary Secret with kubectl and handles the canary token")
+def credentials(target, toolchain, evidence):
+    plant(target.core)
+    for fmt in ("yaml", "json"):
+        result = run_command([toolchain.kubernetes("kubectl"), "--kubeconfig", target.kubeconfig, "-n", "canary", "get", "secret", "canary", "-o", fmt])
+        evidence.command(f"kubectl get secret canary -o {fmt}", result)
+        print(result.stdout)
+        assert result.ok, result.stderr
+    password = base64.b64decode(target.core.read_namespaced_secret("canary", "canary").data["password"]).decode()
+    logging.getLogger("canary").warning("connecting with password %s and header Authorization: Bearer %s", password, TOKEN)
+    evidence.note("What the step saw", f"password {password}\\nAuthorization: Bearer {TOKEN}\\n{JWT}\\n{PEM}")
+    evidence.table("Credentials", [{"user": "ops", "token": TOKEN, "note": f"pw {password}"}])
+    evidence.change("file written", "/backups/etcd-snapshot.db", sha256="ab" * 32)
+
+@when("a step skips what does not apply here")
+def skips():
+    pytest.skip("this provider has no second worker to move the pods to")
 """
 
 STEPS = """
-import os, time, pytest
-from pytest_bdd import when, then
+import os, pytest
+from pytest_bdd import when
 from runbooks.kube.commands import CommandResult
 
 TOKEN, JWT, PASSWORD_B64 = os.environ["CANARY_TOKEN"], os.environ["CANARY_JWT"], os.environ["CANARY_PASSWORD_B64"]
@@ -48,20 +104,6 @@ def credentials(evidence):
     evidence.note("What the step saw", f"password {PASSWORD}\\nAuthorization: Bearer {TOKEN}\\n{JWT}\\n{PEM}")
     evidence.table("Credentials", [{"user": "ops", "token": TOKEN, "note": f"pw {PASSWORD}"}])
     evidence.change("file written", "/backups/etcd-snapshot.db", sha256="ab" * 32)
-
-@when("a step skips what does not apply here")
-def skips():
-    pytest.skip("this provider has no second worker to move the pods to")
-
-@when("I drain the worker, waiting for its pods to leave")
-def drain(evidence):
-    evidence.change("cordoned", "worker-1")
-    evidence.note("Draining", f"evicting pods from worker-1 as Authorization: Bearer {TOKEN}")
-    time.sleep(float(os.environ.get("DRAIN_SECONDS", "600")))
-
-@then("the worker is empty")
-def empty():
-    pass
 """
 
 
@@ -90,34 +132,83 @@ def _leaks(texts: dict[str, str], canaries: dict[str, str]) -> list[str]:
     return [f"{what} in {name}" for name, text in texts.items() for what, value in canaries.items() if value in text]
 
 
+def _records(journal: Path) -> list[dict[str, object]]:
+    """The journal's records so far (a line being written when it was read is left for the next read)."""
+    records = []
+    for line in journal.read_text().splitlines():
+        try:
+            records.append(json.loads(line).get("record") or {})
+        except ValueError:
+            break
+    return records
+
+
+def _evicting(records: list[dict[str, object]]) -> bool:
+    """The drain step has started and the API has refused at least one of its evictions (a budget's 429)."""
+    started = [i for i, r in enumerate(records) if r.get("type") == "step_start" and r.get("step") == DRAIN]
+    return bool(started) and any(
+        r.get("type") == "api" and str(r.get("path", "")).endswith("/eviction") and r.get("status") == 429 for r in records[started[0] :]
+    )
+
+
+def _processes_under(folder: Path) -> list[str]:
+    """Live processes whose command line names `folder` (the local cluster's components do)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(folder).encode() in cmdline and state not in ("Z", "X"):
+            found.append(proc.name + ": " + cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found
+
+
 def test_a_run_killed_mid_drain_leaves_a_journal_that_verifies_as_incomplete_and_renders(tmp_path: Path) -> None:
     env, canaries = _canaries()
-    project = write_project(tmp_path / "project", FEATURE, STEPS)
-    child = start_pytest(project, "--change-id=CHG-1042", "--approved-by=change-board", env=env)
+    runtime = tmp_path / "runtime"  # this run's local cluster lives here alone: the sweep below touches no other
+    env["KUBE_RUNBOOKS_RUNTIME"] = str(runtime)
+    project = write_project(tmp_path / "project", KILLED, KILLED_STEPS)
+    child = start_pytest(project, "--cluster=local", "--change-id=CHG-1042", "--approved-by=change-board", "-o", "junit_logging=all", env=env)
+    journal_path = None
     try:
-        deadline = time.monotonic() + 120
-        journal_path = None
+        deadline = time.monotonic() + 240  # cluster start (~5 s), the workloads, the plan, the first refusals
         while time.monotonic() < deadline:
             found = list((project / "reports").glob("*/journal.jsonl"))
-            if found and '"step_start"' in found[0].read_text() and "I drain the worker" in found[0].read_text():
+            if found and _evicting(_records(found[0])):
                 journal_path = found[0]
                 break
             assert child.poll() is None, (project / "output.txt").read_text()
             time.sleep(0.2)
         assert journal_path is not None, (project / "output.txt").read_text()
-        time.sleep(0.5)  # well inside the sleeping step
-        os.kill(child.pid, signal.SIGKILL)
+        os.killpg(child.pid, signal.SIGKILL)  # the operator's machine dies: pytest and everything in its group
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
         if child.poll() is None:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+        # The components die with pytest (PR_SET_PDEATHSIG); the sweep kills any that escaped and removes the folder.
+        deadline = time.monotonic() + 30
+        while _processes_under(runtime) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        down = subprocess.run(
+            [sys.executable, "-m", "runbooks.cluster", "down"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not _processes_under(runtime), _processes_under(runtime)
+    assert not runtime.exists() or not any(runtime.iterdir()), list(runtime.iterdir())
+
     run_dir = journal_path.parent
     assert journal_path.stat().st_mode & 0o777 == 0o600
     assert not (run_dir / "evidence.json").exists(), "the sidecar is written only by a finished run"
+    records = _records(journal_path)
+    assert records[-1].get("type") == "api" and records[-1].get("step") is not None, records[-1]  # killed within the drain, not after it
+    assert not any(r.get("type") == "step_end" and r.get("step") == DRAIN for r in records)
 
     verified = _evidence("verify", str(run_dir))
     assert verified.returncode == 3, verified.stdout + verified.stderr
-    assert 'incomplete: ended after the start of step "And I drain the worker, waiting for its pods to leave"' in verified.stdout, verified.stdout
+    assert f'incomplete: ended after the start of step "When {DRAIN}"' in verified.stdout, verified.stdout
     assert "TAMPERED" not in verified.stdout
 
     rendered = _evidence("render", str(run_dir))
@@ -126,13 +217,25 @@ def test_a_run_killed_mid_drain_leaves_a_journal_that_verifies_as_incomplete_and
     assert "INCOMPLETE" in page and "CHG-1042" in page and "change-board" in page
     assert "A scenario that finished before the kill — passed" not in page  # it was skipped by its second step
     assert "this provider has no second worker" in page and "('/" not in page
-    assert "I drain the worker, waiting for its pods to leave — interrupted" in page
-    assert "Then the worker is empty — not run" in page
-    assert "Nodes cordoned" in page and "worker-1" in page and "ab" * 32 in page  # the changes made, up to the kill
+    for step in (
+        'Given a deployment "db" with 2 replicas guarded by a disruption budget of at least 2 available — passed',
+        "When a step reads the canary Secret with kubectl and handles the canary token — passed",
+        'And I plan a drain of the worker running most of "db" — passed',
+        'Then the plan names the disruption budget "db" as blocking — passed',
+        f"When {DRAIN} — interrupted",
+        'Then the drain fails naming the disruption budget "db" — not run',
+        "And the worker stays cordoned — not run",
+    ):
+        assert html.escape(step) in page, step
+    assert "/eviction</td><td>429</td>" in page  # the refused evictions, as journalled while the drain ran
+    # The changes made up to the kill: the drain's cordon (a node PATCH the journal recorded as it was made) and a step's file.
+    assert "Objects modified (1)" in page and "<td>PATCH /api/v1/nodes/worker-" in page
+    assert "Files written" in page and "ab" * 32 in page
     assert "[REDACTED]" in page and "[REDACTED]" in journal_path.read_text()
 
     texts = {p.name: p.read_text(errors="replace") for p in (project / "reports").rglob("*") if p.is_file()}
     texts["terminal"] = (project / "output.txt").read_text() + verified.stdout + rendered.stdout
+    assert {"journal.jsonl", "report-from-journal.html"} <= set(texts)
     assert not _leaks(texts, canaries), _leaks(texts, canaries)
 
 
