@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
 from runbooks.kube import objects
+from runbooks.waiting import WaitTimeout, wait_for
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -284,28 +285,41 @@ class _Evictor:
         self.last_refusal: dict[str, str] = {}
 
     def remove(self, verdict: PodVerdict) -> str:
+        """Evict (or delete) one pod; a 429 is retried with backoff (0.1 s, doubling up to 2 s) until
+        the drain's deadline, and the error then quotes the budget's last refusal."""
         key = f"{verdict.namespace}/{verdict.name}"
         delete_options = client.V1DeleteOptions(grace_period_seconds=self.options.grace_period)
-        delay = 0.1
-        while True:
+
+        def removed() -> bool:
             try:
                 if verdict.action == "delete":
                     self.core.delete_namespaced_pod(verdict.name, verdict.namespace, body=delete_options)
                 else:
                     eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options)
                     self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction)
-                return key
+                return True
             except ApiException as exc:
                 if exc.status == 404:
-                    return key
+                    return True
                 if exc.status != 429:
                     raise DrainError(f"evicting {key} failed: HTTP {exc.status} {_message(exc)}") from exc
                 self.retries[key] = self.retries.get(key, 0) + 1
                 self.last_refusal[key] = _message(exc)
-                if time.monotonic() + delay > self.deadline:
-                    raise DrainBlockedError(f"{key} could not be evicted before the drain timed out: {_message(exc)}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                return False
+
+        try:
+            wait_for(
+                removed,
+                f"evicting {key}",
+                self.deadline - time.monotonic(),
+                "a PodDisruptionBudget refuses it",
+                interval=0.1,
+                backoff=2,
+                max_interval=2.0,
+            )
+        except WaitTimeout as exc:
+            raise DrainBlockedError(f"{key} could not be evicted before the drain timed out: {self.last_refusal[key]}") from exc
+        return key
 
 
 def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainResult:
@@ -355,24 +369,28 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
 
 
 def _wait_gone(cluster: Cluster, node: str, removed: list[PodVerdict], deadline: float, skip_after: float) -> None:
+    """Until the drain's deadline, wait for the removed pods to leave `node` (pods deleted longer ago
+    than `skip_after` seconds, when set, are not waited for)."""
     waiting = {(v.namespace, v.name) for v in removed}
-    delay = 0.05
-    while waiting:
+    if not waiting:
+        return
+
+    def gone() -> bool:
         present = {(p.metadata.namespace, p.metadata.name): p for p in pods_on_node(cluster, node)}
-        now = time.time()
+        now = time.time()  # the wall clock, as deletion timestamps are
         for key in list(waiting):
             pod = present.get(key)
             if pod is None:
                 waiting.discard(key)
             elif skip_after and pod.metadata.deletion_timestamp and now - pod.metadata.deletion_timestamp.timestamp() > skip_after:
                 waiting.discard(key)
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            names = ", ".join(f"{ns}/{name}" for ns, name in sorted(waiting))
-            raise DrainError(
-                f"timed out waiting for {names} to be deleted from {node}; the node stays cordoned. "
-                "A pod stuck Terminating means its kubelet is not confirming: check the node"
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        return not waiting
+
+    try:
+        wait_for(gone, f"the evicted pods leaving {node}", deadline - time.monotonic(), "check the node", interval=0.05, backoff=1.5, max_interval=0.5)
+    except WaitTimeout as exc:
+        names = ", ".join(f"{ns}/{name}" for ns, name in sorted(waiting))
+        raise DrainError(
+            f"timed out waiting for {names} to be deleted from {node}; the node stays cordoned. "
+            "A pod stuck Terminating means its kubelet is not confirming: check the node"
+        ) from exc

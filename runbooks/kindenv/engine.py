@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import capwrapper
 from runbooks.toolchain import cache
+from runbooks.waiting import WaitTimeout, wait_for
 
 Progress = Callable[[str], None]
 BRIDGE = os.environ.get("KUBE_RUNBOOKS_BRIDGE", "krb0")
@@ -194,14 +194,21 @@ def start_private_engine(layout: Layout, progress: Progress) -> Engine:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     engine = Engine(docker=docker_client(), host=f"unix://{layout.socket}", private=True, pid=process.pid, bridge=BRIDGE)
     layout.state.write_text(json.dumps(asdict(engine)))
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def running() -> None:
         if process.poll() is not None:
             raise ProviderUnavailableError(f"dockerd exited with code {process.returncode}: see {layout.log}")
-        if answers(engine.docker, engine.host):
-            return engine
-        time.sleep(0.5)
-    raise ProviderUnavailableError(f"dockerd did not answer within {START_TIMEOUT:.0f} s: see {layout.log}")
+
+    wait_for(
+        lambda: answers(engine.docker, engine.host),
+        f"dockerd answering on unix://{layout.socket}",
+        START_TIMEOUT,
+        f"see {layout.log}",
+        interval=0.5,
+        error=ProviderUnavailableError,
+        on_poll=running,
+    )
+    return engine
 
 
 # Debian packages the kind tier needs on the host: the engine, the rootfs builder, a C compiler for pause.
@@ -314,10 +321,9 @@ def _alive(pid: int) -> bool:
 
 
 def _stop(pid: int, timeout: float = 60.0) -> None:
+    """SIGTERM, and SIGKILL if the process is still alive `timeout` seconds later."""
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.3)
-    os.kill(pid, signal.SIGKILL)
+    try:
+        wait_for(lambda: not _alive(pid), f"process {pid} exiting after SIGTERM", timeout, "it gets SIGKILL", interval=0.3)
+    except WaitTimeout:
+        os.kill(pid, signal.SIGKILL)

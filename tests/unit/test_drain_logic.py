@@ -83,3 +83,12 @@ def test_a_budget_that_never_allows_times_out_with_a_clear_error() -> None:
     ev, _ = evictor([429], timeout=0.5)
     with pytest.raises(DrainBlockedError, match="could not be evicted before the drain timed out"):
         ev.remove(VERDICT)
+
+
+def test_the_429_retries_end_at_the_drain_deadline_and_quote_the_last_refusal() -> None:
+    ev, core = evictor([429], timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(DrainBlockedError, match=r"^ns/p could not be evicted before the drain timed out: scripted$"):
+        ev.remove(VERDICT)
+    assert time.monotonic() - started < 0.5 + 0.3  # backed off up to the deadline, not a full pause past it
+    assert core.calls >= 3 and ev.retries == {"ns/p": core.calls}  # 0.1 s, 0.2 s, then whatever was left

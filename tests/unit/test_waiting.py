@@ -11,7 +11,7 @@ import pytest
 
 from runbooks import waiting
 from runbooks.errors import BackupError, RunbookError
-from runbooks.waiting import wait_for
+from runbooks.waiting import WaitTimeout, wait_for
 
 
 @dataclass
@@ -106,3 +106,50 @@ def test_the_condition_is_checked_once_even_with_no_time_left(clock: FakeClock) 
     with pytest.raises(RunbookError, match="never did not happen within 0 s"):
         wait_for(never, "never", 0, "none")
     assert never.calls == 1 and clock.sleeps == []
+
+
+def test_the_pause_grows_by_the_backoff_factor_up_to_its_cap(clock: FakeClock) -> None:
+    condition = Condition(False, False, False, False, False, True)
+    elapsed = wait_for(condition, "the sixth poll", 10, "none", interval=0.1, backoff=2, max_interval=0.5)
+    assert clock.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5])  # doubled each time, never above the cap
+    assert elapsed == pytest.approx(1.7)
+
+
+def test_a_backoff_without_a_cap_keeps_growing(clock: FakeClock) -> None:
+    wait_for(Condition(False, False, False, True), "the fourth poll", 10, "none", interval=0.5, backoff=1.5)
+    assert clock.sleeps == pytest.approx([0.5, 0.75, 1.125])
+
+
+def test_the_last_pause_ends_at_the_deadline_and_the_condition_gets_a_last_poll_there(clock: FakeClock) -> None:
+    condition = Condition(False)
+    with pytest.raises(RunbookError, match="within 5 s"):
+        wait_for(condition, "never", 5, "none", interval=2)
+    # Polled at 0, 2, 4 and 5 s: the last pause is cut to the second left, not a full interval past the deadline.
+    assert clock.sleeps == pytest.approx([2, 2, 1]) and condition.calls == 4
+
+
+def test_the_default_timeout_error_can_be_told_from_the_conditions_own_errors(clock: FakeClock) -> None:
+    with pytest.raises(WaitTimeout) as raised:
+        wait_for(Condition(False), "never", 1, "none", interval=0.5)
+    assert isinstance(raised.value, RunbookError)  # callers that catch RunbookError still see it
+
+    def fails() -> bool:
+        raise BackupError("the condition's own failure")
+
+    with pytest.raises(BackupError) as own:
+        wait_for(fails, "never", 1, "none")
+    assert not isinstance(own.value, WaitTimeout)
+
+
+def test_on_poll_runs_before_every_poll_and_gives_up_by_raising(clock: FakeClock) -> None:
+    polls: list[int] = []
+    condition = Condition(False)
+
+    def exited() -> None:
+        polls.append(condition.calls)
+        if condition.calls == 2:
+            raise BackupError("the process exited")
+
+    with pytest.raises(BackupError, match="the process exited"):
+        wait_for(condition, "never", 10, "none", interval=0.5, on_poll=exited)
+    assert polls == [0, 1, 2] and condition.calls == 2  # before each poll; the third poll never ran

@@ -336,23 +336,30 @@ class LocalCluster(Cluster):
         return self.is_healthy(name)
 
     def _wait_healthy(self, name: str) -> None:
-        self._wait(lambda: self.is_healthy(name), f"{name} to report healthy", name)
+        self._wait(lambda: self.is_healthy(name), f"{name} reporting healthy", name)
 
     def _wait(self, predicate: Callable[[], bool], what: str, component: str | None = None) -> None:
-        deadline = time.monotonic() + self.config.start_timeout
-        delay = 0.05
-        while time.monotonic() < deadline:
-            if predicate():
-                return
+        """Wait `start_timeout` for `predicate`; give up at once when `component`'s process has exited."""
+
+        def still_running() -> None:
             process = self.processes.get(component) if component else None
             if process is not None and process.exit_code is not None:
                 raise ClusterStartError(
                     f"{component} exited with code {process.exit_code} while waiting for {what}; its log is {process.log_path}:\n{process.log_tail()}"
                 )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
-        hint = f"; see {self.processes[component].log_path}" if component in self.processes else ""
-        raise ClusterStartError(f"timed out after {self.config.start_timeout:.0f} s waiting for {what}{hint}")
+
+        look = f"see {self.processes[component].log_path}" if component in self.processes else f"see the logs in {self._layout.root / 'logs'}"
+        wait_for(
+            predicate,
+            f"local cluster: {what}",
+            self.config.start_timeout,
+            look,
+            interval=0.05,
+            backoff=1.5,
+            max_interval=0.5,
+            error=ClusterStartError,
+            on_poll=still_running,
+        )
 
     def etcd_server_version(self) -> str:
         access = self.etcd_access()
@@ -380,7 +387,7 @@ class LocalCluster(Cluster):
             return wanted <= ready
 
         try:
-            self._wait(all_ready, "every node to become Ready")
+            self._wait(all_ready, "every node becoming Ready")
         except ClusterStartError as exc:
             raise ClusterStartError(
                 f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, "
@@ -395,4 +402,4 @@ class LocalCluster(Cluster):
             except ApiException:
                 return False
 
-        self._wait(exists, "the default service account (created by kube-controller-manager)", "kube-controller-manager")
+        self._wait(exists, "kube-controller-manager creating the default service account", "kube-controller-manager")
