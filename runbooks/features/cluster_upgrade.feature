@@ -4,8 +4,11 @@ Feature: Upgrade the cluster one minor version: control plane first, then node b
   kube-scheduler; the kubelets follow, one node at a time: drain it, upgrade its kubelet and
   kube-proxy, uncordon it. One minor at a time, never skipping one, with an etcd snapshot taken
   before anything changes and the version skew policy checked after every step.
-  On the local cluster the control plane runs the real newer binaries; the kubelets are kwok's, so
-  "upgrading" one means its node reports the new kubelet and kube-proxy versions (the report says so).
+  On kind this is kubeadm's procedure, run on the nodes: `kubeadm upgrade plan` and `kubeadm upgrade
+  apply` on the control plane, `kubeadm upgrade node` on each drained worker, the new kubelet restarted
+  (every command is in the report). On the local cluster the control plane runs the real newer
+  binaries; the kubelets are kwok's, so "upgrading" one means its node reports the new kubelet and
+  kube-proxy versions (the report says so).
 
   Versions are named by their place among the pins (runbooks/toolchain/pins.toml): the cluster starts
   at the older pinned version and moves to the newer one.
