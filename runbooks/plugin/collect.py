@@ -34,8 +34,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFil
 
 def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
     """(feature file, scenario, parameters) of a pytest-bdd test, None for other tests."""
-    # pytest-bdd types the registry by its callable keys; an item without a `function` passes None, as it always has.
-    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))  # type: ignore[arg-type]
+    function = getattr(item, "function", None)
+    # Items that are not Python functions (doctests, other plugins' tests) have none: a weak-keyed
+    # registry cannot even be asked about None.
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
     if template is None:
         return None
     callspec = getattr(item, "callspec", None)

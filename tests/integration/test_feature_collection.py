@@ -42,3 +42,19 @@ def test_a_scenarios_binding_is_not_run_twice(tmp_path: Path) -> None:
     output = collect(tmp_path)
     assert "test_bound.py::test_the_api_answers_and_every_node_is_ready" in output
     assert "health.feature::" not in output and "1/2 tests collected (1 deselected)" in output
+
+
+def test_tests_that_are_not_functions_are_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    (tmp_path / "notes.txt").write_text(">>> 1 + 1\n2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--doctest-glob=*.txt", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "notes.txt::notes.txt" in done.stdout and "health.feature::" in done.stdout
