@@ -15,4 +15,11 @@ STEP_MODULES = (
     "runbooks.steps.volume_steps",
 )
 
-pytest_plugins = ["runbooks.plugin.core", "runbooks.plugin.gate", "runbooks.plugin.fixtures", "runbooks.plugin.collect", *STEP_MODULES]
+pytest_plugins = [
+    "runbooks.plugin.core",
+    "runbooks.plugin.gate",
+    "runbooks.plugin.fixtures",
+    "runbooks.plugin.collect",
+    "runbooks.plugin.targets",
+    *STEP_MODULES,
+]

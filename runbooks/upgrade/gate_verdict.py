@@ -16,7 +16,7 @@ from runbooks.upgrade.gate import CheckStatus, GateCheck, GateReport
 
 NO_GATE_SELECTED = (
     "no gate scenario was selected, so nothing was checked: select them with -m gate "
-    "(the gate's scenarios are tagged @gate in runbooks/features/pre_upgrade_gate.feature)"
+    "(the gate's scenarios are tagged @gate in runbooks/features/procedures/pre_upgrade_gate.feature)"
 )
 
 

@@ -15,7 +15,7 @@ from runbooks.errors import ClusterError, ProviderUnavailableError
 from runbooks.measure.cluster_health import node_health
 from tests.integration.runbook_project import run_pytest, write_project
 
-SMOKE = (Path(__file__).resolve().parents[2] / "runbooks" / "features" / "cluster_health.feature").read_text()
+SMOKE = (Path(__file__).resolve().parents[2] / "runbooks" / "features" / "procedures" / "cluster_health.feature").read_text()
 
 
 def test_connects_to_a_running_cluster_through_its_kubeconfig(local_cluster: LocalCluster) -> None:

@@ -48,7 +48,7 @@ def test_a_pinned_parameter_matches_only_version_words() -> None:
 
 def test_no_feature_writes_out_a_pinned_version() -> None:
     pinned = {str(OLDER), str(NEWER), OLDER.minor_line, NEWER.minor_line}
-    for feature in sorted(FEATURES.glob("*.feature")):
+    for feature in sorted(FEATURES.rglob("*.feature")):
         for number, line in enumerate(feature.read_text().splitlines(), 1):
             found = {p for p in pinned if re.search(rf"(?<![\d.]){re.escape(p)}(?![\d])", line)}
             exact = re.findall(r"\bv\d+\.\d+\.\d+\b", line)
