@@ -12,6 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The smallest operator repository: one feature file using only bundled steps.
+HEALTH_FEATURE = """\
+@smoke
+Feature: Our cluster is healthy
+  Scenario: The API answers and every node is Ready
+    Given the cluster under maintenance
+    Then the API server reports ready
+    And every node is Ready
+"""
+
 
 @dataclass(frozen=True)
 class Run:

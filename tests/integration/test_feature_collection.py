@@ -7,13 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FEATURE = """\
-@smoke
-Feature: Our cluster is healthy
-  Scenario: The API answers and every node is Ready
-    Given the cluster under maintenance
-    Then the API server reports ready
-"""
+from tests.integration.runbook_project import HEALTH_FEATURE
 
 
 def collect(repo: Path) -> str:
@@ -31,13 +25,13 @@ def collect(repo: Path) -> str:
 
 def test_feature_files_alone_are_collected(tmp_path: Path) -> None:
     (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    (tmp_path / "features" / "health.feature").write_text(HEALTH_FEATURE)
     assert "features/health.feature::test_the_api_answers_and_every_node_is_ready" in collect(tmp_path)
 
 
 def test_a_scenarios_binding_is_not_run_twice(tmp_path: Path) -> None:
     (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    (tmp_path / "features" / "health.feature").write_text(HEALTH_FEATURE)
     (tmp_path / "test_bound.py").write_text('from pytest_bdd import scenarios\n\nscenarios("features")\n')
     output = collect(tmp_path)
     assert "test_bound.py::test_the_api_answers_and_every_node_is_ready" in output
@@ -46,7 +40,7 @@ def test_a_scenarios_binding_is_not_run_twice(tmp_path: Path) -> None:
 
 def test_tests_that_are_not_functions_are_left_alone(tmp_path: Path) -> None:
     (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "health.feature").write_text(FEATURE)
+    (tmp_path / "features" / "health.feature").write_text(HEALTH_FEATURE)
     (tmp_path / "notes.txt").write_text(">>> 1 + 1\n2\n")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--doctest-glob=*.txt", str(tmp_path)],

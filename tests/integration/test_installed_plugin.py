@@ -8,21 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.runbook_project import HEALTH_FEATURE
 
-FEATURE = """\
-@smoke
-Feature: Our cluster is healthy
-  Scenario: The API answers and every node is Ready
-    Given the cluster under maintenance
-    Then the API server reports ready
-    And every node is Ready
-"""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -49,7 +41,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_directory_of_feature_files_runs_against_a_local_cluster(installed: Path, tmp_path: Path) -> None:
     repo = tmp_path / "ops-repo"
     (repo / "features").mkdir(parents=True)
-    (repo / "features" / "health.feature").write_text(textwrap.dedent(FEATURE))
+    (repo / "features" / "health.feature").write_text(HEALTH_FEATURE)
     done = run([str(installed / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", f"--html={repo / 'report.html'}", "--self-contained-html"], repo)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
