@@ -10,6 +10,7 @@ from kubernetes import client
 
 from runbooks.cluster.base import Cluster
 from runbooks.drills.workloads import deploy, ensure_namespace, ready_endpoints, wait_deployment_ready
+from runbooks.kube import objects
 from runbooks.waiting import wait_for
 
 WEBHOOK_PREFIX = "kube-runbooks-"
@@ -129,8 +130,13 @@ def create_crd_storing_an_unserved_version(cluster: Cluster, plural: str, object
 
 
 def _try_create(custom: client.CustomObjectsApi, plural: str, kind: str, name: str) -> bool:
-    custom.create_cluster_custom_object(
-        CRD_GROUP, "v1", plural, {"apiVersion": f"{CRD_GROUP}/v1", "kind": kind, "metadata": {"name": name}, "spec": {"size": 1}}
+    """One attempt; a 409 means an earlier attempt that timed out on our side did create it."""
+    objects.create_unless_exists(
+        custom.create_cluster_custom_object,
+        CRD_GROUP,
+        "v1",
+        plural,
+        {"apiVersion": f"{CRD_GROUP}/v1", "kind": kind, "metadata": {"name": name}, "spec": {"size": 1}},
     )
     return True
 
