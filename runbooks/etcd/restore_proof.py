@@ -34,7 +34,6 @@ from runbooks.kube.commands import CommandResult
 from runbooks.kube.raw import request_text
 from runbooks.kube.session import Session
 from runbooks.toolchain import Toolchain
-from runbooks.versions import Version
 from runbooks.waiting import wait_for
 
 SCRATCH_MEMBER = "restore-proof"
@@ -74,16 +73,6 @@ class ScratchControlPlane:
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.pid is not None]
-
-
-def apiserver_version_for(toolchain: Toolchain, live_version: str) -> str:
-    """The pinned kube-apiserver of the live server's minor (same bootstrap objects, same storage
-    versions); the newer pin for any other minor, since an API server reads what older ones stored."""
-    minor = Version.parse(live_version).minor_line
-    for pinned in toolchain.pins.kubernetes_versions:
-        if Version.parse(pinned).minor_line == minor:
-            return pinned
-    return toolchain.pins.kubernetes_newer
 
 
 def scratch_folders() -> list[Path]:

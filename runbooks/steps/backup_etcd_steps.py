@@ -125,7 +125,7 @@ def restore_off_cluster(
 ) -> None:
     """Restores the snapshot with etcdutl into a scratch data dir and serves it with a scratch etcd and kube-apiserver (127.0.0.1, free ports, own PKI)."""
     assert restore_run.snapshot is not None
-    version = restore_proof.apiserver_version_for(toolchain, target.version_api.get_code().git_version)
+    version = toolchain.pins.closest_kubernetes(target.version_api.get_code().git_version)
     scratch = etcd_proof.stack.enter_context(restore_proof.scratch_control_plane(toolchain, etcd_tools, restore_run.snapshot, version))
     etcd_proof.scratch, etcd_proof.scratch_root, etcd_proof.scratch_pids = scratch, scratch.root, scratch.pids()
     evidence.command("snapshot restore (scratch data dir)", scratch.restore)

@@ -80,3 +80,12 @@ def test_an_output_directory_is_checked_without_creating_it(tmp_path: Path) -> N
     with pytest.raises(OutputDirectoryError, match=r"^--snapshot-dir /proc/kube-runbooks is not writable \(.*\); pass a directory you can write to$"):
         writable_directory("--snapshot-dir", Path("/proc/kube-runbooks"))
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_a_copy_of_a_cluster_runs_the_pin_of_its_minor_else_the_newer_pin() -> None:
+    from runbooks.toolchain.pins import load_pins
+
+    pins = load_pins()
+    older, newer = pins.kubernetes_versions
+    assert pins.closest_kubernetes(older) == older and pins.closest_kubernetes(newer + "-gke.100") == newer
+    assert pins.closest_kubernetes("v1.20.0") == newer
