@@ -29,6 +29,7 @@ from runbooks.cluster.pki import generate_cluster_pki
 from runbooks.cluster.ports import free_ports
 from runbooks.cluster.process import ManagedProcess, stop_together
 from runbooks.etcd import inventory
+from runbooks.etcd.control_plane_restore import StageTiming
 from runbooks.etcd.snapshot import EtcdMember, EtcdTools, SnapshotError, restore_snapshot
 from runbooks.kube.commands import CommandResult
 from runbooks.kube.raw import request_text
@@ -45,17 +46,6 @@ class RestoreProofError(SnapshotError):
     """The scratch control plane on a restored snapshot could not be brought up."""
 
 
-@dataclass(frozen=True)
-class StageTime:
-    """One stage of the restore and how long it took (the RTO is their sum)."""
-
-    stage: str
-    seconds: float
-
-    def row(self) -> dict[str, object]:
-        return {"stage": self.stage, "seconds": round(self.seconds, 2)}
-
-
 @dataclass
 class ScratchControlPlane:
     """A scratch etcd on a restored snapshot and a kube-apiserver on top, reachable through `session`."""
@@ -65,7 +55,7 @@ class ScratchControlPlane:
     restore: CommandResult
     processes: list[ManagedProcess]
     session: Session
-    stages: list[StageTime] = field(default_factory=list)
+    stages: list[StageTiming] = field(default_factory=list)
 
     @property
     def rto_seconds(self) -> float:
@@ -150,7 +140,7 @@ def scratch_control_plane(toolchain: Toolchain, tools: EtcdTools, snapshot: Path
         started = time.monotonic()
         # A token of its own: the restored member is a new cluster, never a peer of the live one.
         restored = restore_snapshot(tools, snapshot, root / "etcd-data", member, cluster_token=f"kube-runbooks-proof-{root.name}")
-        stages = [StageTime("etcdutl snapshot restore into a scratch data dir", time.monotonic() - started)]
+        stages = [StageTiming("etcdutl snapshot restore into a scratch data dir", time.monotonic() - started)]
         processes = [
             ManagedProcess("etcd", components.etcd_args(toolchain.etcd(), layout, root / "etcd-data", name=SCRATCH_MEMBER), layout.log("etcd")),
             ManagedProcess(
@@ -162,7 +152,9 @@ def scratch_control_plane(toolchain: Toolchain, tools: EtcdTools, snapshot: Path
         state.write_owner(root, False, {p.name: p.pid for p in processes if p.pid is not None})
         admin = write_kubeconfig(layout.kubeconfig("admin"), layout.apiserver_url, pki.ca.cert, pki.admin.cert, pki.admin.key, "restore-proof", "admin")
         session = Session(admin)
-        stages.append(StageTime("scratch etcd and kube-apiserver ready", _wait("kube-apiserver /readyz", lambda: _healthy(session), processes, START_TIMEOUT)))
+        stages.append(
+            StageTiming("scratch etcd and kube-apiserver ready", _wait("kube-apiserver /readyz", lambda: _healthy(session), processes, START_TIMEOUT))
+        )
         yield ScratchControlPlane(root, kubernetes_version, restored, processes, session, stages)
     finally:
         if session is not None:

@@ -18,6 +18,7 @@ from runbooks.cluster import Cluster
 from runbooks.cluster.base import Capability
 from runbooks.etcd import inventory, preflight, restore_proof
 from runbooks.etcd import snapshot as etcd
+from runbooks.etcd.control_plane_restore import StageTiming
 from runbooks.evidence import Evidence
 from runbooks.plugin.output_dirs import writable_directory
 from runbooks.plugin.targets import OperatorTargets
@@ -144,7 +145,7 @@ def same_inventory(etcd_proof: EtcdProof, evidence: Evidence) -> None:
     """Checks the scratch API server lists every namespace and Deployment, and each resource's count, the live API listed around the save."""
     scratch, before, after = etcd_proof.scratch, etcd_proof.before, etcd_proof.after
     assert scratch is not None and before is not None and after is not None
-    scratch.stages.append(restore_proof.StageTime("every live group version served", restore_proof.wait_served(scratch, etcd_proof.resources)))
+    scratch.stages.append(StageTiming("every live group version served", restore_proof.wait_served(scratch, etcd_proof.resources)))
     restored = inventory.take_inventory(scratch.session.api, etcd_proof.resources)
     mismatches = inventory.compare(before, after, restored)
     evidence.table("Objects per resource: live and restored", inventory.count_rows(before, after, restored))

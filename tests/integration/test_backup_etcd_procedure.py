@@ -7,7 +7,6 @@ less, and bad inputs are one line naming the fix with nothing written."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from kubernetes import client
 
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.etcd import restore_proof
-from tests.integration.runbook_project import ROOT, Run, run_pytest, write_project
+from tests.integration.procedure_runs import run_as_existing, tables
+from tests.integration.runbook_project import ROOT, Run
 
 PROCEDURE = (ROOT / "runbooks" / "features" / "procedures" / "backup_etcd.feature").read_text()
 SAVE = "    And I save an etcd snapshot over TLS into the snapshot directory\n"
@@ -57,13 +57,7 @@ def etcd_options(cluster: LocalCluster, **override: str) -> list[str]:
 
 
 def run_procedure(tmp_path: Path, cluster: LocalCluster, *options: str, feature: str = PROCEDURE, steps: str = "") -> Run:
-    project = write_project(tmp_path / "project", feature, steps)
-    return run_pytest(project, "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", *options)
-
-
-def tables(run: Run) -> dict[str, Any]:
-    records = [e["record"] for e in json.loads((run.run_dir / "evidence.json").read_text())["records"]]
-    return {r["title"]: r["payload"] for r in records if r.get("type") == "evidence" and r.get("kind") == "table"}
+    return run_as_existing(tmp_path, cluster, feature, *options, steps=steps)
 
 
 def scratch_processes() -> list[str]:

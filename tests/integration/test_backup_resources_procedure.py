@@ -9,14 +9,14 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
 
 from runbooks.cluster.local import state
 from runbooks.cluster.local.provider import LocalCluster
-from tests.integration.runbook_project import ROOT, Run, run_pytest, write_project
+from tests.integration.procedure_runs import run_as_existing, tables
+from tests.integration.runbook_project import ROOT, Run
 
 PROCEDURE = (ROOT / "runbooks" / "features" / "procedures" / "backup_resources.feature").read_text()
 APPLY = "    When I apply the export into a fresh local cluster started for the proof, CRDs and namespaces first\n"
@@ -41,13 +41,7 @@ def configured(local_cluster: LocalCluster) -> Iterator[LocalCluster]:
 
 
 def run_procedure(tmp_path: Path, cluster: LocalCluster, *options: str, feature: str = PROCEDURE, steps: str = "") -> Run:
-    project = write_project(tmp_path / "project", feature, steps)
-    return run_pytest(project, "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", *options)
-
-
-def tables(run: Run) -> dict[str, Any]:
-    records = [e["record"] for e in json.loads((run.run_dir / "evidence.json").read_text())["records"]]
-    return {r["title"]: r["payload"] for r in records if r.get("type") == "evidence" and r.get("kind") == "table"}
+    return run_as_existing(tmp_path, cluster, feature, *options, steps=steps)
 
 
 def proof_clusters() -> list[Path]:
