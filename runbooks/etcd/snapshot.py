@@ -139,9 +139,11 @@ def status_argv(tools: EtcdTools, snapshot: Path) -> list[str]:
     return [str(tools.offline), "snapshot", "status", str(snapshot), "--write-out=json"]
 
 
-def restore_argv(tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdMember, bump_revision: int) -> list[str]:
+def restore_argv(tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdMember, bump_revision: int, cluster_token: str | None = None) -> list[str]:
     """`snapshot restore` into `data_dir` as `member`; a non-zero bump also marks it compacted,
-    which etcd requires together and which makes watchers of old revisions get "compacted"."""
+    which etcd requires together and which makes watchers of old revisions get "compacted". A
+    `cluster_token` gives the restored member a cluster identity of its own (a copy restored beside
+    the live cluster must never be mistaken for one of its members)."""
     if bump_revision < 0:
         raise SnapshotError(f"--bump-revision must be 0 or more, not {bump_revision}")
     if bump_revision and tools.version < FIRST_WITH_BUMP:
@@ -159,6 +161,8 @@ def restore_argv(tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdM
         f"--initial-cluster={member.initial_cluster}",
         f"--initial-advertise-peer-urls={','.join(member.peer_urls)}",
     ]
+    if cluster_token:
+        argv.append(f"--initial-cluster-token={cluster_token}")
     if bump_revision:
         argv += [f"--bump-revision={bump_revision}", "--mark-compacted"]
     return argv
@@ -284,13 +288,15 @@ def live_keys_at(etcdctl: Path, access: EtcdAccess, revision: int) -> tuple[int,
     return int(found["count"]), result
 
 
-def restore_snapshot(tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdMember, bump_revision: int = KUBERNETES_REVISION_BUMP) -> CommandResult:
+def restore_snapshot(
+    tools: EtcdTools, snapshot: Path, data_dir: Path, member: EtcdMember, bump_revision: int = KUBERNETES_REVISION_BUMP, cluster_token: str | None = None
+) -> CommandResult:
     """Restore into a NEW data dir; a refused restore leaves nothing behind and raises SnapshotRefusedError."""
     if data_dir.exists():
         raise SnapshotError(f"{data_dir} already exists; restore into a new, empty data dir so the live one stays untouched")
     if not snapshot.is_file():
         raise SnapshotError(f"there is no snapshot file {snapshot}")
-    result = run_command(restore_argv(tools, snapshot, data_dir, member, bump_revision), timeout=600)
+    result = run_command(restore_argv(tools, snapshot, data_dir, member, bump_revision, cluster_token), timeout=600)
     if not result.ok:
         # etcdutl creates the target before it checks the hash; a half-made dir must not be mistaken for a restore.
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -323,3 +329,23 @@ def flip_bytes(source: Path, damaged: Path, offset: int, count: int = 64) -> Pat
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return damaged
+
+
+def checksum_path(snapshot: Path) -> Path:
+    return snapshot.with_name(snapshot.name + ".sha256")
+
+
+def write_checksum(saved: SavedSnapshot) -> Path:
+    """`<snapshot>.sha256` beside the snapshot, in sha256sum's format (`sha256sum -c` checks it), 0600
+    like the snapshot and never overwritten."""
+    path = checksum_path(saved.path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SNAPSHOT_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{saved.sha256}  {saved.path.name}\n")
+    return path
+
+
+def checksum_matches(snapshot: Path) -> tuple[str, str]:
+    """(the digest the .sha256 file records, the snapshot's digest now), for the caller to compare."""
+    recorded = checksum_path(snapshot).read_text().split()[0]
+    return recorded, sha256_of(snapshot)

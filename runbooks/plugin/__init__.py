@@ -4,6 +4,7 @@ brings its options, fixtures and every step definition to any pytest run, so a r
 """
 
 STEP_MODULES = (
+    "runbooks.steps.backup_etcd_steps",
     "runbooks.steps.cluster_steps",
     "runbooks.steps.cluster_upgrade_steps",
     "runbooks.steps.etcd_backup_steps",

@@ -33,6 +33,13 @@ class Pins:
             raise ToolchainError(f"Kubernetes {chosen} is not pinned: clusters run {' or '.join(self.kubernetes_versions)} (change {PIN_FILE} to pin another)")
         return chosen
 
+    def closest_kubernetes(self, live_version: str) -> str:
+        """The pin of a live cluster's minor, to serve or hold a copy of its state with the same built-in
+        objects and storage versions; the newer pin for any other minor (an API server reads what older
+        ones stored)."""
+        minor = Version.parse(live_version).minor_line
+        return next((pin for pin in self.kubernetes_versions if Version.parse(pin).minor_line == minor), self.kubernetes_newer)
+
 
 def load_pins(path: Path = PIN_FILE) -> Pins:
     """Load and validate the pin file; a bad pin is a toolchain error naming the file and key."""
