@@ -12,6 +12,7 @@ import pytest
 
 from runbooks.cluster.local import state
 from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
+from runbooks.waiting import wait_for
 
 
 def alive(pid: int) -> bool:
@@ -76,9 +77,8 @@ def test_children_die_with_a_killed_owner(tmp_path: Path) -> None:
         time.sleep(60)
     """)
     parent = subprocess.Popen([sys.executable, "-c", owner])
-    deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The owner imports the library first: seconds on a loaded 2-core machine, so the bound is generous.
+    wait_for(pid_file.exists, "the owner writing its child's pid", 120, "see the owner's stderr", interval=0.05, last_seen=parent.poll)
     child = int(pid_file.read_text())
     assert alive(child)
     parent.kill()
