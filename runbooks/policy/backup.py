@@ -117,6 +117,9 @@ PER_CLUSTER_OBJECTS = {
     # --endpoint-reconciler-type=none do not).
     ("", "endpoints", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
     ("discovery.k8s.io", "endpointslices", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
+    # kind's is 10.96.0.0/16, ours 10.96.0.0/12: applied across, it fails as immutable; a restore's
+    # API server creates its own from its flags.
+    ("networking.k8s.io", "servicecidrs", "*", "kubernetes"): "created by kube-apiserver from its own --service-cluster-ip-range, immutable",
 }
 # Labels by which a controller marks objects it derives from others (and rewrites at will).
 MANAGED_BY_CONTROLLER = {
