@@ -197,3 +197,10 @@ def test_semantic_diff_names_missing_extra_and_changed_fields() -> None:
 def test_identical_configurations_have_an_empty_diff() -> None:
     key = ObjectKey("", "configmaps", "shop", "a")
     assert policy.semantic_diff({key: {"data": {"x": "1"}}}, {key: {"data": {"x": "1"}}}) == []
+
+
+def test_cluster_info_loses_the_signatures_of_this_clusters_bootstrap_tokens_only() -> None:
+    info = {"metadata": {"name": "cluster-info", "namespace": "kube-public"}, "data": {"kubeconfig": "k", "jws-kubeconfig-abcdef": "sig"}}
+    assert policy.strip(CONFIGMAPS, info)["data"] == {"kubeconfig": "k"}
+    elsewhere = {"metadata": {"name": "cluster-info", "namespace": "shop"}, "data": {"jws-kubeconfig-abcdef": "sig"}}
+    assert policy.strip(CONFIGMAPS, elsewhere)["data"] == {"jws-kubeconfig-abcdef": "sig"}
