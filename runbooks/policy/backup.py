@@ -41,6 +41,8 @@ CONTROLLER_ANNOTATIONS = (
 )
 JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 TOKEN_VOLUME_PREFIX = "kube-api-access-"
+CLUSTER_INFO = ("kube-public", "cluster-info")  # kubeadm's discovery ConfigMap
+JWS_PREFIX = "jws-kubeconfig-"
 
 
 @dataclass(frozen=True, order=True)
@@ -117,6 +119,9 @@ PER_CLUSTER_OBJECTS = {
     # --endpoint-reconciler-type=none do not).
     ("", "endpoints", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
     ("discovery.k8s.io", "endpointslices", "default", "kubernetes"): "kube-apiserver's own addresses, kept by its endpoint reconciler",
+    # kind's is 10.96.0.0/16, ours 10.96.0.0/12: applied across, it fails as immutable; a restore's
+    # API server creates its own from its flags.
+    ("networking.k8s.io", "servicecidrs", "*", "kubernetes"): "created by kube-apiserver from its own --service-cluster-ip-range, immutable",
 }
 # Labels by which a controller marks objects it derives from others (and rewrites at will).
 MANAGED_BY_CONTROLLER = {
@@ -198,6 +203,12 @@ def strip(resource: ResourceType, obj: Obj) -> Obj:
         _strip_job(((spec.get("jobTemplate") or {}).get("spec")) or {})
     elif kind == ("", "persistentvolumeclaims"):
         spec.pop("volumeName", None)
+    elif kind == ("", "configmaps") and (meta.get("namespace"), meta.get("name")) == CLUSTER_INFO:
+        # kube-controller-manager's bootstrapsigner signs cluster-info once per bootstrap token of this
+        # cluster; the tokens are not backed up, so the target cluster's signer drops these keys.
+        data = clean.get("data") or {}
+        for key in [k for k in data if k.startswith(JWS_PREFIX)]:
+            del data[key]
     return clean
 
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runbooks.cluster.local.provider import LocalCluster
+from runbooks.cluster import Cluster
 from tests.integration.runbook_project import Run, run_pytest, write_project
 
 
-def run_as_existing(tmp_path: Path, cluster: LocalCluster, feature: str, *options: str, steps: str = "") -> Run:
+def run_as_existing(tmp_path: Path, cluster: Cluster, feature: str, *options: str, steps: str = "") -> Run:
     project = write_project(tmp_path / "project", feature, steps)
     return run_pytest(project, "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", *options)
 

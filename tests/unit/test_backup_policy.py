@@ -14,6 +14,7 @@ SERVICES = ResourceType("", "v1", "services", "Service", True, in_get_all=True)
 PODS = ResourceType("", "v1", "pods", "Pod", True, in_get_all=True)
 JOBS = ResourceType("batch", "v1", "jobs", "Job", True, in_get_all=True)
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment", True, in_get_all=True)
+SERVICE_CIDRS = ResourceType("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", False)
 SECRETS = ResourceType("", "v1", "secrets", "Secret", True)
 ENDPOINTS = ResourceType("", "v1", "endpoints", "Endpoints", True)
 ENDPOINT_SLICES = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
@@ -107,6 +108,7 @@ def test_job_loses_its_generated_selector_unless_the_author_chose_it() -> None:
         (ENDPOINTS, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "endpoint reconciler"),
         (ENDPOINT_SLICES, {"metadata": {"name": "kubernetes", "namespace": "default"}}, "endpoint reconciler"),
         (SECRETS, {"metadata": {"name": "t", "namespace": "a"}, "type": "kubernetes.io/service-account-token"}, "signed by this cluster"),
+        (SERVICE_CIDRS, {"metadata": {"name": "kubernetes"}}, "--service-cluster-ip-range"),
         (PODS, {"metadata": {"name": "web-1", "namespace": "a", "ownerReferences": [{"kind": "ReplicaSet", "controller": True}]}}, "ReplicaSet"),
         (
             ENDPOINTS,
@@ -129,6 +131,7 @@ def test_per_cluster_and_derived_objects_are_skipped_with_a_reason(resource: Res
         (ENDPOINTS, {"metadata": {"name": "external-db", "namespace": "a"}}),  # hand-made, for a selector-less Service
         (ENDPOINTS, {"metadata": {"name": "kubernetes", "namespace": "shop"}}),
         (ENDPOINT_SLICES, {"metadata": {"name": "kubernetes-manual", "namespace": "default"}}),
+        (SERVICE_CIDRS, {"metadata": {"name": "extra-range"}}),
         (PODS, {"metadata": {"name": "bare", "namespace": "a", "ownerReferences": [{"kind": "Thing", "controller": False}]}}),
     ],
 )
@@ -194,3 +197,10 @@ def test_semantic_diff_names_missing_extra_and_changed_fields() -> None:
 def test_identical_configurations_have_an_empty_diff() -> None:
     key = ObjectKey("", "configmaps", "shop", "a")
     assert policy.semantic_diff({key: {"data": {"x": "1"}}}, {key: {"data": {"x": "1"}}}) == []
+
+
+def test_cluster_info_loses_the_signatures_of_this_clusters_bootstrap_tokens_only() -> None:
+    info = {"metadata": {"name": "cluster-info", "namespace": "kube-public"}, "data": {"kubeconfig": "k", "jws-kubeconfig-abcdef": "sig"}}
+    assert policy.strip(CONFIGMAPS, info)["data"] == {"kubeconfig": "k"}
+    elsewhere = {"metadata": {"name": "cluster-info", "namespace": "shop"}, "data": {"jws-kubeconfig-abcdef": "sig"}}
+    assert policy.strip(CONFIGMAPS, elsewhere)["data"] == {"jws-kubeconfig-abcdef": "sig"}
