@@ -57,17 +57,26 @@ def the_node(target: Cluster, operator_targets: OperatorTargets, evidence: Evide
     )
 )
 def guarded_on_node(
-    target: Cluster, maintain: MaintainRun, scenario_namespace: Callable[[str, str], str], plan_mode: bool, name: str, replicas: int, minimum: int
+    target: Cluster,
+    maintain: MaintainRun,
+    scenario_namespace: Callable[[str, str], str],
+    plan_mode: bool,
+    evidence: Evidence,
+    name: str,
+    replicas: int,
+    minimum: int,
 ) -> None:
     """Creates, in a namespace of the scenario's own, deployment NAME whose REPLICAS pods prefer the node
     under maintenance, guarded by a budget of MINIMUM available, and waits until it is ready (so the
     procedure moves real pods even on a cluster the run created)."""
+    if plan_mode:  # a dry-run namespace holds nothing: the plan is made from what really runs on the node
+        evidence.note("Plan", f"would create deployment {name} ({replicas} replicas preferring {maintain.node}) in a namespace of its own")
+        return
     namespace = scenario_namespace("maintain", RUNBOOK)
     maintain.namespaces.append(namespace)
     node_workload.deploy_on_node(target, namespace, name, replicas, maintain.node)
     workloads.guard_with_budget(target, namespace, name, minimum)
-    if not plan_mode:  # under --plan the creations were dry runs: there is nothing to wait for
-        workloads.wait_deployment_ready(target, namespace, name)
+    workloads.wait_deployment_ready(target, namespace, name)
 
 
 @when("I check the node under maintenance before cordoning it")
