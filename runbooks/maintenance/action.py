@@ -20,6 +20,8 @@ class MaintenanceError(RunbookError):
 
 
 class Kind(str, enum.Enum):
+    """Who does the maintenance: the report says which, because only a command leaves a transcript."""
+
     COMMAND = "the operator's --maintenance-command, run on this machine"
     PROMPT = "the operator, prompted at their terminal"
     REBOOT = "the provider's reboot of the node"
@@ -27,6 +29,8 @@ class Kind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Action:
+    """The maintenance chosen before the cordon, so --plan can report it and a refusal comes before any change."""
+
     kind: Kind
     command: str | None  # the template with {node} filled in
     expect_reboot: bool
@@ -59,8 +63,10 @@ def run(action: Action, node: str, timeout: float) -> CommandResult:
     """Run the operator's command through /bin/sh (it is a shell line: `&&`, pipes, ssh quoting) within
     `timeout`; a non-zero exit is a MaintenanceError saying the node stays cordoned and how to resume."""
     assert action.command is not None
-    result = run_command(["/bin/sh", "-c", action.command], timeout=timeout)
-    return result
+    try:
+        return run_command(["/bin/sh", "-c", action.command], timeout=timeout)
+    except RunbookError as exc:  # it hung past the timeout
+        raise MaintenanceError(f"{exc}; {node} stays cordoned and drained: re-run the same command to resume") from exc
 
 
 def failure(result: CommandResult, node: str) -> MaintenanceError:

@@ -132,6 +132,17 @@ def after(cluster: Cluster, node: str, entries: list[Entry], evicted_at: dict[st
     return rows
 
 
+def replacements_placed(cluster: Cluster, entries: list[Entry]) -> bool:
+    """Whether every pod of the controllers whose pods were on the node is bound to a node: until then a
+    replacement that tolerates the cordon may still land on it."""
+    controllers = {(e.namespace, e.controller) for e in entries if e.controller != "-"}
+    for namespace in {ns for ns, _ in controllers}:
+        for pod in cluster.core.list_namespaced_pod(namespace).items:
+            if (namespace, _controller(pod)) in controllers and not pod.spec.node_name and not pod.metadata.deletion_timestamp:
+                return False
+    return True
+
+
 def _controller(pod: client.V1Pod) -> str:
     ref = next((r for r in pod.metadata.owner_references or [] if r.controller), None)
     return f"{ref.kind}/{ref.name}" if ref else "-"

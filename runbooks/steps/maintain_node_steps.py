@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from runbooks import plan
+from runbooks import plan, waiting
 from runbooks.cluster import Cluster
 from runbooks.drain import engine as drain
 from runbooks.drills import node_workload, workloads
@@ -37,7 +37,6 @@ class MaintainRun:
     facts_before: NodeFacts | None = None
     action: maintenance.Action | None = None
     result: drain.DrainResult | None = None
-    namespaces: list[str] = field(default_factory=list)
 
 
 @given("the node under maintenance", target_fixture="maintain")
@@ -73,7 +72,6 @@ def guarded_on_node(
         evidence.note("Plan", f"would create deployment {name} ({replicas} replicas preferring {maintain.node}) in a namespace of its own")
         return
     namespace = scenario_namespace("maintain", RUNBOOK)
-    maintain.namespaces.append(namespace)
     node_workload.deploy_on_node(target, namespace, name, replicas, maintain.node)
     workloads.guard_with_budget(target, namespace, name, minimum)
     workloads.wait_deployment_ready(target, namespace, name)
@@ -116,7 +114,7 @@ def cordon_claimed(target: Cluster, maintain: MaintainRun, operator_targets: Ope
     maintain.cordon, claim = ownership.cordon_as(target, maintain.node, operator_targets.run_id, operator_targets.operator)
     terminal.say(f"{maintain.node}: {maintain.cordon.value}")
     evidence.note("Cordon", f"{maintain.node}: {maintain.cordon.value}" + (f" ({ownership.ANNOTATION}={claim.to_json()})" if claim else ""))
-    if maintain.cordon is ownership.Cordon.CORDONED:
+    if maintain.cordon is ownership.Cordon.CORDONED and not target.dry_run:  # a dry-run patch changed nothing
         evidence.change("cordoned", maintain.node, detail=f"claimed by run {operator_targets.run_id}")
 
 
@@ -134,6 +132,10 @@ def drain_it(target: Cluster, maintain: MaintainRun, terminal: Terminal, evidenc
 def emptied(target: Cluster, maintain: MaintainRun, evidence: Evidence) -> None:
     """Checks no pod a drain removes is on the node, neither an original nor one that came back because it tolerates the cordon."""
     plan.skip_effect("plan mode: no pod was evicted, the node was not maintained")
+    try:  # a replacement that tolerates the cordon may not be bound yet; a workload short of room never is
+        waiting.wait_for(lambda: ledger.replacements_placed(target, maintain.entries), "the replacements being scheduled", 30, "-")
+    except waiting.WaitTimeout:
+        pass  # the availability check at the end names what is missing
     left = drain.left_behind(target, maintain.node)
     evidence.table(f"Pods left on {maintain.node}", [{"pod": key, "why": why} for key, why in left.items()] or [{"pod": "none"}])
     assert not left, f"{maintain.node} is not empty, it stays cordoned: " + "; ".join(f"{k} ({w})" for k, w in left.items())
