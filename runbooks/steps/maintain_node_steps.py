@@ -40,14 +40,20 @@ class MaintainRun:
 
 
 @given("the node under maintenance", target_fixture="maintain")
-def the_node(target: Cluster, operator_targets: OperatorTargets, evidence: Evidence) -> MaintainRun:
-    """Takes the node named by --node (on a cluster the run created: the first schedulable worker); an
-    unknown node, or a control-plane node without --allow-control-plane, stops here with nothing changed."""
+def the_node(target: Cluster, operator_targets: OperatorTargets, terminal: Terminal, evidence: Evidence) -> MaintainRun:
+    """Takes the node named by --node (on a cluster the run created: the first schedulable worker) and the
+    maintenance to do to it; an unknown node, or a control-plane node without --allow-control-plane, stops
+    here, and so does an existing cluster with no --maintenance-command and no terminal: nothing is changed yet."""
     node = operator_targets.required("--node", operator_targets.node, lambda: node_state.first_worker(target), "the node to cordon, drain and maintain")
     check_target(target, node, operator_targets.allow_control_plane)
+    action = maintenance.choose(
+        target, node, operator_targets.maintenance_command, operator_targets.expect_reboot, not operator_targets.on_existing, terminal.ask is not None
+    )
+    if action is None:
+        pytest.skip("this procedure needs --maintenance-command on --cluster existing without a terminal: what to run on the node while it is drained")
     options = drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, timeout=operator_targets.maintenance_timeout)
     evidence.note("Node under maintenance", f"{node} (run {operator_targets.run_id}, operator {operator_targets.operator})")
-    return MaintainRun(node, options)
+    return MaintainRun(node, options, action=action)
 
 
 @given(
@@ -78,19 +84,14 @@ def guarded_on_node(
 
 
 @when("I check the node under maintenance before cordoning it")
-def check_node(target: Cluster, maintain: MaintainRun, operator_targets: OperatorTargets, terminal: Terminal, evidence: Evidence) -> None:
+def check_node(target: Cluster, maintain: MaintainRun, evidence: Evidence) -> None:
     """Checks the node and the cluster, plans the drain, records the eviction ledger's first half and the
     maintenance this run will do (under --plan, that is the plan)."""
     claim = ownership.claim_of(target, maintain.node)
     maintain.check = preflight(target, maintain.node, maintain.options, resuming=claim is not None)
     maintain.entries = ledger.before(target, maintain.check.plan)
     maintain.facts_before = NodeFacts.of(target.get_node(maintain.node))
-    created = not operator_targets.on_existing
-    maintain.action = maintenance.choose(
-        target, maintain.node, operator_targets.maintenance_command, operator_targets.expect_reboot, created, terminal.ask is not None
-    )
-    if maintain.action is None:
-        pytest.skip("this procedure needs --maintenance-command on --cluster existing without a terminal: what to run on the node while it is drained")
+    assert maintain.action is not None
     if claim is not None:
         evidence.note("Resuming", f"{maintain.node} carries the cordon of run {claim.run_id} by {claim.operator}: this run finishes that maintenance")
     evidence.table(f"Preflight of {maintain.node}", maintain.check.rows() or [{"finding": "none", "detail and fix": "node Ready, API ready, no blocker"}])

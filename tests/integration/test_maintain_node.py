@@ -122,6 +122,20 @@ def test_bad_targets_are_one_line_errors_that_change_nothing(cluster: LocalClust
     assert state_of(cluster) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(("--maintenance-command=true",), "--node"), ((f"--node={NODE}",), "--maintenance-command")],
+)
+def test_a_missing_target_on_existing_skips_naming_the_option_and_changes_nothing(
+    cluster: LocalCluster, tmp_path: Path, args: tuple[str, ...], option: str
+) -> None:
+    before = state_of(cluster)
+    run = run_bundled(tmp_path, *existing(cluster, *args))
+    assert run.returncode == 0 and "1 skipped" in run.output, run.output
+    assert f"this procedure needs {option} on --cluster existing" in run.output
+    assert state_of(cluster) == before
+
+
 def test_a_failing_command_leaves_the_node_cordoned_and_a_rerun_finishes(cluster: LocalCluster, tmp_path: Path) -> None:
     failed = run_bundled(tmp_path / "first", *existing(cluster, f"--node={NODE}", "--maintenance-command=echo disk full on {node} >&2; exit 3"))
     assert failed.returncode == 1, failed.output
