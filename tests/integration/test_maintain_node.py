@@ -72,9 +72,13 @@ def page(run: Run) -> str:
 
 
 def all_available(cluster: LocalCluster) -> list[str]:
-    """Deployments that are short of their desired replicas (none, when no pod was lost)."""
+    """Deployments that are short of their desired replicas (none, when no pod was lost); a finished run's
+    scenario namespace, being deleted, is not counted."""
+    active = {n.metadata.name for n in cluster.core.list_namespace().items if n.status.phase == "Active"}
     short = []
     for d in cluster.apps.list_deployment_for_all_namespaces().items:
+        if d.metadata.namespace not in active:
+            continue
         state = ledger.availability(cluster, ledger.Workload("Deployment", d.metadata.namespace, d.metadata.name))
         if state is not None and not state.ok:
             short.append(str(state.workload))
