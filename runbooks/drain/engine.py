@@ -4,6 +4,12 @@ Eviction goes through the policy/v1 Eviction API so PodDisruptionBudgets are res
 means a budget forbids the eviction right now, and is retried with backoff until the drain's
 timeout; the error then names the budget and states that the node stays cordoned (nothing is
 lost: the pods are still running). 404 means the pod is already gone.
+
+Two facts a drain must face that a simulated kubelet hides: a pod that tolerates every taint is
+recreated onto the node just cordoned (the cordon is only a NoSchedule taint), so the plan flags
+such pods and the result lists what came back; and a pod with finalizers stays Terminating after
+its kubelet is done until whoever owns the finalizers removes them, so a drain that times out
+names those pods and their finalizers.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +30,8 @@ from runbooks.kube import objects
 from runbooks.waiting import WaitTimeout, wait_for
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+ALREADY_TERMINATING = "already terminating"
+CORDON_TAINT = "node.kubernetes.io/unschedulable"  # what the node controller taints a cordoned node with (NoSchedule)
 
 
 class DrainError(RunbookError):
@@ -99,6 +108,8 @@ class DrainResult:
     seconds: float
     dry_run: bool
     pdb_waits: dict[str, int] = field(default_factory=dict)  # pod -> 429 answers it got
+    evicted_at: dict[str, float] = field(default_factory=dict)  # pod -> wall-clock time its eviction was admitted
+    returned: tuple[str, ...] = ()  # pods a controller put back on the cordoned node (they tolerate the cordon)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -108,6 +119,7 @@ class DrainResult:
             "429 retries": self.retries,
             "seconds": round(self.seconds, 2),
             "dry run": "yes" if self.dry_run else "no",
+            "recreated on the node": ", ".join(self.returned) or "none",
         }
 
 
@@ -150,7 +162,7 @@ def classify(pod: client.V1Pod, options: DrainOptions) -> PodVerdict:
 
     remove = "delete" if options.disable_eviction else "evict"
     if meta.deletion_timestamp:
-        return verdict("skip", "already terminating")
+        return verdict("skip", ALREADY_TERMINATING)
     if (meta.annotations or {}).get(MIRROR_ANNOTATION):
         return verdict("skip", "mirror pod of a static pod: only its kubelet can remove it")
     if status and status.phase in ("Succeeded", "Failed"):
@@ -169,6 +181,19 @@ def classify(pod: client.V1Pod, options: DrainOptions) -> PodVerdict:
     return verdict(remove, "unmanaged (--force)" if controller is None else "managed by a controller")
 
 
+def tolerates_cordon(pod: client.V1Pod) -> bool:
+    """Whether the pod tolerates the cordon's NoSchedule taint, so the scheduler may put it (or its
+    replacement) back onto the cordoned node: `operator: Exists` without a key tolerates every taint."""
+    for toleration in pod.spec.tolerations or []:
+        if toleration.effect not in (None, "", "NoSchedule"):
+            continue
+        if toleration.key in (None, "") and toleration.operator == "Exists":
+            return True
+        if toleration.key == CORDON_TAINT and toleration.operator in ("Exists", None, "Equal"):
+            return True
+    return False
+
+
 def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainPlan:
     """Predict what a drain would do and what would block it, changing nothing."""
     cluster.get_node(node)  # an unknown node fails here, listing the real ones
@@ -178,7 +203,7 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
     leaving = {(v.namespace, v.name) for v in verdicts if v.action == "evict"}
     pod_by_key = {(p.metadata.namespace, p.metadata.name): p for p in pods}
     for pdb in cluster.policy.list_pod_disruption_budget_for_all_namespaces().items:
-        covered = [key for key in leaving if key[0] == pdb.metadata.namespace and _selects(pdb, pod_by_key[key])]
+        covered = [key for key in leaving if key[0] == pdb.metadata.namespace and selects(pdb, pod_by_key[key])]
         if not covered:
             continue
         allowed = (pdb.status.disruptions_allowed if pdb.status else 0) or 0
@@ -205,12 +230,23 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
             if claim and _claim_is_local(cluster, key[0], claim.claim_name, node):
                 blockers.append(Blocker("local PersistentVolume", f"{key[0]}/{claim.claim_name}", f"bound to a volume on {node}: the pod cannot run elsewhere"))
     for verdict in verdicts:
+        pod = pod_by_key[(verdict.namespace, verdict.name)]
+        if verdict.action in ("evict", "delete") and not verdict.owner.startswith("DaemonSet/") and tolerates_cordon(pod):
+            blockers.append(
+                Blocker(
+                    "tolerates the cordon",
+                    f"{verdict.namespace}/{verdict.name}",
+                    f"tolerates every taint, so {verdict.owner if verdict.owner != '-' else 'it'} can be scheduled back onto the cordoned {node}: "
+                    "drop the blanket toleration (tolerations: [{operator: Exists}]) or keep it off this node with an affinity",
+                    blocks=False,
+                )
+            )
         if verdict.action == "refuse":
             blockers.append(Blocker("filter", f"{verdict.namespace}/{verdict.name}", verdict.reason))
     return DrainPlan(node, verdicts, tuple(blockers))
 
 
-def _selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
+def selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:
     selector = pdb.spec.selector
     if selector is None:
         return False
@@ -277,12 +313,14 @@ def _message(exc: ApiException) -> str:
 class _Evictor:
     """Evicts one pod, retrying while a PodDisruptionBudget answers 429."""
 
-    def __init__(self, cluster: Cluster, options: DrainOptions, deadline: float) -> None:
+    def __init__(self, cluster: Cluster, options: DrainOptions, deadline: float, say: Callable[[str], None] = lambda line: None) -> None:
         self.core = cluster.core
         self.options = options
         self.deadline = deadline
+        self.say = say
         self.retries: dict[str, int] = {}
         self.last_refusal: dict[str, str] = {}
+        self.admitted: dict[str, float] = {}  # wall clock, as the replacements' timestamps are
 
     def remove(self, verdict: PodVerdict) -> str:
         """Evict (or delete) one pod; a 429 is retried with backoff (0.1 s, doubling up to 2 s) until
@@ -297,6 +335,7 @@ class _Evictor:
                 else:
                     eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=verdict.name, namespace=verdict.namespace), delete_options=delete_options)
                     self.core.create_namespaced_pod_eviction(verdict.name, verdict.namespace, eviction)
+                self.admitted[key] = time.time()
                 return True
             except ApiException as exc:
                 if exc.status == 404:
@@ -305,6 +344,8 @@ class _Evictor:
                     raise DrainError(f"evicting {key} failed: HTTP {exc.status} {_message(exc)}") from exc
                 self.retries[key] = self.retries.get(key, 0) + 1
                 self.last_refusal[key] = _message(exc)
+                if self.retries[key] == 1:  # once per pod: the retries themselves are in the API record
+                    self.say(f"{key} waits: {self.last_refusal[key]}")
                 return False
 
         try:
@@ -322,13 +363,15 @@ class _Evictor:
         return key
 
 
-def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions()) -> DrainResult:
+def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions(), progress: Callable[[str], None] | None = None) -> DrainResult:
     """Cordon `node` and evict its pods as `kubectl drain` does; wait until they are gone (not when the
     cluster's writes are dry runs, under --plan: the API admitted every eviction and removed no pod).
+    `progress` hears one line per pod as it is evicted, held by a budget, or gone, as kubectl prints them.
 
     On failure the node stays cordoned and the pods that were not evicted keep running: the
     error says which and why, and `uncordon` returns the node to service.
     """
+    say = progress or (lambda line: None)
     started = time.monotonic()
     deadline = started + options.timeout
     plan = plan_drain(cluster, node, options)
@@ -337,14 +380,17 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         listing = "; ".join(f"{v.namespace}/{v.name}: {v.reason}" for v in refused)
         raise DrainBlockedError(f"cannot drain {node}, nothing was changed: {listing}")
     cordon(cluster, node)
-    evictor = _Evictor(cluster, options, deadline)
+    evictor = _Evictor(cluster, options, deadline, say)
     removing = plan.to_remove
+    before = {f"{v.namespace}/{v.name}" for v in plan.verdicts}
     evicted: list[str] = []
     failures: list[str] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(options.parallelism, len(removing) or 1))) as pool:
         for future in concurrent.futures.as_completed([pool.submit(evictor.remove, v) for v in removing]):
             try:
-                evicted.append(future.result())
+                key = future.result()
+                evicted.append(key)
+                say(f"{'deleted' if options.disable_eviction else 'evicted'} {key} ({len(evicted)}/{len(removing)})")
             except DrainError as exc:
                 failures.append(str(exc))
     if failures:
@@ -355,8 +401,12 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
             f"{node} stays cordoned; {len(evicted)} pods were evicted, the others still run. "
             "Fix the budget (or scale the workload) and drain again, or uncordon the node."
         )
+    returned: tuple[str, ...] = ()
     if not cluster.dry_run:  # a dry-run eviction removes nothing: there is nothing to wait for
-        _wait_gone(cluster, node, [v for v in removing], deadline, options.skip_wait_for_delete_timeout)
+        # Pods already Terminating (an interrupted drain's, or held by finalizers) are waited for too, as kubectl does.
+        terminating = [v for v in plan.verdicts if v.reason == ALREADY_TERMINATING]
+        _wait_gone(cluster, node, [*removing, *terminating], deadline, options.skip_wait_for_delete_timeout, say)
+        returned = tuple(sorted(_newcomers(cluster, node, before)))
     return DrainResult(
         node=node,
         evicted=tuple(sorted(evicted)),
@@ -365,13 +415,49 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         seconds=time.monotonic() - started,
         dry_run=cluster.dry_run,
         pdb_waits=dict(evictor.retries),
+        evicted_at={k: v for k, v in evictor.admitted.items() if k in evicted},
+        returned=returned,
     )
 
 
-def _wait_gone(cluster: Cluster, node: str, removed: list[PodVerdict], deadline: float, skip_after: float) -> None:
+def left_behind(cluster: Cluster, node: str) -> dict[str, str]:
+    """Pods still on `node` that a drain would have removed (DaemonSet and mirror pods belong there),
+    each with why it is there: Terminating (held by what), or running again because it tolerates the cordon."""
+    left: dict[str, str] = {}
+    for pod in pods_on_node(cluster, node):
+        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        if pod.metadata.deletion_timestamp:
+            left[key] = stuck_terminating([pod])
+            continue
+        verdict = classify(pod, DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, force=True))
+        if verdict.action == "skip":
+            continue
+        tolerates = (
+            " and tolerates the cordon (tolerations: [{operator: Exists}]): drop that toleration or keep it off this node" if tolerates_cordon(pod) else ""
+        )
+        left[key] = f"running, owner {verdict.owner}{tolerates}"
+    return left
+
+
+def _newcomers(cluster: Cluster, node: str, before: set[str]) -> list[str]:
+    """Pods on the cordoned node that were not there when the drain began and that a drain would
+    remove (DaemonSet and mirror pods belong there): replacements that tolerate the cordon."""
+    found = []
+    for pod in pods_on_node(cluster, node):
+        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        if key in before or pod.metadata.deletion_timestamp:
+            continue
+        if classify(pod, DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, force=True)).action == "skip":
+            continue
+        found.append(key)
+    return found
+
+
+def _wait_gone(cluster: Cluster, node: str, removed: list[PodVerdict], deadline: float, skip_after: float, say: Callable[[str], None]) -> None:
     """Until the drain's deadline, wait for the removed pods to leave `node` (pods deleted longer ago
     than `skip_after` seconds, when set, are not waited for)."""
     waiting = {(v.namespace, v.name) for v in removed}
+    last: dict[tuple[str, str], client.V1Pod] = {}
     if not waiting:
         return
 
@@ -382,15 +468,35 @@ def _wait_gone(cluster: Cluster, node: str, removed: list[PodVerdict], deadline:
             pod = present.get(key)
             if pod is None:
                 waiting.discard(key)
-            elif skip_after and pod.metadata.deletion_timestamp and now - pod.metadata.deletion_timestamp.timestamp() > skip_after:
+                say(f"{key[0]}/{key[1]} is gone from {node}")
+                continue
+            last[key] = pod
+            if skip_after and pod.metadata.deletion_timestamp and now - pod.metadata.deletion_timestamp.timestamp() > skip_after:
                 waiting.discard(key)
         return not waiting
 
     try:
         wait_for(gone, f"the evicted pods leaving {node}", deadline - time.monotonic(), "check the node", interval=0.05, backoff=1.5, max_interval=0.5)
     except WaitTimeout as exc:
-        names = ", ".join(f"{ns}/{name}" for ns, name in sorted(waiting))
         raise DrainError(
-            f"timed out waiting for {names} to be deleted from {node}; the node stays cordoned. "
-            "A pod stuck Terminating means its kubelet is not confirming: check the node"
+            f"timed out waiting for pods to leave {node}; the node stays cordoned: {stuck_terminating([last[k] for k in sorted(waiting) if k in last])}"
         ) from exc
+
+
+def stuck_terminating(pods: list[client.V1Pod]) -> str:
+    """Why each pod is still there: held by its finalizers (whose owners must remove them), or
+    Terminating with none (its kubelet has not confirmed the containers stopped), or not deleted yet."""
+    reasons = []
+    for pod in pods:
+        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        finalizers = pod.metadata.finalizers or []
+        if pod.metadata.deletion_timestamp is None:
+            reasons.append(f"{key} is not being deleted yet")
+        elif finalizers:
+            reasons.append(
+                f"{key} is Terminating, held by its finalizers {', '.join(finalizers)}: the controller that owns them must remove them "
+                f'(if it is gone: kubectl patch pod -n {pod.metadata.namespace} {pod.metadata.name} --type=merge -p \'{{"metadata":{{"finalizers":null}}}}\')'
+            )
+        else:
+            reasons.append(f"{key} is Terminating with no finalizer: its kubelet has not confirmed its containers stopped, check the node")
+    return "; ".join(reasons) or "the pods' state could not be read"

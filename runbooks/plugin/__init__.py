@@ -8,6 +8,7 @@ STEP_MODULES = (
     "runbooks.steps.cluster_steps",
     "runbooks.steps.cluster_upgrade_steps",
     "runbooks.steps.etcd_backup_steps",
+    "runbooks.steps.maintain_node_steps",
     "runbooks.steps.node_maintenance_steps",
     "runbooks.steps.pod_network_steps",
     "runbooks.steps.resource_backup_steps",

@@ -444,6 +444,12 @@ def run_directory(config: pytest.Config) -> Path | None:
     return _plugin(config).directory
 
 
+def run_identity(config: pytest.Config) -> tuple[str, str]:
+    """(run id, operator as user@host): what a procedure writes on what it claims (a node's cordon)."""
+    run = _plugin(config).run
+    return run.run_id, run.operator
+
+
 def cluster_started(config: pytest.Config, cluster: Cluster) -> None:
     _plugin(config).cluster_started(cluster)
 

@@ -11,7 +11,10 @@ not ours to do. (`--snapshot-dir` is the gate's option, runbooks/plugin/gate.py;
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import TypeVar
 
 import pytest
 
+from runbooks.evidence import redact
 from runbooks.plugin import evidence as evidence_plugin
 
 T = TypeVar("T")
@@ -46,6 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help=f"how long the drain, the maintenance and the node's return may each take (default {DEFAULT_MAINTENANCE_TIMEOUT:.0f})",
     )
+    group.addoption(
+        "--expect-reboot",
+        action="store_true",
+        help="the --maintenance-command reboots the node: wait for a new status.nodeInfo.bootID and prove it in the report",
+    )
     group.addoption("--backup-dir", default=None, metavar="DIR", help="where @backup_resources and @backup_volumes write their exports")
 
 
@@ -58,6 +67,9 @@ class OperatorTargets:
     allow_control_plane: bool
     maintenance_command: str | None
     maintenance_timeout: float
+    expect_reboot: bool
+    run_id: str
+    operator: str
     snapshot_dir: Path | None
     backup_dir: Path | None
     run_directory: Path
@@ -84,6 +96,7 @@ class OperatorTargets:
 def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
     opts = request.config.option
     run_dir = evidence_plugin.run_directory(request.config)
+    run_id, operator = evidence_plugin.run_identity(request.config)
     if run_dir is None:
         run_dir = Path(tempfile.mkdtemp(prefix="kube-runbooks-run-"))
     return OperatorTargets(
@@ -92,7 +105,42 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         allow_control_plane=bool(opts.allow_control_plane),
         maintenance_command=opts.maintenance_command,
         maintenance_timeout=float(opts.maintenance_timeout),
+        expect_reboot=bool(opts.expect_reboot),
+        run_id=run_id,
+        operator=operator,
         snapshot_dir=Path(opts.snapshot_dir).expanduser() if opts.snapshot_dir else None,
         backup_dir=Path(opts.backup_dir).expanduser() if opts.backup_dir else None,
         run_directory=run_dir,
     )
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The operator's terminal while a procedure runs: progress lines as they happen (pytest would
+    show captured output only on failure) and, when one is attached, a question to the operator."""
+
+    say: Callable[[str], None]
+    ask: Callable[[str], str] | None  # None: no terminal (CI, a pipe), nobody to ask
+
+
+@pytest.fixture(scope="session")
+def terminal(request: pytest.FixtureRequest) -> Terminal:
+    config = request.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    lock = threading.Lock()  # drains report from worker threads
+
+    def lifted() -> contextlib.AbstractContextManager[None]:
+        return capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            with lock, lifted():
+                reporter.write_line(f"[procedure] {redact.text(line)}")  # the terminal is evidence too: it may be logged
+
+    def ask(question: str) -> str:
+        with lock, lifted():
+            return input(f"\n[procedure] {question} ")
+
+    interactive = sys.__stdin__ is not None and sys.__stdin__.isatty()
+    return Terminal(say, ask if interactive else None)

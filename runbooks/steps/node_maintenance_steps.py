@@ -12,7 +12,7 @@ from pytest_bdd import given, parsers, then, when
 from runbooks import waiting
 from runbooks.cluster import Cluster
 from runbooks.drain import engine as drain
-from runbooks.drills import workloads
+from runbooks.drills import node_workload, workloads
 from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.errors import RunbookError
 from runbooks.evidence import Evidence
@@ -189,11 +189,60 @@ def still_ready(target: Cluster, name: str, count: int) -> None:
 
 @then("only daemonset pods remain on it")
 def only_daemonsets(target: Cluster, maintenance: Maintenance, evidence: Evidence) -> None:
-    """Checks only pods owned by a DaemonSet are left on the drained worker."""
-    left = drain.pods_on_node(target, maintenance.node)
-    evidence.table(f"Pods left on {maintenance.node}", [{"pod": p.metadata.name, "owner": drain.classify(p, drain.DrainOptions()).owner} for p in left])
-    others = [p.metadata.name for p in left if not any(r.kind == "DaemonSet" for r in p.metadata.owner_references or [])]
-    assert not others, f"still on {maintenance.node}: {others}"
+    """Checks no pod a drain removes is left on the drained worker (DaemonSet and mirror pods belong there)."""
+    left = drain.left_behind(target, maintenance.node)
+    evidence.table(f"Pods left on {maintenance.node}", [{"pod": key, "why": why} for key, why in left.items()] or [{"pod": "none"}])
+    assert not left, f"still on {maintenance.node}: {left}"
+
+
+@given(parsers.parse('a deployment "{name}" with {replicas:d} replica that tolerates every taint and may only run on a worker'))
+def tolerate_all(target: Cluster, maintenance: Maintenance, name: str, replicas: int) -> None:
+    """Creates deployment NAME whose pods tolerate every taint (operator Exists) and must run on the first worker, and waits until it is ready."""
+    node_workload.deploy_on_node(target, NS, name, replicas, node_state.first_worker(target), required=True, tolerate_all=True)
+    workloads.wait_deployment_ready(target, NS, name)
+
+
+@given(parsers.parse('a deployment "{name}" with {replicas:d} replica whose pods carry the finalizer "{finalizer}"'))
+def with_finalizer(target: Cluster, name: str, replicas: int, finalizer: str) -> None:
+    """Creates deployment NAME whose pods carry FINALIZER (they stay Terminating until it is removed), preferring the first worker."""
+    node_workload.deploy_on_node(target, NS, name, replicas, node_state.first_worker(target), finalizer=finalizer)
+    workloads.wait_deployment_ready(target, NS, name)
+
+
+@then(parsers.parse('the plan flags the pods of "{app}" as tolerating the cordon'))
+def plan_flags_tolerating(maintenance: Maintenance, app: str) -> None:
+    """Checks the drain plan names every pod of APP as one that tolerates the cordon (a risk, not a blocker)."""
+    assert maintenance.plan is not None
+    flagged = [b for b in maintenance.plan.blockers if b.kind == "tolerates the cordon" and b.subject.startswith(f"{NS}/{app}-")]
+    assert flagged and not any(b.blocks for b in flagged), maintenance.plan.blocker_rows()
+
+
+@then(parsers.parse('a pod of "{app}" is back on it, named as tolerating the cordon'))
+def came_back(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str) -> None:
+    """Checks the post-drain check finds APP's replacement on the cordoned worker and says it tolerates the cordon."""
+    found: dict[str, str] = {}
+
+    def back() -> bool:
+        found.update(drain.left_behind(target, maintenance.node))
+        return any(k.startswith(f"{NS}/{app}-") and "tolerates the cordon" in why for k, why in found.items())
+
+    waiting.wait_for(back, f"a replacement of {app} on {maintenance.node}", 60, "the pods tolerate the cordon: the scheduler should have put it back")
+    evidence.table(f"Pods left on {maintenance.node}", [{"pod": key, "why": why} for key, why in found.items()])
+
+
+@then(parsers.parse('the drain fails naming a pod of "{app}" Terminating with the finalizer "{finalizer}"'))
+def failed_on_finalizer(maintenance: Maintenance, app: str, finalizer: str) -> None:
+    """Checks the drain failed naming APP's pod as Terminating and held by FINALIZER."""
+    assert maintenance.error is not None, "the drain finished although a pod is held by a finalizer"
+    message = str(maintenance.error)
+    assert f"{NS}/{app}-" in message and "is Terminating, held by its finalizers" in message and finalizer in message, message
+
+
+@when(parsers.parse('the finalizer "{finalizer}" is removed from the pods of "{app}"'))
+def remove_finalizer(target: Cluster, evidence: Evidence, finalizer: str, app: str) -> None:
+    """Removes FINALIZER from every pod of APP, as the controller owning it would."""
+    released = node_workload.release_finalizer(target, NS, f"app={app}", finalizer)
+    evidence.note("Finalizer removed", f"{finalizer} removed from {', '.join(released) or 'no pod'}")
 
 
 @then(parsers.parse('"{name}" never had fewer than {minimum:d} available replicas'))

@@ -3,6 +3,7 @@ operator runs kube-runbooks, so tests can inspect every file the run writes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,3 +85,37 @@ def start_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -
     command, environment = pytest_command(project, *args, env=env)
     with open(project / "output.txt", "w") as output:  # the child holds its own copy of the descriptor
         return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def bundled_command(workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of an operator's `python -m runbooks ARGS` (the bundled runbooks),
+    its reports in workdir/reports."""
+    reports = workdir / "reports"
+    command = [sys.executable, "-m", "runbooks", f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={workdir / 'tmp'}", *args]
+    return command, {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def run_bundled(workdir: Path, *args: str, timeout: float = 900) -> Run:
+    command, environment = bundled_command(workdir, *args)
+    workdir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
+    return Run(done.returncode, done.stdout + done.stderr, workdir / "reports")
+
+
+def start_bundled(workdir: Path, *args: str) -> subprocess.Popen[str]:
+    """The same run in the background, in a process group of its own; output goes to workdir/output.txt."""
+    command, environment = bundled_command(workdir, *args)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "output.txt", "w") as output:
+        return subprocess.Popen(command, cwd=workdir, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def journal_records(journal: Path) -> list[dict[str, object]]:
+    """The journal's records so far (a line being written when it was read is left for the next read)."""
+    records = []
+    for line in journal.read_text().splitlines():
+        try:
+            records.append(json.loads(line).get("record") or {})
+        except ValueError:
+            break
+    return records

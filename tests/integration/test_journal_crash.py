@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.runbook_project import run_pytest, start_pytest, write_project
+from tests.integration.runbook_project import journal_records, run_pytest, start_pytest, write_project
 
 DRAIN = "I drain that worker anyway, giving up after 900 seconds"
 
@@ -132,17 +132,6 @@ def _leaks(texts: dict[str, str], canaries: dict[str, str]) -> list[str]:
     return [f"{what} in {name}" for name, text in texts.items() for what, value in canaries.items() if value in text]
 
 
-def _records(journal: Path) -> list[dict[str, object]]:
-    """The journal's records so far (a line being written when it was read is left for the next read)."""
-    records = []
-    for line in journal.read_text().splitlines():
-        try:
-            records.append(json.loads(line).get("record") or {})
-        except ValueError:
-            break
-    return records
-
-
 def _evicting(records: list[dict[str, object]]) -> bool:
     """The drain step has started and the API has refused at least one of its evictions (a budget's 429)."""
     started = [i for i, r in enumerate(records) if r.get("type") == "step_start" and r.get("step") == DRAIN]
@@ -176,7 +165,7 @@ def test_a_run_killed_mid_drain_leaves_a_journal_that_verifies_as_incomplete_and
         deadline = time.monotonic() + 240  # cluster start (~5 s), the workloads, the plan, the first refusals
         while time.monotonic() < deadline:
             found = list((project / "reports").glob("*/journal.jsonl"))
-            if found and _evicting(_records(found[0])):
+            if found and _evicting(journal_records(found[0])):
                 journal_path = found[0]
                 break
             assert child.poll() is None, (project / "output.txt").read_text()
@@ -202,7 +191,7 @@ def test_a_run_killed_mid_drain_leaves_a_journal_that_verifies_as_incomplete_and
     run_dir = journal_path.parent
     assert journal_path.stat().st_mode & 0o777 == 0o600
     assert not (run_dir / "evidence.json").exists(), "the sidecar is written only by a finished run"
-    records = _records(journal_path)
+    records = journal_records(journal_path)
     assert records[-1].get("type") == "api" and records[-1].get("step") is not None, records[-1]  # killed within the drain, not after it
     assert not any(r.get("type") == "step_end" and r.get("step") == DRAIN for r in records)
 

@@ -26,7 +26,7 @@ LAYERS: list[list[str]] = [
     ["policy"],
     ["measure", "drills"],
     ["drain", "etcd", "backup", "strategies"],
-    ["upgrade"],
+    ["upgrade", "maintenance"],
     ["evidence"],
     ["plugin"],
     ["steps", "features", "", "__main__"],  # "": runbooks/__init__.py

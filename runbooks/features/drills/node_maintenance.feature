@@ -38,3 +38,20 @@ Feature: Take a worker out for OS maintenance
     Then the drain fails naming the disruption budget "db"
     And the worker stays cordoned
     And "db" still has 2 ready replicas
+
+  Scenario: A pod that tolerates every taint comes back onto the cordoned worker, and the check after the drain says so
+    Given a deployment "anywhere" with 1 replica that tolerates every taint and may only run on a worker
+    When I plan a drain of the worker running most of "anywhere"
+    Then the plan flags the pods of "anywhere" as tolerating the cordon
+    When I cordon and drain that worker, ignoring daemonsets and deleting emptyDir data
+    Then a pod of "anywhere" is back on it, named as tolerating the cordon
+
+  Scenario: A pod held by a finalizer stays Terminating, and the drain names it and its finalizer
+    Given a deployment "held" with 1 replica whose pods carry the finalizer "kube-runbooks.io/hold"
+    When I plan a drain of the worker running most of "held"
+    And I drain that worker anyway, giving up after 5 seconds
+    Then the drain fails naming a pod of "held" Terminating with the finalizer "kube-runbooks.io/hold"
+    And the worker stays cordoned
+    When the finalizer "kube-runbooks.io/hold" is removed from the pods of "held"
+    And I drain that worker again, ignoring daemonsets and forcing unmanaged pods
+    Then only daemonset pods remain on it
