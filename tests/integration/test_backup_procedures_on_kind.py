@@ -1,30 +1,22 @@
 """Both backup procedures against a kind cluster reached as `--cluster existing`: its kubeconfig, and
 kubeadm's etcd certificates copied out of the control-plane node as the --etcd-* options, so the code
-path is the operator's on a kubeadm cluster. Opt-in (KUBE_RUNBOOKS_KIND_IT=1, under the kind lock):
-it boots a kind cluster, minutes on 2 cores."""
+path is the operator's on a kubeadm cluster. The kind tier selects it
+(`-m kind`); the kind cluster is shared with the other kind-tier tests (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runbooks.cluster.kind.provider import KindCluster, KindClusterConfig
+from runbooks.cluster.kind.provider import KindCluster
 from runbooks.etcd import restore_proof
 from tests.integration.procedure_runs import run_as_existing, tables
 from tests.integration.runbook_project import ROOT
 
 FEATURES = ROOT / "runbooks" / "features" / "procedures"
 
-pytestmark = pytest.mark.skipif(os.environ.get("KUBE_RUNBOOKS_KIND_IT") != "1", reason="opt-in: KUBE_RUNBOOKS_KIND_IT=1 (boots a kind cluster)")
-
-
-@pytest.fixture(scope="module")
-def kind_cluster() -> Iterator[KindCluster]:
-    with KindCluster(KindClusterConfig(workers=1, name="backups-it")) as started:
-        yield started  # type: ignore[misc]
+pytestmark = pytest.mark.kind
 
 
 def etcd_options(cluster: KindCluster) -> list[str]:

@@ -7,28 +7,16 @@ from __future__ import annotations
 
 import html
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runbooks.cluster import create_cluster
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
-from runbooks.kindenv import engine as engines
 from runbooks.maintenance import ownership
 from tests.integration.runbook_project import run_bundled
 
 pytestmark = pytest.mark.kind
-
-
-@pytest.fixture(scope="module")
-def kind_cluster() -> Iterator[KindCluster]:
-    reason = engines.why_not()
-    if reason is not None:
-        pytest.skip(f"no Docker engine for kind here: {reason}")
-    with create_cluster("kind", workers=2, name="maintain-kind") as started:
-        yield started  # type: ignore[misc]
 
 
 def test_the_operators_command_reboots_the_kind_node_and_the_report_proves_it(kind_cluster: KindCluster, tmp_path: Path) -> None:
