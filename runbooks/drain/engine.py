@@ -193,9 +193,14 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
             unhealthy = [k[1] for k in covered if not objects.is_ready(pod_by_key[k])]
             if unhealthy and allowed == 0:
                 blockers.append(Blocker("unhealthy pod", name, f"IfHealthyBudget keeps unready pods {', '.join(unhealthy)} from eviction"))
+    owners: dict[tuple[str, str, str], tuple[str, int] | None] = {}  # one read per owner, not per pod: a node holds many replicas of one
     for key in sorted(leaving):
         pod = pod_by_key[key]
-        owner = _replica_owner(cluster, pod)
+        ref = next((r for r in pod.metadata.owner_references or [] if r.controller), None)
+        owner_key = (key[0], ref.kind, ref.name) if ref is not None else (key[0], "", key[1])
+        if owner_key not in owners:
+            owners[owner_key] = _replica_owner(cluster, pod)
+        owner = owners[owner_key]
         if owner is not None and owner[1] == 1:
             blockers.append(
                 Blocker("single replica", f"{key[0]}/{owner[0]}", "its only replica is on this node: it will be unavailable until rescheduled", blocks=False)

@@ -48,3 +48,11 @@ def test_apiserver_points_at_exactly_one_etcd(all_args: dict[str, list[str]]) ->
 def test_controllers_run_without_leader_election(all_args: dict[str, list[str]]) -> None:
     for name in ("kube-controller-manager", "kube-scheduler"):
         assert "--leader-elect=false" in all_args[name]
+
+
+def test_kwok_plays_one_node_or_the_shared_label(layout: components.Layout) -> None:
+    own = components.kwok_args(Path("/bin/true"), layout, 40, "worker-1")
+    shared = components.kwok_args(Path("/bin/true"), layout, 40, None, "kube-runbooks.io/kubelet=shared")
+    assert "--manage-single-node=worker-1" in own
+    assert "--manage-nodes-with-label-selector=kube-runbooks.io/kubelet=shared" in shared
+    assert not any(a.startswith("--manage-single-node") for a in shared)

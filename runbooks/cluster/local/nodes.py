@@ -46,7 +46,7 @@ def own_kubelet_nodes(workers: int, own: int) -> list[str]:
     return [f"worker-{index}" for index in range(1, min(workers, own) + 1)]
 
 
-def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False) -> client.V1Node:
+def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False, max_pods: int = 110) -> client.V1Node:
     """A Node as a kubelet of `kubelet_version` registers it and first reports it (status is accepted
     on create for nodes): Ready from the start, so kwok only has to take over its Lease, not write
     a status per node, which was half of a 1,000-node start."""
@@ -74,8 +74,8 @@ def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False) ->
         ),
         spec=client.V1NodeSpec(taints=taints),
         status=client.V1NodeStatus(
-            allocatable=ALLOCATABLE,
-            capacity=ALLOCATABLE,
+            allocatable={**ALLOCATABLE, "pods": str(max_pods)},
+            capacity={**ALLOCATABLE, "pods": str(max_pods)},
             conditions=[
                 client.V1NodeCondition(
                     type=kind, status=status, reason=reason, message="kwok plays this node's kubelet", last_heartbeat_time=now, last_transition_time=now

@@ -57,6 +57,7 @@ class LocalClusterConfig:
     # The first `own_kubelets` workers get a kwok process each, so that a runbook can cut one node's
     # power (power_off_node); every other node shares one kwok, which is what lets N reach 1,000.
     own_kubelets: int = 3
+    max_pods: int = 110  # each node's pod capacity, the kubelet's default; a drain benchmark fills one node with 1,000
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,9 @@ class LocalCluster(Cluster):
 
         def register(name: str) -> None:
             try:
-                objects.create_unless_exists(core.create_node, nodes.node_manifest(name, version, own_kubelet=name in own), _preload_content=False)
+                objects.create_unless_exists(
+                    core.create_node, nodes.node_manifest(name, version, own_kubelet=name in own, max_pods=self.config.max_pods), _preload_content=False
+                )
             except ApiException as exc:
                 raise ClusterStartError(f"could not register node {name}: {exc.reason}") from exc
 
