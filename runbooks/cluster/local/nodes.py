@@ -47,9 +47,12 @@ def own_kubelet_nodes(workers: int, own: int) -> list[str]:
 
 
 def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False, max_pods: int = 110) -> client.V1Node:
-    """A Node as a kubelet of `kubelet_version` registers it and first reports it (status is accepted
-    on create for nodes): Ready from the start, so kwok only has to take over its Lease, not write
-    a status per node, which was half of a 1,000-node start."""
+    """A Node as a kubelet of `kubelet_version` registers it (status is accepted on create for nodes).
+
+    A node of the shared kwok also gets the status its kubelet would first report, Ready, so that kwok
+    only has to take over its Lease, not write a status per node (half of a 1,000-node start). A node
+    with a kubelet of its own is left for its kwok to report Ready: registered Ready, a node whose
+    power was cut and restored kept its pods NotReady (the node-loss runbook saw it)."""
     now = datetime.datetime.now(datetime.UTC)
     control_plane = name == "control-plane"
     labels = {
@@ -76,7 +79,9 @@ def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False, ma
         status=client.V1NodeStatus(
             allocatable={**ALLOCATABLE, "pods": str(max_pods)},
             capacity={**ALLOCATABLE, "pods": str(max_pods)},
-            conditions=[
+            conditions=None
+            if own_kubelet
+            else [
                 client.V1NodeCondition(
                     type=kind, status=status, reason=reason, message="kwok plays this node's kubelet", last_heartbeat_time=now, last_transition_time=now
                 )
