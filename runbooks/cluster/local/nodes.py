@@ -42,8 +42,11 @@ def node_names(workers: int) -> list[str]:
 
 
 def own_kubelet_nodes(workers: int, own: int) -> list[str]:
-    """The workers whose kubelet is a kwok process of their own (their power can be cut alone)."""
-    return [f"worker-{index}" for index in range(1, min(workers, own) + 1)]
+    """The nodes whose kubelet is a kwok process of their own (their power can be cut alone): the first
+    `own` workers, and the control plane too when no worker is left to share a process with, so a
+    small cluster runs one kwok per node as it always did (the node-loss runbook relies on it)."""
+    mine = [f"worker-{index}" for index in range(1, min(workers, own) + 1)]
+    return ["control-plane", *mine] if own >= workers else mine
 
 
 def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False, max_pods: int = 110) -> client.V1Node:

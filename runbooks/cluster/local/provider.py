@@ -157,7 +157,8 @@ class LocalCluster(Cluster):
     def kubelet_processes(self) -> list[str]:
         """The kwok processes this cluster runs: one per worker with a kubelet of its own, one shared."""
         own = nodes.own_kubelet_nodes(self.config.workers, self.config.own_kubelets)
-        return [*(KUBELET_PREFIX + node for node in own), SHARED_KUBELETS]
+        shared = [SHARED_KUBELETS] if len(own) < self.config.workers + 1 else []
+        return [*(KUBELET_PREFIX + node for node in own), *shared]
 
     def _mark(self, what: str) -> None:
         self.timeline.append(StartEvent(what, time.monotonic() - self._began))
