@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -383,25 +384,33 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
         ("webhooks", partial(check_admission_webhooks, cluster)),
         ("crd-versions", partial(check_crd_stored_versions, cluster)),
     ]
-    results = []
-    for check_id, check in checks:
-        try:
-            result = check()
-        except Exception as error:  # noqa: BLE001 - whatever one check raises, the others still run; the gate stays shut
-            if isinstance(error, ApiException):
-                reason = f"HTTP {error.status} {error.reason}"
-            elif isinstance(error, (RunbookError, OSError, HTTPError)):
-                reason = str(error)
-            else:
-                reason = f"{type(error).__name__}: {error}"
-            result = GateCheck(
-                check_id,
-                TITLES[check_id],
-                CheckStatus.NOT_RUN,
-                f'could not check: {reason}; make it run, or waive it: --waive "{check_id}=<why it cannot run here>"',
-            )
-        results.append(_apply_waiver(result, options))
+    # The checks only read and share nothing, so a few run at once: each mostly waits on the apiserver or etcdctl.
+    with ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
+        results = list(pool.map(lambda pair: _apply_waiver(_judged(*pair), options), checks))
     return GateReport(options.target, tuple(results))
+
+
+CHECK_WORKERS = 4
+
+
+def _judged(check_id: str, check: partial[GateCheck]) -> GateCheck:
+    """One check's verdict; whatever it raises becomes NOT_RUN with the reason, so no check hides another."""
+    try:
+        result = check()
+    except Exception as error:  # noqa: BLE001 - whatever one check raises, the others still run; the gate stays shut
+        if isinstance(error, ApiException):
+            reason = f"HTTP {error.status} {error.reason}"
+        elif isinstance(error, (RunbookError, OSError, HTTPError)):
+            reason = str(error)
+        else:
+            reason = f"{type(error).__name__}: {error}"
+        result = GateCheck(
+            check_id,
+            TITLES[check_id],
+            CheckStatus.NOT_RUN,
+            f'could not check: {reason}; make it run, or waive it: --waive "{check_id}=<why it cannot run here>"',
+        )
+    return result
 
 
 def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAccess | None, options: GateOptions) -> list[str]:
