@@ -175,13 +175,15 @@ def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int, node: str |
     With `node` None it plays every node matching the label `shared_selector` from one process
     (a node outside the selector is left to its own process: kwok only touches the pods of nodes
     whose Lease it holds)."""
-    manage = f"--manage-single-node={node}" if node is not None else f"--manage-nodes-with-label-selector={shared_selector}"
+    # Only the shared kwok needs more parallelism than kwok's defaults; a node's own kwok keeps them.
+    manage = (
+        [f"--manage-single-node={node}"] if node is not None else [f"--config={layout.kwok_options}", f"--manage-nodes-with-label-selector={shared_selector}"]
+    )
     return [
         str(binary),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         f"--config={KWOK_STAGES}",
-        f"--config={layout.kwok_options}",
-        manage,
+        *manage,
         f"--cidr={POD_CIDR}",
         "--node-ip=127.0.0.1",
         f"--node-lease-duration-seconds={node_lease_seconds}",

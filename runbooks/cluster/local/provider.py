@@ -143,10 +143,17 @@ class LocalCluster(Cluster):
         self.start_component("kube-apiserver", wait=False)
         self._wait_healthy("etcd")
         self._wait_healthy("kube-apiserver")
-        # kwok starts before the nodes exist and takes each over as it is registered.
-        for name in [*CONTROLLERS, *self.kubelet_processes()]:
+        # The shared kwok starts before its nodes exist and takes each over as it is registered; a node's
+        # own kwok starts once its node exists, as it always did (the node-loss runbook passed that way).
+        own: list[str] = []
+        shared: list[str] = []
+        for name in self.kubelet_processes():
+            (shared if name == SHARED_KUBELETS else own).append(name)
+        for name in [*CONTROLLERS, *shared]:
             self.start_component(name, wait=False)
         self._register_nodes(version)
+        for name in own:
+            self.start_component(name, wait=False)
         for name in CONTROLLERS:
             self._wait_healthy(name)
         self._wait_nodes_ready()
