@@ -56,3 +56,15 @@ def test_kwok_plays_one_node_or_the_shared_label(layout: components.Layout) -> N
     assert "--manage-single-node=worker-1" in own
     assert "--manage-nodes-with-label-selector=kube-runbooks.io/kubelet=shared" in shared
     assert not any(a.startswith("--manage-single-node") for a in shared)
+
+
+def test_small_clusters_keep_one_kwok_per_node_and_large_ones_share() -> None:
+    from runbooks.cluster.local import nodes
+
+    assert nodes.own_kubelet_nodes(3, 3) == ["control-plane", "worker-1", "worker-2", "worker-3"]
+    assert nodes.own_kubelet_nodes(1000, 2) == ["worker-1", "worker-2"]
+    assert nodes.own_kubelet_nodes(1000, 0) == []
+    shared = nodes.node_manifest("worker-9", "v1.36.3")
+    own = nodes.node_manifest("worker-1", "v1.36.3", own_kubelet=True)
+    assert shared.metadata.labels[nodes.KUBELET_LABEL] == nodes.KUBELET_SHARED and shared.status.conditions
+    assert own.metadata.labels[nodes.KUBELET_LABEL] == nodes.KUBELET_OWN and own.status.conditions is None
