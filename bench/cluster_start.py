@@ -1,16 +1,32 @@
-"""Time from `start()` to all nodes Ready for the local cluster, warm toolchain cache, median of N.
+"""Time from `start()` to all nodes Ready for the local cluster, warm toolchain cache, median of N,
+with the timeline of each component's start (when it was started and when it answered healthy).
 
-Prints the figures; asserts nothing (timings are never asserted in tests). Run: make bench
+Prints the figures and writes reports/bench/cluster_start.json; asserts nothing (timings are never
+asserted in tests). Run: .venv/bin/python -m bench.cluster_start
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
+from bench import report
+from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig, StartEvent
 from runbooks.toolchain import ensure_toolchain
+
+
+def timeline_rows(runs: list[list[StartEvent]]) -> list[dict[str, object]]:
+    """One row per event, with its median moment over the runs and the gap since the previous event."""
+    names = [event.what for event in runs[0]]
+    medians = [statistics.median(next(e.seconds for e in run if e.what == name) for run in runs if any(e.what == name for e in run)) for name in names]
+    rows: list[dict[str, object]] = []
+    previous = 0.0
+    for name, moment in sorted(zip(names, medians, strict=True), key=lambda pair: pair[1]):
+        rows.append({"event": name, "median s after start()": moment, "gap s": moment - previous})
+        previous = moment
+    return rows
 
 
 def main() -> None:
@@ -21,17 +37,33 @@ def main() -> None:
     started = time.monotonic()
     toolchain = ensure_toolchain()
     print(f"warm toolchain check: {time.monotonic() - started:.2f} s")
-    samples = []
+    load = os.getloadavg()[0]
+    samples, timelines = [], []
     for run in range(1, args.runs + 1):
         cluster = LocalCluster(LocalClusterConfig(workers=args.workers), toolchain=toolchain)
         began = time.monotonic()
         try:
             cluster.start()
             samples.append(time.monotonic() - began)
-            print(f"run {run}: {samples[-1]:.2f} s to {len(cluster.node_names())} Ready nodes")
+            timelines.append(list(cluster.timeline))
+            print(f"run {run}: {samples[-1]:.2f} s to {args.workers + 1} Ready nodes")
         finally:
             cluster.stop()
-    print(f"median start to {args.workers + 1} Ready nodes: {statistics.median(samples):.2f} s over {len(samples)} runs")
+    median = statistics.median(samples)
+    rows = timeline_rows(timelines)
+    print(report.text_table(rows))
+    print(f"median start to {args.workers + 1} Ready nodes: {median:.2f} s over {len(samples)} runs")
+    goal = report.Goal(f"cluster-start-{args.workers + 1}-nodes-seconds", median, "s", "<=", 3, f"1-min load average {load:.1f} on {os.cpu_count()} cores")
+    report.save(
+        "cluster_start",
+        {
+            "title": f"Local cluster start to {args.workers + 1} Ready nodes",
+            "notes": [f"runs: {' '.join(f'{s:.2f}' for s in samples)} s; 1-min load average at start {load:.1f} on {os.cpu_count()} cores"],
+            "tables": {"timeline (median over runs)": rows},
+            "goals": [report.goal_dict(goal)],
+        },
+    )
+    print(goal.line())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
    file per object) against `kubectl get <every exported resource type> -A -o yaml` into one file.
 
 Prints figures; asserts nothing. Data generation is bounded (sizes and counts are arguments).
-Run: .venv/bin/python bench/snapshot.py
+Run: .venv/bin/python -m bench.snapshot
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kubernetes import client
 
+from bench import measure, report
 from runbooks.backup import resources as backup
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.etcd import snapshot as etcd
@@ -71,27 +72,45 @@ def bench_snapshot(toolchain: object, data_mb: int, runs: int) -> None:
         print(f"  ratio ours/etcdctl: {statistics.median(ours) / statistics.median(raw):.3f} (goal <= 1.05)")
 
 
-def bench_export(toolchain: object, objects: int, runs: int) -> None:
+def bench_export(toolchain: object, objects: int, runs: int) -> report.Goal:
     with LocalCluster(LocalClusterConfig(workers=1), toolchain=toolchain) as cluster:  # type: ignore[arg-type]
         started = time.monotonic()
         fill(cluster, "bench-objects", objects, 0)
         print(f"created {objects} ConfigMaps in {time.monotonic() - started:.1f} s")
         kubectl = cluster.kubectl()
-        ours, raw = [], []
+        types = ",".join(sorted(r.qualified for r in backup.discover(cluster.api).backed_up))
+        counter = iter(range(1000))
         with tempfile.TemporaryDirectory() as scratch:
-            for run in range(runs):
-                result = backup.export(cluster, Path(scratch) / f"export-{run}")
-                ours.append(result.seconds)
-                types = ",".join(sorted({r.qualified for r in result.configuration.resources.values()}))
-                began = time.monotonic()
-                listed = run_command([kubectl, f"--kubeconfig={cluster.kubeconfig}", "get", types, "--all-namespaces", "-o", "yaml"], timeout=600)
-                assert listed.ok, listed.stderr[-500:]
-                (Path(scratch) / f"kubectl-{run}.yaml").write_text(listed.stdout)
-                raw.append(time.monotonic() - began)
+            last: dict[str, backup.ExportResult] = {}
+
+            def ours() -> measure.Sample:
+                sample, last["result"] = measure.ours(lambda: backup.export(cluster, Path(scratch) / f"export-{next(counter)}"))
+                return sample
+
+            def raw() -> measure.Sample:
+                argv = [kubectl, f"--kubeconfig={cluster.kubeconfig}", "get", types, "--all-namespaces", "-o", "yaml"]
+                sample, code, err = measure.peer(argv, timeout=600, stdout=Path(scratch) / "kubectl.yaml")
+                assert code == 0, err[-500:]
+                return sample
+
+            figures = measure.alternate(runs, {"ours (backup.export)": ours, "kubectl get -A -o yaml": raw})
+        result = last["result"]
         print(f"export: {len(result.files)} files, {len(result.configuration.skipped)} objects not backed up (with reasons)")
-        print(f"  kubectl get <{len(types.split(','))} types> -A -o yaml: median {statistics.median(raw):.2f} s  {[round(s, 2) for s in raw]}")
-        print(f"  ours (backup.export):                 median {statistics.median(ours):.2f} s  {[round(s, 2) for s in ours]}")
-        print(f"  ratio ours/kubectl: {statistics.median(ours) / statistics.median(raw):.2f}")
+        for name, side in figures.items():
+            print(f"  {name}: median {side.median:.2f} s, peak RSS {side.peak_rss_mb:.0f} MB")
+    ours_median, raw_median = figures["ours (backup.export)"].median, figures["kubectl get -A -o yaml"].median
+    print(f"  ratio ours/kubectl: {ours_median / raw_median:.2f}")
+    goal = report.ratio_goal(f"export-{objects}-configmaps-vs-kubectl-get-ratio", ours_median, raw_median)
+    report.save(
+        "export_configmaps",
+        {
+            "title": f"Resource export of {objects} ConfigMaps against kubectl get into one file",
+            "notes": [f"{len(types.split(','))} resource types; median of {runs}, sides alternating"],
+            "tables": {"export": [side.row(name) for name, side in figures.items()]},
+            "goals": [report.goal_dict(goal)],
+        },
+    )
+    return goal
 
 
 def main() -> None:
@@ -99,10 +118,13 @@ def main() -> None:
     parser.add_argument("--data-mb", type=int, default=55)
     parser.add_argument("--objects", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--export-only", action="store_true", help="skip the etcd snapshot benchmark")
     args = parser.parse_args()
     toolchain = ensure_toolchain()
-    bench_snapshot(toolchain, args.data_mb, args.runs)
-    bench_export(toolchain, args.objects, max(1, args.runs // 2))
+    goal = bench_export(toolchain, args.objects, args.runs)
+    if not args.export_only:
+        bench_snapshot(toolchain, args.data_mb, args.runs)
+    print(goal.line())
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbooks.cluster.base import Cluster
-from runbooks.kube import objects
+from runbooks.kube import objects, rawview
 from runbooks.kube.commands import CommandResult, run_command
 
 
@@ -20,7 +20,8 @@ class NodeHealth:
 
 def node_health(cluster: Cluster) -> list[NodeHealth]:
     result = []
-    for node in cluster.core.list_node().items:
+    # Raw JSON views, not the client's models: decoding 1,000 Node models cost the gate seconds.
+    for node in rawview.list_items(cluster.core.list_node):
         result.append(
             NodeHealth(
                 name=node.metadata.name,

@@ -48,3 +48,23 @@ def test_apiserver_points_at_exactly_one_etcd(all_args: dict[str, list[str]]) ->
 def test_controllers_run_without_leader_election(all_args: dict[str, list[str]]) -> None:
     for name in ("kube-controller-manager", "kube-scheduler"):
         assert "--leader-elect=false" in all_args[name]
+
+
+def test_kwok_plays_one_node_or_the_shared_label(layout: components.Layout) -> None:
+    own = components.kwok_args(Path("/bin/true"), layout, 40, "worker-1")
+    shared = components.kwok_args(Path("/bin/true"), layout, 40, None, "kube-runbooks.io/kubelet=shared")
+    assert "--manage-single-node=worker-1" in own
+    assert "--manage-nodes-with-label-selector=kube-runbooks.io/kubelet=shared" in shared
+    assert not any(a.startswith("--manage-single-node") for a in shared)
+
+
+def test_small_clusters_keep_one_kwok_per_node_and_large_ones_share() -> None:
+    from runbooks.cluster.local import nodes
+
+    assert nodes.own_kubelet_nodes(3, 3) == ["control-plane", "worker-1", "worker-2", "worker-3"]
+    assert nodes.own_kubelet_nodes(1000, 2) == ["worker-1", "worker-2"]
+    assert nodes.own_kubelet_nodes(1000, 0) == []
+    shared = nodes.node_manifest("worker-9", "v1.36.3")
+    own = nodes.node_manifest("worker-1", "v1.36.3", own_kubelet=True)
+    assert shared.metadata.labels[nodes.KUBELET_LABEL] == nodes.KUBELET_SHARED and shared.status.conditions
+    assert own.metadata.labels[nodes.KUBELET_LABEL] == nodes.KUBELET_OWN and own.status.conditions is None

@@ -54,6 +54,10 @@ class Layout:
     def log(self, component: str) -> Path:
         return self.root / "logs" / f"{component}.log"
 
+    @property
+    def kwok_options(self) -> Path:
+        return self.root / "kwok-options.yaml"
+
 
 def etcd_args(binary: Path, layout: Layout, data_dir: Path, name: str = "control-plane") -> list[str]:
     """etcd with client and peer TLS and client-certificate auth, as kubeadm configures it."""
@@ -79,6 +83,9 @@ def etcd_args(binary: Path, layout: Layout, data_dir: Path, name: str = "control
         f"--peer-cert-file={pki.etcd_peer.cert}",
         f"--peer-key-file={pki.etcd_peer.key}",
         "--snapshot-count=10000",
+        # A disposable test cluster: a crash of this machine ends the cluster anyway, so etcd need not
+        # fsync every write; node registration and seeding thousands of objects were bound by fsync.
+        "--unsafe-no-fsync",
     ]
 
 
@@ -128,15 +135,20 @@ def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_per
         "--controllers=*,bootstrapsigner,tokencleaner",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         f"--node-monitor-grace-period={node_monitor_grace_period}",
-        # The default client rate limit (20 qps) spends seconds on start-up discovery; a local
-        # apiserver with one client takes far more.
-        "--kube-api-qps=200",
-        "--kube-api-burst=400",
+        # The default client rate limit (20 qps) spends seconds on start-up discovery, and a
+        # 20,000-pod seed minutes on pod creation; the local apiserver is the only bound worth having.
+        *UNTHROTTLED,
+        "--concurrent-replicaset-syncs=10",
     ]
 
 
+# Client-side rate limits of the controllers: the defaults (20 and 50 qps) made the scheduler bind
+# 20,000 pods in minutes; a local apiserver with a handful of clients takes far more.
+UNTHROTTLED = ("--kube-api-qps=1000", "--kube-api-burst=2000")
+
+
 def scheduler_args(binary: Path, layout: Layout) -> list[str]:
-    return _controller_process_args(binary, layout, "scheduler", layout.ports.scheduler)
+    return [*_controller_process_args(binary, layout, "scheduler", layout.ports.scheduler), *UNTHROTTLED]
 
 
 def _controller_process_args(binary: Path, layout: Layout, user: str, port: int) -> list[str]:
@@ -157,15 +169,36 @@ def _controller_process_args(binary: Path, layout: Layout, user: str, port: int)
     ]
 
 
-def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int, node: str) -> list[str]:
-    """One kwok per node plays that node's kubelet, and only that one: stopping the process is
-    what a power cut does to a kubelet (no heartbeats, no Lease renewals, no pod updates)."""
+def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int, node: str | None, shared_selector: str = "") -> list[str]:
+    """A kwok for one `node` plays that node's kubelet, and only that one: stopping the process is
+    what a power cut does to a kubelet (no heartbeats, no Lease renewals, no pod updates).
+    With `node` None it plays every node matching the label `shared_selector` from one process
+    (a node outside the selector is left to its own process: kwok only touches the pods of nodes
+    whose Lease it holds)."""
+    # Only the shared kwok needs more parallelism than kwok's defaults; a node's own kwok keeps them.
+    manage = (
+        [f"--manage-single-node={node}"] if node is not None else [f"--config={layout.kwok_options}", f"--manage-nodes-with-label-selector={shared_selector}"]
+    )
     return [
         str(binary),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         f"--config={KWOK_STAGES}",
-        f"--manage-single-node={node}",
+        *manage,
         f"--cidr={POD_CIDR}",
         "--node-ip=127.0.0.1",
         f"--node-lease-duration-seconds={node_lease_seconds}",
     ]
+
+
+def kwok_options_yaml(parallelism: int) -> str:
+    """kwok's own options beside the stages: how many nodes' stages, Leases and pods it plays at once.
+    The defaults (4 each) made 1,000 nodes take half a minute to turn Ready; kwok sets no client
+    rate limit of its own, so the apiserver is the only bound."""
+    return (
+        "apiVersion: config.kwok.x-k8s.io/v1alpha1\n"
+        "kind: KwokConfiguration\n"
+        "options:\n"
+        f"  nodePlayStageParallelism: {parallelism}\n"
+        f"  nodeLeaseParallelism: {parallelism}\n"
+        f"  podPlayStageParallelism: {parallelism}\n"
+    )

@@ -13,8 +13,10 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
@@ -25,14 +27,17 @@ from runbooks.cluster.pki import generate_cluster_pki
 from runbooks.cluster.ports import free_ports
 from runbooks.cluster.process import ManagedProcess, Supervisor, stop_together
 from runbooks.errors import ClusterError, ClusterStartError
-from runbooks.kube import objects
+from runbooks.kube import objects, raw, rawview
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.toolchain import Toolchain, ensure_toolchain
 from runbooks.versions import CONTROLLERS, ComponentVersions
 from runbooks.waiting import wait_for
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
-KUBELET_PREFIX = "kwok-"  # one simulated kubelet process per node: "kwok-worker-1"
+KUBELET_PREFIX = "kwok-"  # a node with a simulated kubelet process of its own: "kwok-worker-1"
+SHARED_KUBELETS = "kwok"  # the one process playing every other node's kubelet
+KWOK_PARALLELISM = 16  # stages, Leases and pods kwok plays at once (see components.kwok_options_yaml)
+REGISTER_WORKERS = 8  # concurrent node registrations: the apiserver, not the client, is the limit
 KUBERNETES_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 Progress = Callable[[str], None]
 
@@ -49,6 +54,18 @@ class LocalClusterConfig:
     upgrade_bundle: bool = False  # nothing to prepare: the toolchain holds every pinned version's binaries
     start_timeout: float = 60.0
     name: str = "local"
+    # The first `own_kubelets` workers get a kwok process each, so that a runbook can cut one node's
+    # power (power_off_node); every other node shares one kwok, which is what lets N reach 1,000.
+    own_kubelets: int = 3
+    max_pods: int = 110  # each node's pod capacity, the kubelet's default; a drain benchmark fills one node with 1,000
+
+
+@dataclass(frozen=True)
+class StartEvent:
+    """One moment of a start: `what` happened `seconds` after start() was called."""
+
+    what: str
+    seconds: float
 
 
 def _quiet(_: str) -> None:
@@ -71,6 +88,8 @@ class LocalCluster(Cluster):
         self.etcd_data_dir: Path | None = None
         self.supervisor = Supervisor()
         self.started_seconds: float | None = None
+        self.timeline: list[StartEvent] = []
+        self._began = 0.0
 
     # -- Cluster interface ---------------------------------------------------------------------
     @property
@@ -99,7 +118,8 @@ class LocalCluster(Cluster):
         return self._layout.root
 
     def start(self) -> None:
-        started = time.monotonic()
+        started = self._began = time.monotonic()
+        self.timeline = []
         state.sweep_stale()
         toolchain = self.toolchain
         version = toolchain.pins.pinned_kubernetes(self.config.kubernetes_version)
@@ -110,6 +130,8 @@ class LocalCluster(Cluster):
         pki = generate_cluster_pki(root / "pki")
         self.layout = components.Layout(root, pki, components.Ports.from_list(free_ports(6)))
         self._write_kubeconfigs()
+        self.layout.kwok_options.write_text(components.kwok_options_yaml(KWOK_PARALLELISM))
+        self._mark("certificates and kubeconfigs written")
         self.etcd_data_dir = root / "etcd-data"
         for name in KUBERNETES_COMPONENTS:
             self.versions[name] = version
@@ -121,17 +143,32 @@ class LocalCluster(Cluster):
         self.start_component("kube-apiserver", wait=False)
         self._wait_healthy("etcd")
         self._wait_healthy("kube-apiserver")
-        for name in CONTROLLERS:
+        # The shared kwok starts before its nodes exist and takes each over as it is registered; a node's
+        # own kwok starts once its node exists, as it always did (the node-loss runbook passed that way).
+        own: list[str] = []
+        shared: list[str] = []
+        for name in self.kubelet_processes():
+            (shared if name == SHARED_KUBELETS else own).append(name)
+        for name in [*CONTROLLERS, *shared]:
             self.start_component(name, wait=False)
         self._register_nodes(version)
-        for node in nodes.node_names(self.config.workers):
-            self.start_component(KUBELET_PREFIX + node, wait=False)
+        for name in own:
+            self.start_component(name, wait=False)
         for name in CONTROLLERS:
             self._wait_healthy(name)
         self._wait_nodes_ready()
         self._wait_default_service_account()
         self.started_seconds = time.monotonic() - started
-        self.progress(f"local cluster ready in {self.started_seconds:.1f} s ({len(self.node_names())} nodes)")
+        self.progress(f"local cluster ready in {self.started_seconds:.1f} s ({self.config.workers + 1} nodes)")
+
+    def kubelet_processes(self) -> list[str]:
+        """The kwok processes this cluster runs: one per worker with a kubelet of its own, one shared."""
+        own = nodes.own_kubelet_nodes(self.config.workers, self.config.own_kubelets)
+        shared = [SHARED_KUBELETS] if len(own) < self.config.workers + 1 else []
+        return [*(KUBELET_PREFIX + node for node in own), *shared]
+
+    def _mark(self, what: str) -> None:
+        self.timeline.append(StartEvent(what, time.monotonic() - self._began))
 
     def stop(self) -> None:
         """Stop every process (controllers first, etcd last) and remove the folder, unless kept."""
@@ -141,7 +178,7 @@ class LocalCluster(Cluster):
             self.progress(f"kept running: kubectl --kubeconfig {self.kubeconfig} get nodes; stop it with `python -m runbooks.cluster down`")
             return
         started = time.monotonic()
-        kubelets = [process for name, process in self.processes.items() if name.startswith(KUBELET_PREFIX)]
+        kubelets = [process for name, process in self.processes.items() if _is_kubelet(name)]
         control_plane = [[self.processes[name]] for name in reversed(CONTROL_PLANE) if name in self.processes]
         codes: dict[str, int | None] = {}
         for group in [kubelets, *control_plane]:  # kubelets together, then the control plane in order
@@ -156,7 +193,7 @@ class LocalCluster(Cluster):
 
     def component_versions(self) -> ComponentVersions:
         server = self.version_api.get_code().git_version
-        node_list = self.core.list_node().items
+        node_list = rawview.list_items(self.core.list_node)  # raw views: 1,000 Node models took seconds to decode
         return ComponentVersions(
             apiserver=server,
             controller_manager=self.versions.get("kube-controller-manager"),
@@ -185,6 +222,9 @@ class LocalCluster(Cluster):
         if name == "etcd":
             assert self.etcd_data_dir is not None
             return components.etcd_args(toolchain.etcd(), layout, self.etcd_data_dir)
+        if name == SHARED_KUBELETS:
+            selector = f"{nodes.KUBELET_LABEL}={nodes.KUBELET_SHARED}"
+            return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds, None, selector)
         if name.startswith(KUBELET_PREFIX):
             return components.kwok_args(toolchain.kwok(), layout, self.config.node_lease_seconds, name[len(KUBELET_PREFIX) :])
         binary = toolchain.kubernetes(name, self.versions[name])
@@ -194,7 +234,7 @@ class LocalCluster(Cluster):
             return components.controller_manager_args(binary, layout, self.config.node_monitor_grace_period)
         if name == "kube-scheduler":
             return components.scheduler_args(binary, layout)
-        raise ClusterError(f"unknown component {name!r}; the components are: {', '.join(CONTROL_PLANE)} and {KUBELET_PREFIX}<node>")
+        raise ClusterError(f"unknown component {name!r}; the components are: {', '.join(CONTROL_PLANE)}, {SHARED_KUBELETS} and {KUBELET_PREFIX}<node>")
 
     def start_component(self, name: str, version: str | None = None, wait: bool = True) -> None:
         """Start one component (optionally at another pinned Kubernetes version) and wait for its health."""
@@ -204,7 +244,7 @@ class LocalCluster(Cluster):
             self.versions[name] = version
         layout = self._layout
         env = None
-        if name.startswith(KUBELET_PREFIX):
+        if _is_kubelet(name):
             # kwok reads ~/.kwok/kwok.yaml when present; a private HOME keeps a user's file out.
             home = layout.root / "kwok-home"
             home.mkdir(exist_ok=True)
@@ -212,10 +252,11 @@ class LocalCluster(Cluster):
         process = ManagedProcess(name, self.component_argv(name), layout.log(name), env=env, die_with_owner=not self.config.keep)
         self.processes[name] = process
         process.start()
+        self._mark(f"{name} started")
         self._record_pids()
         if name != "etcd":
             self.supervisor.watch(process)
-        if wait and not name.startswith(KUBELET_PREFIX):  # a kubelet's health is its node's Ready
+        if wait and not _is_kubelet(name):  # a kubelet's health is its node's Ready
             self._wait_healthy(name)
             if name == "kube-apiserver":
                 self.reset_api()
@@ -235,13 +276,21 @@ class LocalCluster(Cluster):
     def power_off_node(self, name: str) -> None:
         """Stop the node's kubelet (its kwok): no heartbeats or Lease renewals, so the real
         node-lifecycle controller sees the node go silent, as after a power cut."""
-        self.get_node(name)
-        self.stop_component(KUBELET_PREFIX + name)
+        self.stop_component(self._own_kubelet(name))
 
     def power_on_node(self, name: str) -> None:
         """Start the node's kubelet again; it reports the node and its pods Ready, as after a reboot."""
-        self.get_node(name)
-        self.start_component(KUBELET_PREFIX + name, wait=False)
+        self.start_component(self._own_kubelet(name), wait=False)
+
+    def _own_kubelet(self, node: str) -> str:
+        """The kwok process that plays `node` alone; a node of the shared process cannot lose power alone."""
+        self.get_node(node)
+        if node not in nodes.own_kubelet_nodes(self.config.workers, self.config.own_kubelets):
+            raise ClusterError(
+                f"{node}'s kubelet is the kwok process shared with other nodes, so its power cannot be cut alone; "
+                f"start the cluster with LocalClusterConfig(own_kubelets=N) covering it (now {self.config.own_kubelets})"
+            )
+        return KUBELET_PREFIX + node
 
     def reboot_node(self, name: str, timeout: float = 300) -> NodeReboot:
         """kwok's power cycle: its kubelet stops until the node is NotReady, then starts again. kwok
@@ -337,6 +386,7 @@ class LocalCluster(Cluster):
 
     def _wait_healthy(self, name: str) -> None:
         self._wait(lambda: self.is_healthy(name), f"{name} reporting healthy", name)
+        self._mark(f"{name} healthy")
 
     def _wait(self, predicate: Callable[[], bool], what: str, component: str | None = None) -> None:
         """Wait `start_timeout` for `predicate`; give up at once when `component`'s process has exited."""
@@ -370,29 +420,47 @@ class LocalCluster(Cluster):
 
     # -- nodes ---------------------------------------------------------------------------------
     def _register_nodes(self, version: str) -> None:
+        """Register every node as its kubelet would, a bounded pool at a time, as raw JSON (1,000
+        typed round trips through the client's models cost seconds for nothing)."""
         core = self.core
-        for name in nodes.node_names(self.config.workers):
+        own = set(nodes.own_kubelet_nodes(self.config.workers, self.config.own_kubelets))
+
+        def register(name: str) -> None:
             try:
-                objects.create_unless_exists(core.create_node, nodes.node_manifest(name, version))
+                objects.create_unless_exists(
+                    core.create_node, nodes.node_manifest(name, version, own_kubelet=name in own, max_pods=self.config.max_pods), _preload_content=False
+                )
             except ApiException as exc:
                 raise ClusterStartError(f"could not register node {name}: {exc.reason}") from exc
+
+        with ThreadPoolExecutor(max_workers=REGISTER_WORKERS) as pool:
+            list(pool.map(register, nodes.node_names(self.config.workers)))
+        self._mark(f"{self.config.workers + 1} nodes registered")
 
     def _wait_nodes_ready(self) -> None:
         wanted = set(nodes.node_names(self.config.workers))
         ready: set[str] = set()
 
+        def listed(path: str) -> list[dict[str, Any]]:
+            # From the watch cache (resourceVersion=0), as raw JSON: an answer seconds stale only delays the next poll.
+            status, answer = raw.request(self.api, "GET", path, [("resourceVersion", "0")])
+            return list((answer or {}).get("items") or []) if status == 200 else []
+
         def all_ready() -> bool:
+            # Nodes register Ready; a node is played once kwok holds its Lease (what the node-lifecycle controller watches).
             nonlocal ready
-            ready = {n.metadata.name for n in self.core.list_node().items if objects.is_ready(n)}
+            leased = {lease["metadata"]["name"] for lease in listed("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")}
+            ready = {n["metadata"]["name"] for n in listed("/api/v1/nodes") if objects.is_ready(n)} & leased
             return wanted <= ready
 
         try:
             self._wait(all_ready, "every node becoming Ready")
         except ClusterStartError as exc:
             raise ClusterStartError(
-                f"nodes {', '.join(sorted(wanted - ready))} did not become Ready: kwok plays their kubelets, "
-                f"see {self._layout.log(KUBELET_PREFIX + '<node>')} ({exc})"
+                f"nodes {', '.join(sorted(wanted - ready)[:10])} did not become Ready: kwok plays their kubelets, "
+                f"see {self._layout.log(SHARED_KUBELETS)} and {self._layout.log(KUBELET_PREFIX + '<node>')} ({exc})"
             ) from exc
+        self._mark("every node Ready, its Lease held by kwok")
 
     def _wait_default_service_account(self) -> None:
         def exists() -> bool:
@@ -403,3 +471,8 @@ class LocalCluster(Cluster):
                 return False
 
         self._wait(exists, "kube-controller-manager creating the default service account", "kube-controller-manager")
+        self._mark("default service account created")
+
+
+def _is_kubelet(name: str) -> bool:
+    return name == SHARED_KUBELETS or name.startswith(KUBELET_PREFIX)

@@ -1,0 +1,110 @@
+"""How the benchmarks measure: median of N runs, the peak RSS of our own process during one
+operation, and the time and peak RSS of one peer tool's process.
+
+Peak RSS of our process is the kernel's high-water mark (VmHWM), reset before each operation by
+writing 5 to /proc/self/clear_refs; a peer's is its own ru_maxrss from wait4, so neither counts the other.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Figures:
+    """N samples of one side: their median time and the highest peak RSS."""
+
+    samples: tuple[Sample, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(s.peak_rss_mb for s in self.samples)
+
+    def row(self, side: str) -> dict[str, object]:
+        return {
+            "side": side,
+            "median s": self.median,
+            "runs s": " ".join(f"{s.seconds:.2f}" for s in self.samples),
+            "peak RSS MB": self.peak_rss_mb,
+        }
+
+
+def _hwm_mb(status: Path = Path("/proc/self/status")) -> float:
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def ours(operation: Callable[[], T]) -> tuple[Sample, T]:
+    """Run `operation` in this process: its time and this process's peak RSS while it ran."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass  # an older kernel: the peak then covers the whole run so far
+    started = time.monotonic()
+    result = operation()
+    return Sample(time.monotonic() - started, _hwm_mb()), result
+
+
+def peer(argv: Sequence[str | Path], timeout: float = 600, stdout: Path | None = None, env: dict[str, str] | None = None) -> tuple[Sample, int, str]:
+    """Run one peer command to its end (killed at `timeout`): its time, its own peak RSS, exit code, stderr tail."""
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    # stderr to a file, not a pipe: a chatty peer must never block on a full pipe while we wait for it.
+    with tempfile.TemporaryFile() as errors:
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=errors, env=env)
+            deadline = started + timeout
+            while True:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    process.kill()
+                    pid, status, usage = os.wait4(process.pid, 0)
+                    break
+                time.sleep(0.005)
+            seconds = time.monotonic() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            if stdout:
+                out.close()  # type: ignore[union-attr]
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    return Sample(seconds, usage.ru_maxrss / 1024), process.returncode, stderr[-2000:]
+
+
+def median_of(runs: int, operation: Callable[[], Sample]) -> Figures:
+    return Figures(tuple(operation() for _ in range(runs)))
+
+
+def alternate(runs: int, sides: dict[str, Callable[[], Sample]], progress: Callable[[str], None] = print) -> dict[str, Figures]:
+    """`runs` rounds of every side, the order alternating each round so that neither always runs warm."""
+    samples: dict[str, list[Sample]] = {name: [] for name in sides}
+    names = list(sides)
+    for run in range(runs):
+        for name in names if run % 2 == 0 else list(reversed(names)):
+            samples[name].append(sides[name]())
+            progress(f"    run {run + 1}/{runs} {name}: {samples[name][-1].seconds:.2f} s, peak RSS {samples[name][-1].peak_rss_mb:.0f} MB")
+    return {name: Figures(tuple(values)) for name, values in samples.items()}
