@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbooks.drain.engine import DrainOptions, _selects, classify
+from runbooks.drain.engine import DrainOptions, classify, selects
 from runbooks.kube import objects
 from runbooks.kube.rawview import RawView, json_name
 
@@ -38,6 +38,6 @@ def test_drain_filters_judge_a_view_as_they_judge_a_model() -> None:
 
 def test_budget_selectors_with_expressions_read_from_a_view() -> None:
     budget = RawView({"spec": {"selector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}}})
-    assert _selects(budget, RawView(POD))  # type: ignore[arg-type]
+    assert selects(budget, RawView(POD))  # type: ignore[arg-type]
     other = RawView({"spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}}})
-    assert not _selects(other, RawView(POD))  # type: ignore[arg-type]
+    assert not selects(other, RawView(POD))  # type: ignore[arg-type]
