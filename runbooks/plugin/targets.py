@@ -1,5 +1,5 @@
 """The targets an operator names for a procedure (the node to maintain, where backups go, the
-maintenance command), as pytest options surfaced through one fixture.
+maintenance command, the claim to back up), as pytest options surfaced through one fixture.
 
 A *procedure* acts on the cluster under maintenance and on what the operator names here; its
 *drill* proves it on a disposable cluster. On clusters the run creates (local, kind) a procedure
@@ -47,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"how long the drain, the maintenance and the node's return may each take (default {DEFAULT_MAINTENANCE_TIMEOUT:.0f})",
     )
     group.addoption("--backup-dir", default=None, metavar="DIR", help="where @backup_resources and @backup_volumes write their exports")
+    group.addoption("--claim", default=None, metavar="NAMESPACE/NAME", help="the PersistentVolumeClaim whose data @backup_volumes archives")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class OperatorTargets:
     snapshot_dir: Path | None
     backup_dir: Path | None
     run_directory: Path
+    claim: str | None = None
 
     @property
     def on_existing(self) -> bool:
@@ -95,4 +97,5 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         snapshot_dir=Path(opts.snapshot_dir).expanduser() if opts.snapshot_dir else None,
         backup_dir=Path(opts.backup_dir).expanduser() if opts.backup_dir else None,
         run_directory=run_dir,
+        claim=opts.claim,
     )
