@@ -34,6 +34,7 @@ from runbooks.errors import RunbookError
 from runbooks.kube import objects
 from runbooks.kube.exec import exec_in_pod
 from runbooks.kube.kubectl import kubectl_argv
+from runbooks.toolchain.cache import sha256_of
 from runbooks.waiting import wait_for
 
 MOUNT = "/volume"
@@ -121,14 +122,6 @@ def parse_sha256sum(output: str) -> dict[str, str]:
             raise RunbookError(f"the helper pod's sha256sum printed {line!r}: its output is above; is the claim mounted?")
         files[path[2:]] = digest
     return files
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def archive_files(archive: Path) -> dict[str, str]:
@@ -269,7 +262,7 @@ def backup(cluster: Cluster, kubectl: Path, claim: Claim, directory: Path) -> Vo
         files = hash_files(cluster, claim.namespace, pod)
         tar = kubectl_argv(kubectl, cluster, "-n", claim.namespace, "exec", pod, "--", "tar", "-cf", "-", "-C", MOUNT, ".")
         commands = (f"kubectl -n {claim.namespace} exec {pod} -- sh -c {shlex.quote(_HASH_FILES.format(mount=MOUNT))}", _stream(tar, None, archive))
-    digest, size = file_sha256(archive), archive.stat().st_size
+    digest, size = sha256_of(archive), archive.stat().st_size
     record = {
         "claim": str(claim),
         "volume": info.volume,

@@ -21,6 +21,7 @@ from runbooks.kube import objects
 from runbooks.measure import storage
 from runbooks.plugin.targets import OperatorTargets
 from runbooks.toolchain import Toolchain
+from runbooks.toolchain.cache import sha256_of
 
 SAMPLE_SIZE = "16Mi"
 
@@ -95,7 +96,7 @@ def back_up(target: Cluster, toolchain: Toolchain, operator_targets: OperatorTar
         [{"claim": str(made.claim), "volume": made.info.volume, "class": made.info.storage_class, "files": len(made.files), "bytes": made.archive_bytes}],
     )
     evidence.change("file written", str(made.archive), sha256=made.archive_sha256)
-    evidence.change("file written", str(made.manifest), sha256=volumes.file_sha256(made.manifest))
+    evidence.change("file written", str(made.manifest), sha256=sha256_of(made.manifest))
 
 
 @then("the archive and its manifest are in the backup dir, readable by their owner only")
