@@ -114,7 +114,8 @@ def archive_matches(volume_backup: VolumeBackupRun, evidence: Evidence) -> None:
     made = volume_backup.done()
     checks = volumes.verify_archive(made.archive, made.manifest)
     evidence.table("Archive against manifest", [check.row() for check in checks])
-    assert checks and all(check.equal for check in checks), [check.path for check in checks if not check.equal]
+    assert checks, f"{made.claim} holds no file, so there is nothing to prove: is it the claim you meant?"
+    assert all(check.equal for check in checks), f"files differing from the manifest: {[check.path for check in checks if not check.equal]}"
 
 
 @then("the backup holds every file the writer wrote, with the checksums known beforehand")
