@@ -40,6 +40,21 @@ class Sample:
     by_label: dict[str, int] = field(default_factory=dict)  # ready pods per value of `split_label`
     revision: int = 0  # the resourceVersion (etcd revision) the sample reflects
     live_by_owner: dict[str, int] = field(default_factory=dict)  # live pods per owning ReplicaSet
+    # Live pods that were Ready earlier in the probe and are not now: their kubelet's readiness probe
+    # took them out, not a controller's decision (a controller deletes; it never un-readies a pod).
+    lapsed: int = 0
+
+
+@dataclass(frozen=True)
+class ReadinessLoss:
+    """A live pod going from Ready to not Ready while the probe watched: what the kubelet reported."""
+
+    seconds: float
+    pod: str
+    owner: str | None
+    transition: str  # the Ready condition's lastTransitionTime
+    reason: str  # the Ready condition's reason, e.g. ContainersNotReady
+    restarts: int  # the containers' restarts: a readiness probe failure leaves them as they were
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,14 @@ class ProbeReport:
     budget: int | None  # the fewest ready pods allowed (e.g. a PDB's minAvailable)
     samples: tuple[Sample, ...]
     replica_sets: ReplicaSetHistory | None = None  # when the probe also watched the ReplicaSets
+    readiness_losses: tuple[ReadinessLoss, ...] = ()
+
+    @property
+    def minimum_ready_or_lapsed(self) -> int:
+        """The fewest pods that were ready or only lapsed by their readiness probe: what the
+        deployment controller's maxUnavailable bounds (it counts available pods and deletes; it
+        cannot keep a kubelet from marking a running pod not ready)."""
+        return min(sample.ready + sample.lapsed for sample in self.samples)
 
     def requested(self, sample: Sample) -> int:
         """The pods the ReplicaSets asked for (sum of spec.replicas) at the sample's revision."""
@@ -106,21 +129,25 @@ class ProbeReport:
         return down
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "workload": self.workload,
-            "budget (min ready)": self.budget if self.budget is not None else "-",
-            "minimum ready": self.minimum_ready,
-            "maximum pods": self.maximum_total,
-            "samples": len(self.samples),
-            "seconds": round(self.seconds, 2),
-            "budget held": "yes" if self.held else "NO",
-        } | (
-            {}
-            if self.replica_sets is None
-            else {
-                "most pods requested by ReplicaSets": self.maximum_requested,
-                "most live pods still wanted": self.maximum_wanted,
+        return (
+            {
+                "workload": self.workload,
+                "budget (min ready)": self.budget if self.budget is not None else "-",
+                "minimum ready": self.minimum_ready,
+                "maximum pods": self.maximum_total,
+                "samples": len(self.samples),
+                "seconds": round(self.seconds, 2),
+                "budget held": "yes" if self.held else "NO",
             }
+            | ({"minimum ready or not ready by probe": self.minimum_ready_or_lapsed} if self.readiness_losses else {})
+            | (
+                {}
+                if self.replica_sets is None
+                else {
+                    "most pods requested by ReplicaSets": self.maximum_requested,
+                    "most live pods still wanted": self.maximum_wanted,
+                }
+            )
         )
 
 
@@ -147,11 +174,16 @@ class PodBook:
         self.pods: dict[str, dict[str, Any]] = {}
         self.split_label = split_label
         self.revision = 0
+        self.ever_ready: set[str] = set()
+        self.losses: list[ReadinessLoss] = []
+        self.seconds = 0.0  # the probe's clock at the latest event, for the losses it records
 
     def replace_all(self, pods: list[dict[str, Any]], revision: int = 0) -> None:
         """Start over from a fresh list (after a watch expired with 410 Gone)."""
-        self.pods = {pod["metadata"]["name"]: pod for pod in pods}
+        self.pods = {}
         self.revision = revision
+        for pod in pods:
+            self._store(pod)
 
     def apply(self, event_type: str, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
@@ -159,7 +191,29 @@ class PodBook:
         if event_type == "DELETED":
             self.pods.pop(name, None)
         else:
-            self.pods[name] = pod
+            self._store(pod)
+
+    def _store(self, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        before = self.pods.get(name)
+        self.pods[name] = pod
+        if self.is_ready(pod):
+            self.ever_ready.add(name)
+        elif before is not None and self.is_ready(before) and self._lapsed(pod):
+            status = pod.get("status") or {}
+            ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+            restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+            transition, reason = str(ready.get("lastTransitionTime", "")), str(ready.get("reason", ""))
+            self.losses.append(ReadinessLoss(round(self.seconds, 4), name, _owner(pod), transition, reason, restarts))
+
+    def _lapsed(self, pod: dict[str, Any]) -> bool:
+        """Live, not ready, and ready before while watched: taken out by its readiness probe."""
+        return (
+            pod["metadata"]["name"] in self.ever_ready
+            and not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES
+            and not self.is_ready(pod)
+        )
 
     @staticmethod
     def is_ready(pod: dict[str, Any]) -> bool:
@@ -171,6 +225,7 @@ class PodBook:
         ready = total = terminating = 0
         by_label: dict[str, int] = {}
         by_owner: dict[str, int] = {}
+        lapsed = sum(1 for pod in self.pods.values() if self._lapsed(pod))
         for pod in self.pods.values():
             if pod["metadata"].get("deletionTimestamp"):
                 terminating += 1
@@ -186,7 +241,7 @@ class PodBook:
                 if self.split_label:
                     value = (pod["metadata"].get("labels") or {}).get(self.split_label, "")
                     by_label[value] = by_label.get(value, 0) + 1
-        return Sample(round(seconds, 4), ready, total, terminating, by_label, self.revision, by_owner)
+        return Sample(round(seconds, 4), ready, total, terminating, by_label, self.revision, by_owner, lapsed)
 
 
 class ReplicaSetHistory:
@@ -288,7 +343,15 @@ class WatchStream(ListWatch):
     `book` under `lock` and then `on_change` runs; a 410 Gone re-lists; an apiserver that is
     restarting (an upgrade step) is waited out and the watch resumed from the last resourceVersion."""
 
-    def __init__(self, name: str, list_call: Callable[..., Any], book: Book, lock: threading.Lock, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        name: str,
+        list_call: Callable[..., Any],
+        book: Book,
+        lock: threading.Lock,
+        on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[Book], None] = lambda _book: None,
+    ) -> None:
         def listed(items: list[dict[str, Any]], resource_version: str) -> None:
             with lock:
                 book.replace_all(items, int(resource_version) if resource_version.isdigit() else 0)
@@ -296,6 +359,7 @@ class WatchStream(ListWatch):
 
         def changed(event_type: str, obj: dict[str, Any]) -> None:
             with lock:
+                clock(book)
                 book.apply(event_type, obj)
             on_change()
 
@@ -349,9 +413,13 @@ class AvailabilityProbe:
         if self.replica_sets is not None:
             # Started first, so every ReplicaSet a pod sample refers to is already in the history.
             self._streams.append(WatchStream(f"replicasets {self.selector}", self._list_replica_sets, self.replica_sets, self._lock))
-        self._streams.append(WatchStream(self.selector, self._list, self.book, self._lock, self._record))
+        self._streams.append(WatchStream(self.selector, self._list, self.book, self._lock, self._record, self._clock))
         for stream in self._streams:
             stream.start()
+
+    def _clock(self, book: Book) -> None:
+        if isinstance(book, PodBook):
+            book.seconds = time.monotonic() - self._started
 
     def _record(self, force: bool = False) -> None:
         with self._lock:
@@ -359,13 +427,14 @@ class AvailabilityProbe:
             if (
                 force
                 or not self.samples
-                or (sample.ready, sample.total, sample.terminating, sample.by_label, sample.live_by_owner)
+                or (sample.ready, sample.total, sample.terminating, sample.by_label, sample.live_by_owner, sample.lapsed)
                 != (
                     self.samples[-1].ready,
                     self.samples[-1].total,
                     self.samples[-1].terminating,
                     self.samples[-1].by_label,
                     self.samples[-1].live_by_owner,
+                    self.samples[-1].lapsed,
                 )
             ):
                 self.samples.append(sample)
@@ -408,7 +477,8 @@ class AvailabilityProbe:
         error = self._error()
         if error is not None:
             raise RunbookError(f"the availability probe for {self.selector!r} stopped: {error}") from error
-        self.report = ProbeReport(self.selector, self.budget, tuple(self.samples), self.replica_sets)
+        losses = tuple(self.book.losses) if isinstance(self.book, PodBook) else ()
+        self.report = ProbeReport(self.selector, self.budget, tuple(self.samples), self.replica_sets, losses)
         return self.report
 
 

@@ -14,6 +14,7 @@ STEP_MODULES = (
     "runbooks.steps.resource_backup_steps",
     "runbooks.steps.strategy_steps",
     "runbooks.steps.upgrade_gate_steps",
+    "runbooks.steps.volume_backup_steps",
     "runbooks.steps.volume_steps",
 )
 

@@ -44,6 +44,12 @@ def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
     return str(Path(template.feature.filename).resolve()), template.name, str(callspec.id if callspec else "")
 
 
+def feature_of(item: pytest.Item) -> str:
+    """The feature file a scenario comes from (its node id for other tests): what scenarios share."""
+    key = _scenario_key(item)
+    return key[0] if key else item.nodeid
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A repository that binds its features with `scenarios()` in a test module keeps that binding:
     the same scenario collected from the .feature file itself is dropped, so nothing runs twice."""

@@ -24,9 +24,12 @@ from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
 from runbooks.plugin import evidence as evidence_plugin
 from runbooks.plugin import safety
+from runbooks.plugin.collect import feature_of
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
 BUNDLED_FEATURES = Path(__file__).resolve().parents[1] / "features"
+FEATURE_CLUSTERS = pytest.StashKey[dict[str, Cluster]]()
+SCENARIO_FAILED = pytest.StashKey[bool]()
 TAG = re.compile(r"(?<![\w@])@([\w:.-]+)")
 CONTROL_PREFIX = "control:"
 
@@ -174,6 +177,50 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
         fresh.stop()
 
 
+@pytest.fixture
+def feature_cluster(request: pytest.FixtureRequest) -> Cluster:
+    """A fresh cluster shared by the scenarios of one feature that each break it and repair it again
+    (a gate blocker added and removed, a snapshot restored): one create per feature instead of one
+    per scenario, so the kind tier spends its time on runbooks. A scenario that fails may leave it
+    broken, so it is torn down then and the next scenario starts another; it is torn down as well
+    when the run moves on to another feature, so at most one of them runs beside the shared one."""
+    opts = request.config.option
+    if opts.cluster == "existing":
+        pytest.skip("this runbook needs a cluster of its own to break, and --cluster existing cannot create one; run it with --cluster local")
+    clusters = request.config.stash.setdefault(FEATURE_CLUSTERS, {})
+    feature = feature_of(request.node)
+    if feature not in clusters:
+        fresh = create_cluster(opts.cluster, progress=_progress(request.config), keep=False, **_created_options(opts))
+        with evidence_plugin.unrecorded(request.config):
+            try:
+                fresh.start()
+            except BaseException:
+                fresh.stop()
+                raise
+        clusters[feature] = fresh
+    return clusters[feature]
+
+
+def _stop_feature_cluster(config: pytest.Config, feature: str) -> None:
+    cluster = config.stash.get(FEATURE_CLUSTERS, {}).pop(feature, None)
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    yield
+    feature = feature_of(item)
+    if item.stash.get(SCENARIO_FAILED, False) or nextitem is None or feature_of(nextitem) != feature:
+        _stop_feature_cluster(item.config, feature)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    running: dict[str, Cluster] = session.config.stash.setdefault(FEATURE_CLUSTERS, {})
+    for feature in list(running):
+        _stop_feature_cluster(session.config, feature)  # an interrupted run never reached the last teardown
+
+
 @pytest.fixture(scope="session")
 def toolchain() -> Toolchain:
     """The pinned upstream binaries (etcdctl, kubectl, ...), built on first use."""
@@ -213,6 +260,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # (pytest-html's extras included) and before any writer (HTML, JUnit, cucumber) reads it.
     outcome = yield
     report = outcome.get_result()
+    if report.failed:
+        item.stash[SCENARIO_FAILED] = True  # a cluster its feature shares may be broken now
     if call.excinfo is not None and isinstance(call.excinfo.value, CapabilityMissingError):
         # Like pytest.skip: the runbook cannot run on this provider, which says nothing about the cluster.
         report.outcome = "skipped"

@@ -1,5 +1,5 @@
 """The targets an operator names for a procedure (the node to maintain, where backups go, the
-maintenance command), as pytest options surfaced through one fixture.
+maintenance command, the claim to back up), as pytest options surfaced through one fixture.
 
 A *procedure* acts on the cluster under maintenance and on what the operator names here; its
 *drill* proves it on a disposable cluster. On clusters the run creates (local, kind) a procedure
@@ -56,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the --maintenance-command reboots the node: wait for a new status.nodeInfo.bootID and prove it in the report",
     )
     group.addoption("--backup-dir", default=None, metavar="DIR", help="where @backup_resources and @backup_volumes write their exports")
+    group.addoption("--claim", default=None, metavar="NAMESPACE/NAME", help="the PersistentVolumeClaim whose data @backup_volumes archives")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class OperatorTargets:
     snapshot_dir: Path | None
     backup_dir: Path | None
     run_directory: Path
+    claim: str | None = None
 
     @property
     def on_existing(self) -> bool:
@@ -111,6 +113,7 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         snapshot_dir=Path(opts.snapshot_dir).expanduser() if opts.snapshot_dir else None,
         backup_dir=Path(opts.backup_dir).expanduser() if opts.backup_dir else None,
         run_directory=run_dir,
+        claim=opts.claim,
     )
 
 

@@ -27,6 +27,13 @@ def a_fresh_cluster(own_cluster_factory: Callable[..., Cluster], evidence: Evide
     return fresh
 
 
+@given("a fresh cluster shared by this feature's scenarios", target_fixture="target")
+def a_feature_cluster(feature_cluster: Cluster, evidence: Evidence) -> Cluster:
+    """Acts on a new cluster shared by this feature's scenarios, which each repair what they break; a failed scenario's is replaced."""
+    evidence.note("Cluster", f"a fresh {feature_cluster.provider} cluster shared by this feature's scenarios, kubeconfig {feature_cluster.kubeconfig.name}")
+    return feature_cluster
+
+
 @given("kubelets that run real containers")
 def real_kubelets(target: Cluster) -> None:
     """Skips the scenario where kubelets are simulated (kwok), because it needs containers that really run."""

@@ -11,7 +11,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Capability, Cluster
-from runbooks.drills import gate_blockers, guarded_app, legacy_objects
+from runbooks.drills import gate_blockers, guarded_app, legacy_objects, workloads
 from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.etcd import snapshot as etcd
 from runbooks.evidence import Evidence
@@ -51,7 +51,7 @@ def guarded_deployment(target: Cluster, name: str, replicas: int, minimum: int, 
 @given(parsers.parse('a CronJob "{name}" last applied through {api_version}, an API the target no longer serves'))
 def legacy_cronjob(target: Cluster, name: str, api_version: str, evidence: Evidence) -> None:
     """Creates CronJob NAME whose last-applied configuration names API_VERSION, an API the target no longer serves."""
-    target.core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
+    workloads.ensure_namespace(target, APP_NAMESPACE)  # the feature's other scenarios may have made it on a shared cluster
     legacy_objects.create_cronjob_last_applied_as(target, APP_NAMESPACE, name, api_version)
     evidence.note("Seeded", f"CronJob {APP_NAMESPACE}/{name} stored through batch/v1, its {LAST_APPLIED} saying {api_version}")
 

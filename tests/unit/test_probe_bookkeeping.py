@@ -139,3 +139,38 @@ def test_a_real_surge_beyond_the_ceiling_is_caught() -> None:
 def test_the_replica_set_checks_need_a_probe_that_watched_them() -> None:
     with pytest.raises(RunbookError, match="replica_sets=True"):
         _ = report(3).maximum_requested
+
+
+def test_a_running_pod_that_loses_readiness_is_counted_as_lapsed_not_a_deleted_one() -> None:
+    book = PodBook()
+    for name in "abc":
+        book.apply("ADDED", pod(name))
+    book.apply("ADDED", pod("new", ready=False))  # never ready yet: not lapsed
+    book.apply("MODIFIED", pod("a", ready=False))  # its readiness probe failed
+    book.apply("MODIFIED", pod("b", deleting=True))  # deleted: the controller's doing, not lapsed
+    sample = book.sample(1.0)
+    assert (sample.ready, sample.lapsed) == (1, 1)
+    assert [loss.pod for loss in book.losses] == ["a"]
+    book.apply("MODIFIED", pod("a"))
+    assert book.sample(2.0).lapsed == 0
+
+
+def test_the_controllers_bound_counts_lapsed_pods_with_the_ready_ones() -> None:
+    samples = (Sample(0.0, 4, 4, 0), Sample(1.0, 3, 5, 0, lapsed=1), Sample(2.0, 3, 4, 1))
+    report = ProbeReport("app=web", 4, samples)
+    assert (report.minimum_ready, report.minimum_ready_or_lapsed) == (3, 3)
+    assert ProbeReport("app=web", 4, samples[:2]).minimum_ready_or_lapsed == 4
+
+
+def test_a_lapse_is_explained_only_by_a_readiness_failure_seen_since_it() -> None:
+    from runbooks.measure.availability import ReadinessLoss
+    from runbooks.measure.probe_events import ProbeFailure, explain
+
+    loss = ReadinessLoss(3.0, "web-1", "web-v1", "2026-12-01T12:00:05Z", "ContainersNotReady", 0)
+    starting = ProbeFailure(
+        "web-1", "Readiness probe failed: HTTP probe failed with statuscode: 404", 2, "2026-12-01T12:00:00+00:00", "2026-12-01T12:00:01+00:00", "w1"
+    )
+    late = ProbeFailure("web-1", "Readiness probe failed: context deadline exceeded", 1, "2026-12-01T12:00:05+00:00", "2026-12-01T12:00:05+00:00", "w1")
+    other = ProbeFailure("web-2", late.message, 1, late.first, late.last, "w1")
+    assert explain((loss,), [starting, other]) == [(loss, None)]
+    assert explain((loss,), [starting, other, late]) == [(loss, late)]

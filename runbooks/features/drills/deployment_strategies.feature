@@ -27,11 +27,11 @@ Feature: Roll out a new release with the deployment strategy that fits, measured
   Scenario Outline: RollingUpdate stays within maxSurge <max_surge> and maxUnavailable <max_unavailable>, and rolls back
     Given a deployment "web" of 4 replicas of release "v1" with strategy RollingUpdate, maxSurge <max_surge> and maxUnavailable <max_unavailable>
     When I roll "web" out to release "v2", watching its pods
-    Then "web" never had fewer than replicas - maxUnavailable = <min_ready> ready pods
+    Then "web" never had fewer than replicas - maxUnavailable = <min_ready> ready pods, counting those only their readiness probe took out
     And "web" never had more than replicas + maxSurge = <max_pods> pods that its ReplicaSets wanted
     And every pod of "web" runs release "v2"
     When I roll "web" back with "kubectl rollout undo", watching its pods
-    Then "web" never had fewer than replicas - maxUnavailable = <min_ready> ready pods
+    Then "web" never had fewer than replicas - maxUnavailable = <min_ready> ready pods, counting those only their readiness probe took out
     And "web" never had more than replicas + maxSurge = <max_pods> pods that its ReplicaSets wanted
     And every pod of "web" runs release "v1"
 

@@ -9,7 +9,9 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
   kube-controller-manager and kube-scheduler are healthy; etcd is healthy and a snapshot younger than
   --snapshot-max-age lies in --snapshot-dir; no admission webhook with failurePolicy Fail lacks a ready
   backend (every write it matches would fail mid-upgrade); no CRD still stores a version it no longer
-  serves (its next upgrade would be refused). The gate only reads.
+  serves (its next upgrade would be refused). The gate only reads. The proofs below share one fresh
+  cluster: each adds its blocker, sees the gate fail on it alone, and removes it (a failed one's cluster
+  is replaced, so the next proof starts clean).
   It fails closed: a check that cannot look (no etcd access, no right to read /metrics) keeps the gate
   shut until the operator waives it by name with a reason (--waive "etcd=managed control plane"),
   and a run in which no gate scenario ran, or one was skipped, exits non-zero.
@@ -25,7 +27,7 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
 
   @gate_proof @destructive
   Scenario: A disruption budget that allows no disruption fails the gate until it is relaxed
-    Given a fresh local cluster of its own
+    Given a fresh cluster shared by this feature's scenarios
     And a recent etcd snapshot in the snapshot directory
     And a deployment "web" with 3 replicas guarded by a disruption budget of at least 3 available
     When I run the pre-upgrade gate for the newer pinned version
@@ -43,7 +45,7 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
   # upgrades is the last-applied configuration: the pipeline that re-applies it will fail on the target.
   @gate_proof @destructive
   Scenario: An object last applied through a removed API fails the gate until it is re-applied
-    Given a fresh local cluster of its own
+    Given a fresh cluster shared by this feature's scenarios
     And a recent etcd snapshot in the snapshot directory
     And a CronJob "nightly" last applied through batch/v1beta1, an API the target no longer serves
     When I run the pre-upgrade gate for the newer pinned version
@@ -54,7 +56,7 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
 
   @gate_proof @destructive
   Scenario: A failing admission webhook with no ready backend fails the gate until its backend runs
-    Given a fresh local cluster of its own
+    Given a fresh cluster shared by this feature's scenarios
     And a recent etcd snapshot in the snapshot directory
     And a validating webhook "config-policy" with failurePolicy Fail whose Service has no ready endpoint
     When I run the pre-upgrade gate for the target version
@@ -65,7 +67,7 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
 
   @gate_proof @destructive
   Scenario: A CRD that still stores a version it no longer serves fails the gate until its objects are migrated
-    Given a fresh local cluster of its own
+    Given a fresh cluster shared by this feature's scenarios
     And a recent etcd snapshot in the snapshot directory
     And a CRD "widgets" whose objects are stored at v1, a version it no longer serves
     When I run the pre-upgrade gate for the target version
