@@ -22,6 +22,7 @@ from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.drills import node_workload, workloads
 from runbooks.maintenance import ledger, ownership
 from runbooks.toolchain import ensure_toolchain
+from runbooks.waiting import wait_for
 from tests.integration.runbook_project import Run, journal_records, run_bundled, start_bundled
 
 NODE = "worker-1"
@@ -61,7 +62,15 @@ def reboot_command(cluster: LocalCluster, token: str, kernel: str) -> str:
 
 def state_of(cluster: LocalCluster) -> dict[str, object]:
     """What a run that changes nothing leaves as it was: every pod's resourceVersion, and each node's spec,
-    labels and annotations (a node's own resourceVersion moves with its kubelet's status heartbeats)."""
+    labels and annotations (a node's own resourceVersion moves with its kubelet's status heartbeats).
+    The previous run's scenario namespace may still be going (its pods deleted one by one); that is
+    not this run's change, so the state is read once no namespace is terminating."""
+    wait_for(
+        lambda: not [n for n in cluster.core.list_namespace().items if n.status.phase == "Terminating"],
+        "the previous run's scenario namespace to be deleted",
+        120,
+        "see `kubectl get namespaces`",
+    )
     pods = {f"{p.metadata.namespace}/{p.metadata.name}": p.metadata.resource_version for p in cluster.core.list_pod_for_all_namespaces().items}
     nodes = {n.metadata.name: (n.spec.to_dict(), n.metadata.labels, n.metadata.annotations) for n in cluster.core.list_node().items}
     return {"pods": pods, "nodes": nodes}
