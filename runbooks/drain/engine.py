@@ -214,7 +214,20 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
             continue
         allowed = (pdb.status.disruptions_allowed if pdb.status else 0) or 0
         name = f"{pdb.metadata.namespace}/{pdb.metadata.name}"
-        if allowed == 0:
+        if allowed == 0 and _recovering(pdb):
+            # Some of its pods are not healthy yet (a replacement starting, a drain resumed after a kill):
+            # the budget allows evictions again once they are, and the drain waits for that, bounded.
+            status = pdb.status
+            blockers.append(
+                Blocker(
+                    "PodDisruptionBudget",
+                    name,
+                    f"allows 0 disruptions now ({status.current_healthy} of {status.expected_pods} pods healthy, {status.desired_healthy} needed):"
+                    " the drain will wait for its pods to become healthy",
+                    blocks=False,
+                )
+            )
+        elif allowed == 0:
             blockers.append(Blocker("PodDisruptionBudget", name, f"allows 0 disruptions now; {len(covered)} of its pods are on {node}"))
         elif allowed < len(covered):
             blockers.append(
@@ -255,6 +268,16 @@ def plan_drain(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
         if verdict.action == "refuse":
             blockers.append(Blocker("filter", f"{verdict.namespace}/{verdict.name}", verdict.reason))
     return DrainPlan(node, verdicts, tuple(blockers))
+
+
+def _recovering(pdb: client.V1PodDisruptionBudget) -> bool:
+    """A budget at zero only because some of its pods are not healthy yet: with all of them healthy it
+    would allow a disruption. One that never can (minAvailable equal to the replicas, maxUnavailable 0)
+    is not recovering: waiting for it never ends."""
+    status = pdb.status
+    if status is None or status.expected_pods is None or status.desired_healthy is None or status.current_healthy is None:
+        return False
+    return bool(status.current_healthy < status.expected_pods and status.desired_healthy < status.expected_pods)
 
 
 def selects(pdb: client.V1PodDisruptionBudget, pod: client.V1Pod) -> bool:

@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, classify
+from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify
 
 
 def pod(owner_kind: str | None = "ReplicaSet", empty_dir: bool = False, mirror: bool = False, phase: str = "Running", deleting: bool = False) -> client.V1Pod:
@@ -92,3 +92,19 @@ def test_the_429_retries_end_at_the_drain_deadline_and_quote_the_last_refusal() 
         ev.remove(VERDICT)
     assert time.monotonic() - started < 0.5 + 0.3  # backed off up to the deadline, not a full pause past it
     assert core.calls >= 3 and ev.retries == {"ns/p": core.calls}  # 0.1 s, 0.2 s, then whatever was left
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "expected", "recovering"),
+    [
+        (2, 2, 3, True),  # one pod not healthy yet: the budget allows an eviction once it is
+        (2, 2, 2, False),  # minAvailable equal to the replicas: it never allows one, waiting never ends
+        (3, 3, 3, False),
+    ],
+)
+def test_a_budget_at_zero_blocks_only_when_it_can_never_allow_an_eviction(current: int, desired: int, expected: int, recovering: bool) -> None:
+    status = client.V1PodDisruptionBudgetStatus(
+        current_healthy=current, desired_healthy=desired, expected_pods=expected, disruptions_allowed=0, observed_generation=1
+    )
+    assert _recovering(client.V1PodDisruptionBudget(status=status)) is recovering
+    assert _recovering(client.V1PodDisruptionBudget()) is False  # no status yet: not known to recover
