@@ -10,9 +10,9 @@ from pathlib import Path
 from tests.integration.runbook_project import HEALTH_FEATURE
 
 
-def collect(repo: Path) -> str:
+def collect(repo: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(repo)],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args, str(repo)],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -42,13 +42,5 @@ def test_tests_that_are_not_functions_are_left_alone(tmp_path: Path) -> None:
     (tmp_path / "features").mkdir()
     (tmp_path / "features" / "health.feature").write_text(HEALTH_FEATURE)
     (tmp_path / "notes.txt").write_text(">>> 1 + 1\n2\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--doctest-glob=*.txt", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "notes.txt::notes.txt" in done.stdout and "health.feature::" in done.stdout
+    output = collect(tmp_path, "--doctest-glob=*.txt")
+    assert "notes.txt::notes.txt" in output and "health.feature::" in output
