@@ -24,12 +24,15 @@ toolchain: $(VENV)/.installed
 demo: toolchain
 	$(PYTEST) tests/features --html=$(REPORTS)/runbooks.html --self-contained-html $(EVIDENCE)
 
-# Everything: unit tests, then every runbook's scenarios against the real local cluster,
-# then the kind tier wherever a Docker engine can be started (it says why when it cannot).
+# Everything: lint, then two tiers side by side (tests/tiers.py: the local tier leaves half the cores
+# idle waiting on its clusters): unit, integration and every runbook against the real local cluster,
+# and the kind tier wherever a Docker engine can be started (it says why when it cannot). Each line
+# carries its tier's prefix; the end prints each tier's wall time.
 test: toolchain lint
 	@$(PY) -m runbooks.kindenv install || true
-	$(PYTEST) tests --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)
-	@if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi
+	$(PY) -m tests.tiers \
+	  "local=$(PYTEST) tests -v --durations=20 --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)" \
+	  "kind=if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi"
 
 # Real kind nodes (first time: builds the node images, several minutes), one pytest session per line:
 # 1. at the older pin, everything that runs on the session's shared cluster or on fresh clusters of its
@@ -45,10 +48,10 @@ test: toolchain lint
 KIND_TIER = smoke or node_maintenance or gate or etcd_backup or upgrade or strategies or backup_volumes
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
-	$(PYTEST) tests/features --cluster kind -m "$(KIND_TIER)" --html=$(REPORTS)/kind-report.html --self-contained-html
-	$(PYTEST) tests/features --cluster kind -m resource_backup --html=$(REPORTS)/kind-report-resource-backup.html --self-contained-html
-	$(PYTEST) tests/features --cluster kind --kubernetes-version $(NEWER) -m smoke --html=$(REPORTS)/kind-report-$(NEWER).html --self-contained-html
-	$(PYTEST) tests/integration -m kind --html=$(REPORTS)/kind-report-as-existing.html --self-contained-html
+	$(PYTEST) -v --durations=10 tests/features --cluster kind -m "$(KIND_TIER)" --html=$(REPORTS)/kind-report.html --self-contained-html
+	$(PYTEST) -v --durations=10 tests/features --cluster kind -m resource_backup --html=$(REPORTS)/kind-report-resource-backup.html --self-contained-html
+	$(PYTEST) -v --durations=10 tests/features --cluster kind --kubernetes-version $(NEWER) -m smoke --html=$(REPORTS)/kind-report-$(NEWER).html --self-contained-html
+	$(PYTEST) -v --durations=10 tests/integration -m kind --html=$(REPORTS)/kind-report-as-existing.html --self-contained-html
 
 # The pre-upgrade gate: exit code 0 only when every check passes for TARGET (e.g. make gate TARGET=v1.37).
 # GATE_ARGS passes the rest, e.g. GATE_ARGS="--cluster existing --snapshot-dir /backups/etcd".
