@@ -35,17 +35,19 @@ test: toolchain lint
 	  "kind=if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi"
 
 # Real kind nodes (first time: builds the node images, several minutes), one pytest session per line:
-# 1. at the older pin, everything that runs on the session's shared cluster or on fresh clusters of its
-#    own one at a time: smoke, node maintenance (real reboots and power cuts of node containers), etcd
-#    backup/restore, gate, upgrade (kubeadm upgrade apply/node to the newer pin), deployment strategies
-#    and volume backup (these two on the shared cluster: no create of their own);
+# 1. at the older pin, every runbook but resource backup, on the session's shared cluster or on fresh
+#    clusters of their own one at a time: smoke, node maintenance (real reboots and power cuts of node
+#    containers), etcd backup/restore, the gate and its proofs, upgrade (kubeadm upgrade apply/node to the
+#    newer pin), deployment strategies, and the procedures (maintain_node, backup_etcd, backup_resources,
+#    backup_volumes) on the shared cluster;
 # 2. resource backup alone (it boots two fresh clusters; beside the shared one, three kind clusters at
 #    once outran kind's and kubeadm's timeouts on 2 cores);
 # 3. smoke again at the newer pin;
 # 4. the procedures the way an operator runs them: one kind cluster driven as --cluster existing (its
 #    kubeconfig, kubeadm's etcd certificates as --etcd-*), maintain_node with a --maintenance-command that
 #    reboots the node container, then backup_etcd and backup_resources (tests/integration, marker kind).
-KIND_TIER = smoke or node_maintenance or gate or etcd_backup or upgrade or strategies or backup_volumes
+# Sessions 1 and 2 together are `pytest tests/features --cluster kind`: every bundled runbook.
+KIND_TIER = not resource_backup
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
 	$(PYTEST) -v --durations=10 tests/features --cluster kind -m "$(KIND_TIER)" --html=$(REPORTS)/kind-report.html --self-contained-html
