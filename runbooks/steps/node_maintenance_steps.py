@@ -339,11 +339,9 @@ def stays_down_until_replaced(target: Cluster, maintenance: Maintenance, evidenc
 
 @when("it is powered on again")
 def powered_on(target: Cluster, maintenance: Maintenance) -> None:
-    """Powers the node on again and waits until it is Ready: a machine that boots gets the bound a
-    reboot gets (300 s), since a kind node container boots systemd and its kubelet, which took over
-    120 s once on a loaded 2-core machine."""
+    """Powers the node on again and waits until it is Ready."""
     target.power_on_node(maintenance.node)
-    node_state.wait_node_ready(target, maintenance.node, timeout=300)
+    node_state.wait_node_ready(target, maintenance.node)
 
 
 @then(parsers.parse('"{name}" has {count:d} ready replicas'))
