@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from runbooks.errors import ProviderUnavailableError
-from runbooks.kindenv import capwrapper
+from runbooks.kindenv import capwrapper, host_limits
 from runbooks.toolchain import cache
 from runbooks.waiting import WaitTimeout, wait_for
 
@@ -184,6 +184,7 @@ def start_private_engine(layout: Layout, progress: Progress) -> Engine:
     layout.exec_root.mkdir(parents=True, exist_ok=True)
     layout.data_root.mkdir(parents=True, exist_ok=True)
     _ensure_bridge(progress)
+    host_limits.raise_inotify_limits(progress)
     wrapper = needs_cap_wrapper()
     if wrapper:
         write_wrapper(layout)
