@@ -22,7 +22,7 @@ from runbooks.cluster.base import Capability, Cluster
 from runbooks.drills import workloads
 from runbooks.errors import RunbookError
 from runbooks.etcd import snapshot as etcd
-from runbooks.kube import discovery, objects, raw
+from runbooks.kube import bulk, discovery, objects, raw
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.measure import cluster_health
 from runbooks.policy import removed_apis, skew
@@ -409,7 +409,7 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
     # The checks only read and share nothing, so a few run at once: each mostly waits on the apiserver or etcdctl.
     # The slowest start first, so that none of them waits in the queue behind the quick ones.
     started = sorted(checks, key=lambda pair: START_FIRST.index(pair[0]) if pair[0] in START_FIRST else len(START_FIRST))
-    with ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
+    with bulk.collector_paused(), ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
         futures = {check_id: pool.submit(lambda i, c: _apply_waiver(_judged(i, c), options), check_id, check) for check_id, check in started}
         return GateReport(options.target, tuple(futures[check_id].result() for check_id, _ in checks))
 

@@ -1,7 +1,8 @@
-"""The gate starts its slowest checks first and still reports every check in the order of CHECK_IDS."""
+"""The gate starts its slowest checks first, with the cycle collector paused, and still reports every check in the order of CHECK_IDS."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -25,12 +26,14 @@ FUNCTIONS = {
 
 def test_the_slowest_checks_start_first_and_every_check_is_reported_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[str] = []
+    collecting: list[bool] = []
     lock = threading.Lock()
 
     def recorder(check_id: str) -> Any:
         def check(*_: object) -> gate.GateCheck:
             with lock:
                 started.append(check_id)
+                collecting.append(gc.isenabled())
             if check_id == "nodes":
                 raise RuntimeError("boom")  # an error is still judged on its own, in its place
             return gate.GateCheck(check_id, check_id, gate.CheckStatus.PASSED, "ok")
@@ -46,3 +49,4 @@ def test_the_slowest_checks_start_first_and_every_check_is_reported_in_order(mon
     assert sorted(started) == sorted(gate.CHECK_IDS)
     assert [c.check_id for c in report.checks] == list(gate.CHECK_IDS)
     assert [c.check_id for c in report.checks if c.status is gate.CheckStatus.NOT_RUN] == ["nodes"]
+    assert not any(collecting) and gc.isenabled(), "the cycle collector pauses while the checks decode, and only then"
