@@ -16,7 +16,7 @@ from kubernetes import client
 from urllib3.exceptions import HTTPError
 
 from runbooks.errors import CapabilityMissingError, ProviderUnavailableError, UnknownNodeError
-from runbooks.kube import objects, raw
+from runbooks.kube import objects, raw, rawview
 from runbooks.kube.commands import CommandResult
 from runbooks.kube.dry_run import DryRun
 from runbooks.kube.etcd_access import EtcdAccess
@@ -126,13 +126,19 @@ class Cluster(ApiHandles, abc.ABC):
             return 0, str(exc)
 
     def node_names(self) -> list[str]:
-        return sorted(node.metadata.name for node in self.core.list_node().items)
+        # Raw views: only the names are read, and 1,000 Node models take about a second to decode.
+        return sorted(node.metadata.name for node in rawview.list_items(self.core.list_node))
 
     def get_node(self, name: str) -> client.V1Node:
-        """The node called `name`, or an error that lists the nodes that do exist."""
-        for node in self.core.list_node().items:
-            if node.metadata.name == name:
-                return node
+        """The node called `name`, or an error that lists the nodes that do exist.
+
+        One GET of that node: listing (and decoding) every node to find one cost a drain plan and the
+        maintenance steps about a second per call on 1,000 nodes; only a node that is not there lists them."""
+        try:
+            return self.core.read_node(name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
         raise UnknownNodeError(f"there is no node {name!r}; the nodes are: {', '.join(self.node_names())}")
 
     @abc.abstractmethod

@@ -125,6 +125,9 @@ class FakeApi:
     # object) as the API streams them; once they run out, a quiet watch that ends after a moment.
     watches: dict[str, list[list[Obj]]] = field(default_factory=dict)
     revision: int = 1
+    # Whether /api and /apis answer an Accept of the aggregated APIGroupDiscoveryList (1.30+) with it;
+    # False plays an older server, which answers the legacy documents whatever is asked.
+    aggregated_discovery: bool = True
 
     # -- setting up ----------------------------------------------------------------------------------
     def resource(self, group_version: str, resource: str) -> FakeResource:
@@ -201,6 +204,8 @@ class FakeApi:
             return code, _status(code, message)
         if path in self.raw:
             return self.raw[path]
+        if path in ("/api", "/apis") and self.aggregated_discovery and "apidiscovery.k8s.io" in ((request.headers or {}).get("Accept") or ""):
+            return self._aggregated(path)
         if path in ("/api", "/apis") or re.fullmatch(r"/api/[^/]+|/apis/[^/]+/[^/]+", path):
             return self._discovery(path)
         parts = path.strip("/").split("/")
@@ -247,6 +252,28 @@ class FakeApi:
             "resources": [{"name": r.resource, "kind": r.kind, "namespaced": r.namespaced, "verbs": list(r.verbs)} for r in served],
         }
 
+    def _aggregated(self, path: str) -> tuple[int, Obj]:
+        """The APIGroupDiscoveryList of the core group (/api) or of every other group (/apis), one version each."""
+        core = path == "/api"
+        versions = sorted({r.group_version for r in self.resources if ("/" not in r.group_version) == core})
+        items = []
+        for gv in versions:
+            served = [r for r in self.resources if r.group_version == gv]
+            resources = [
+                {
+                    "resource": r.resource,
+                    "responseKind": {"group": "", "version": "", "kind": r.kind},
+                    "scope": "Namespaced" if r.namespaced else "Cluster",
+                    "verbs": list(r.verbs),
+                }
+                for r in served
+            ]
+            name = "" if core else gv.split("/")[0]
+            items.append(
+                {"metadata": {"name": name} if name else {}, "versions": [{"version": gv.split("/")[-1], "resources": resources, "freshness": "Current"}]}
+            )
+        return 200, {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+
     def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj | str]:
         store = self.objects.setdefault((resource.group_version, resource.resource), {})
         query = request.query
@@ -263,12 +290,12 @@ class FakeApi:
             items = [copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if not namespace or ns == namespace]
             items = [o for o in items if _selector_matches(query.get("labelSelector", ""), (o.get("metadata") or {}).get("labels") or {})]
             items = [o for o in items if _fields_match(query.get("fieldSelector", ""), o)]
-            return 200, {
-                "kind": f"{resource.kind}List",
-                "apiVersion": resource.group_version,
-                "metadata": {"resourceVersion": str(self.revision)},
-                "items": items,
-            }
+            # Pages as the apiserver cuts them: `limit` items, and a continue token (here: the offset) while more remain.
+            start = int(query.get("continue") or 0)
+            limit = int(query.get("limit") or 0)  # 0, as absent: no limit
+            end = start + limit if limit > 0 else len(items)
+            meta = {"resourceVersion": str(self.revision)} | ({"continue": str(end)} if end < len(items) else {})
+            return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.group_version, "metadata": meta, "items": items[start:end]}
         existing = store.get(key)
         if method == "POST" and name is None:
             body = _body(request)

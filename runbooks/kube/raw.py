@@ -82,3 +82,27 @@ def server_side_apply(api: client.ApiClient, key: ObjectRef, obj: dict[str, Any]
         raise BackupError(
             f"applying {key} failed with HTTP {status}: {(body or {}).get('message', body)}; fix the file {path} or its dependencies and apply again"
         )
+
+
+# Only the objects' metadata (name, labels, annotations ...), as the garbage collector and
+# `kubectl get -o name` ask for it: what a scan of annotations needs, at a fraction of the bytes.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def list_collection(api: client.ApiClient, path: str, accept: str = "application/json", limit: int = 500) -> list[Any]:
+    """Every item of the collection at `path`, `limit` per page (continue tokens, as kubectl pages).
+
+    A non-200 answer raises ApiException with its status, so a caller that cannot read a collection
+    says so instead of taking it for empty."""
+    items: list[Any] = []
+    token = ""
+    while True:
+        query = [("limit", str(limit))] + ([("continue", token)] if token else [])
+        response = send(api, "GET", path, query, accept=accept)
+        if response.status != 200:
+            raise client.ApiException(status=response.status, reason=f"{response.reason} (GET {path})")
+        page = json.loads(response.data)
+        items += page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return items
