@@ -32,6 +32,7 @@ from runbooks.policy.backup import (
     ResourceType,
     apply_rank,
     apply_skip_reason,
+    being_deleted,
     key_from_path,
     key_of,
     relative_path,
@@ -138,10 +139,18 @@ def read_configuration(cluster: Cluster) -> ClusterConfiguration:
     discovery = discover(api)
     objects: dict[ObjectKey, Obj] = {}
     skipped: dict[ObjectKey, str] = {}
-    for resource, listed in zip(discovery.backed_up, list_each(api, discovery.backed_up), strict=True):
+    lists = list_each(api, discovery.backed_up)
+    leaving = frozenset(
+        obj["metadata"]["name"]
+        for resource, listed in zip(discovery.backed_up, lists, strict=True)
+        if (resource.group, resource.resource) == ("", "namespaces")
+        for obj in listed
+        if being_deleted(obj)
+    )
+    for resource, listed in zip(discovery.backed_up, lists, strict=True):
         for obj in listed:
             key = key_of(resource, obj)
-            reason = skip_reason(resource, obj)
+            reason = skip_reason(resource, obj, leaving)
             if reason:
                 skipped[key] = reason
             else:

@@ -133,12 +133,27 @@ PER_CLUSTER_SECRET_TYPES = {
 }
 
 
-def skip_reason(resource: ResourceType, obj: Obj) -> str | None:
+# A namespace being deleted, and what it still holds: the cluster is removing it, so a restore of it
+# would bring back what its owner deleted, and the restore's proof would compare against a cluster
+# that no longer has it (seen on kind: the export ran while the previous runbook's namespace emptied).
+BEING_DELETED = "being deleted when it was read; a restore would bring it back"
+IN_NAMESPACE_BEING_DELETED = "in a namespace being deleted when it was read"
+
+
+def being_deleted(obj: Obj) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def skip_reason(resource: ResourceType, obj: Obj, namespaces_being_deleted: frozenset[str] = frozenset()) -> str | None:
     """Why this object is not part of the configuration backup, or None when it is."""
     reason = PER_CLUSTER_RESOURCES.get((resource.group, resource.resource))
     if reason:
         return reason
     meta = obj.get("metadata") or {}
+    if being_deleted(obj):
+        return BEING_DELETED
+    if meta.get("namespace") in namespaces_being_deleted:
+        return IN_NAMESPACE_BEING_DELETED
     for (group, plural, namespace, name), why in PER_CLUSTER_OBJECTS.items():
         if (group, plural, name) == (resource.group, resource.resource, meta.get("name")) and namespace in ("*", meta.get("namespace")):
             return why

@@ -122,6 +122,20 @@ def test_per_cluster_and_derived_objects_are_skipped_with_a_reason(resource: Res
     assert reason is not None and reason_part in reason
 
 
+NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", False)
+
+
+def test_what_the_cluster_is_deleting_is_not_backed_up_so_a_restore_cannot_bring_it_back() -> None:
+    leaving = {"metadata": {"name": "old", "deletionTimestamp": "2026-12-01T17:10:00Z"}, "status": {"phase": "Terminating"}}
+    assert policy.skip_reason(NAMESPACES, leaving) == policy.BEING_DELETED
+    held = {"metadata": {"name": "cm", "namespace": "shop", "deletionTimestamp": "2026-12-01T17:10:00Z", "finalizers": ["x"]}}
+    assert policy.skip_reason(CONFIGMAPS, held) == policy.BEING_DELETED
+    # Objects the namespace controller has not reached yet carry no deletionTimestamp of their own.
+    inside = {"metadata": {"name": "settings", "namespace": "old"}}
+    assert policy.skip_reason(CONFIGMAPS, inside, frozenset({"old"})) == policy.IN_NAMESPACE_BEING_DELETED
+    assert policy.skip_reason(CONFIGMAPS, {"metadata": {"name": "settings", "namespace": "shop"}}, frozenset({"old"})) is None
+
+
 @pytest.mark.parametrize(
     ("resource", "obj"),
     [
