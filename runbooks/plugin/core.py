@@ -120,7 +120,7 @@ def _created_options(opts: argparse.Namespace) -> dict[str, object]:
     return {"kubernetes_version": version} if version else {}
 
 
-def _progress(config: pytest.Config) -> Callable[[str], None]:
+def terminal_progress(config: pytest.Config) -> Callable[[str], None]:
     """Provider progress on the operator's terminal as it happens (building binaries or a node
     image takes minutes). Clusters start inside fixtures, where pytest captures output and would
     show it only on failure, so each line lifts the capture for its write, as `-s` would."""
@@ -140,7 +140,7 @@ def _progress(config: pytest.Config) -> Callable[[str], None]:
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The cluster shared by read-only runbooks for the whole session."""
-    progress = _progress(request.config)
+    progress = terminal_progress(request.config)
     opts = request.config.option
     extra = _existing_options(opts) if opts.cluster == "existing" else _created_options(opts)
     with contextlib.ExitStack() as stack:
@@ -159,7 +159,7 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     if opts.cluster == "existing":
         pytest.skip("this runbook needs a cluster of its own to break, and --cluster existing cannot create one; run it with --cluster local")
     started: list[Cluster] = []
-    progress = _progress(request.config)
+    progress = terminal_progress(request.config)
 
     # An upgrade runbook's cluster carries the next pinned version on its nodes (kind: its node image's bundle).
     prepared = {"upgrade_bundle": True} if request.node.get_closest_marker("upgrade") is not None else {}
@@ -190,7 +190,7 @@ def feature_cluster(request: pytest.FixtureRequest) -> Cluster:
     clusters = request.config.stash.setdefault(FEATURE_CLUSTERS, {})
     feature = feature_of(request.node)
     if feature not in clusters:
-        fresh = create_cluster(opts.cluster, progress=_progress(request.config), keep=False, **_created_options(opts))
+        fresh = create_cluster(opts.cluster, progress=terminal_progress(request.config), keep=False, **_created_options(opts))
         with evidence_plugin.unrecorded(request.config):
             try:
                 fresh.start()

@@ -22,6 +22,7 @@ from runbooks.drills.workloads import wait_deployment_ready
 from runbooks.evidence import Evidence
 from runbooks.kube.commands import run_command
 from runbooks.plugin import evidence as evidence_plugin
+from runbooks.plugin.core import terminal_progress
 from runbooks.plugin.output_dirs import writable_directory
 from runbooks.plugin.targets import OperatorTargets
 from runbooks.toolchain import Toolchain
@@ -58,7 +59,7 @@ def proof_cluster(request: pytest.FixtureRequest, toolchain: Toolchain, cluster:
 
     def start() -> Cluster:
         version = toolchain.pins.closest_kubernetes(cluster.version_api.get_code().git_version)
-        fresh = create_cluster("local", kubernetes_version=version, name="backup-proof", workers=1)
+        fresh = create_cluster("local", kubernetes_version=version, name="backup-proof", workers=1, progress=terminal_progress(request.config))
         started.append(fresh)
         with evidence_plugin.unrecorded(request.config):
             fresh.start()

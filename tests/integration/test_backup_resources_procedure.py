@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from runbooks.cluster.local import state
 from runbooks.cluster.local.provider import LocalCluster
 from tests.integration.procedure_runs import run_as_existing, tables
 from tests.integration.runbook_project import ROOT, Run
@@ -44,10 +43,12 @@ def run_procedure(tmp_path: Path, cluster: LocalCluster, *options: str, feature:
     return run_as_existing(tmp_path, cluster, feature, *options, steps=steps)
 
 
-def proof_clusters() -> list[Path]:
-    """Folders of proof clusters still on disk (a stopped one leaves none)."""
-    root = state.runtime_root()
-    return sorted(root.glob("backup-proof-*")) if root.is_dir() else []
+def proof_clusters(run: Run) -> tuple[list[Path], list[Path]]:
+    """The proof clusters this run started (its progress names each one's folder) and those of them
+    still on disk (a stopped one leaves none). Only this run's: `make test` runs the kind tier beside
+    this one, and its own backup runbook may be proving an export at the same moment."""
+    started = sorted({Path(folder) for folder in re.findall(r"local cluster folder (\S+/backup-proof-\S+)", run.output)})
+    return started, [folder for folder in started if folder.exists()]
 
 
 def test_the_export_lands_in_the_backup_dir_and_restores_with_an_empty_diff(configured: LocalCluster, tmp_path: Path) -> None:
@@ -60,7 +61,8 @@ def test_the_export_lands_in_the_backup_dir_and_restores_with_an_empty_diff(conf
     assert any("configmaps" in p.parts for p in export.rglob("settings.yaml"))
     found = tables(run)
     assert found["Differences"] == [] and found["Not backed up, and why"], found.keys()
-    assert proof_clusters() == []
+    started, left = proof_clusters(run)
+    assert started and left == [], run.output
 
 
 def test_a_tampered_export_fails_the_proof_naming_the_object(configured: LocalCluster, tmp_path: Path) -> None:
@@ -68,7 +70,8 @@ def test_a_tampered_export_fails_the_proof_naming_the_object(configured: LocalCl
     assert run.returncode == 1 and "1 failed" in run.output, run.output
     differences = tables(run)["Differences"]
     assert len(differences) == 1 and "settings" in json.dumps(differences[0]) and "data.colour" in json.dumps(differences[0]), differences
-    assert proof_clusters() == []
+    started, left = proof_clusters(run)
+    assert started and left == [], run.output
 
 
 def test_plan_mode_says_what_it_would_export_and_writes_nothing(configured: LocalCluster, tmp_path: Path) -> None:
@@ -77,7 +80,7 @@ def test_plan_mode_says_what_it_would_export_and_writes_nothing(configured: Loca
     assert run.returncode == 0 and "1 skipped" in run.output, run.output
     plan = {row["step"]: row["detail"] for row in tables(run)["Plan"]}
     assert re.match(rf"\d+ objects of \d+ resources into {re.escape(str(backups))}/resources-", plan["export"]), plan
-    assert not backups.exists() and proof_clusters() == []
+    assert not backups.exists() and proof_clusters(run) == ([], [])
 
 
 def test_an_unwritable_backup_dir_is_one_line_and_nothing_is_written(configured: LocalCluster, tmp_path: Path) -> None:
@@ -85,7 +88,7 @@ def test_an_unwritable_backup_dir_is_one_line_and_nothing_is_written(configured:
     run = run_procedure(tmp_path, configured, f"--backup-dir={tmp_path / 'file' / 'backups'}")
     assert run.returncode == 1 and "1 failed" in run.output, run.output
     assert re.search(r"OutputDirectoryError: --backup-dir \S+/file/backups: \S+/file is not a directory; pass a directory you can write to", run.output)
-    assert "Traceback" not in run.output and proof_clusters() == []
+    assert "Traceback" not in run.output and proof_clusters(run) == ([], [])
 
 
 def test_a_missing_backup_dir_skips_naming_the_option(configured: LocalCluster, tmp_path: Path) -> None:
