@@ -430,8 +430,11 @@ def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions
     if failures:
         blockers = sorted({b.subject for b in plan.blockers if b.kind == "PodDisruptionBudget"})
         named = f" (PodDisruptionBudget {', '.join(blockers)})" if blockers else ""
+        # A pod evicted but still held Terminating blocks the node as surely as a budget does: say both.
+        held = [pod for pod in pods_on_node(cluster, node) if pod.metadata.deletion_timestamp and f"{pod.metadata.namespace}/{pod.metadata.name}" in evicted]
+        also = f"; and of the evicted pods: {stuck_terminating(held)}" if held else ""
         raise DrainBlockedError(
-            f"drain of {node} stopped after {time.monotonic() - started:.0f} s{named}: {'; '.join(sorted(failures))}. "
+            f"drain of {node} stopped after {time.monotonic() - started:.0f} s{named}: {'; '.join(sorted(failures))}{also}. "
             f"{node} stays cordoned; {len(evicted)} pods were evicted, the others still run. "
             "Fix the budget (or scale the workload) and drain again, or uncordon the node."
         )
