@@ -34,7 +34,8 @@ test: toolchain lint
 	  "local=$(PYTEST) tests -v --durations=20 --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)" \
 	  "kind=if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi"
 
-# Real kind nodes (first time: builds the node images, several minutes), one pytest session per line:
+# Real kind nodes (first time: builds the node images, several minutes), one pytest session per line, each
+# run even when one before it failed (every report is evidence); the tier fails if any of them did:
 # 1. at the older pin, every runbook but resource backup, on the session's shared cluster or on fresh
 #    clusters of their own one at a time: smoke, node maintenance (real reboots and power cuts of node
 #    containers), etcd backup/restore, the gate and its proofs, upgrade (kubeadm upgrade apply/node to the
@@ -50,10 +51,12 @@ test: toolchain lint
 KIND_TIER = not resource_backup
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
-	$(PYTEST) -v --durations=10 tests/features --cluster kind -m "$(KIND_TIER)" --html=$(REPORTS)/kind-report.html --self-contained-html
-	$(PYTEST) -v --durations=10 tests/features --cluster kind -m resource_backup --html=$(REPORTS)/kind-report-resource-backup.html --self-contained-html
-	$(PYTEST) -v --durations=10 tests/features --cluster kind --kubernetes-version $(NEWER) -m smoke --html=$(REPORTS)/kind-report-$(NEWER).html --self-contained-html
-	$(PYTEST) -v --durations=10 tests/integration -m kind --html=$(REPORTS)/kind-report-as-existing.html --self-contained-html
+	@failed=0; \
+	$(PYTEST) -v --durations=10 tests/features --cluster kind -m "$(KIND_TIER)" --html=$(REPORTS)/kind-report.html --self-contained-html || failed=1; \
+	$(PYTEST) -v --durations=10 tests/features --cluster kind -m resource_backup --html=$(REPORTS)/kind-report-resource-backup.html --self-contained-html || failed=1; \
+	$(PYTEST) -v --durations=10 tests/features --cluster kind --kubernetes-version $(NEWER) -m smoke --html=$(REPORTS)/kind-report-$(NEWER).html --self-contained-html || failed=1; \
+	$(PYTEST) -v --durations=10 tests/integration -m kind --html=$(REPORTS)/kind-report-as-existing.html --self-contained-html || failed=1; \
+	exit $$failed
 
 # The pre-upgrade gate: exit code 0 only when every check passes for TARGET (e.g. make gate TARGET=v1.37).
 # GATE_ARGS passes the rest, e.g. GATE_ARGS="--cluster existing --snapshot-dir /backups/etcd".
