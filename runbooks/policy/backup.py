@@ -144,6 +144,18 @@ def being_deleted(obj: Obj) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
+def volume_going_away(volume: Obj, namespaces_being_deleted: frozenset[str]) -> str | None:
+    """Why a PersistentVolume is on its way out though nothing has deleted it yet: its claim's namespace
+    is being deleted, or its claim is gone and its reclaim policy has the provisioner delete it (on kind
+    the local-path provisioner took longer than the export and the proof, and the restore kept it)."""
+    spec = volume.get("spec") or {}
+    if (spec.get("claimRef") or {}).get("namespace") in namespaces_being_deleted:
+        return "bound to a claim in a namespace being deleted when it was read"
+    if (volume.get("status") or {}).get("phase") == "Released" and spec.get("persistentVolumeReclaimPolicy") == "Delete":
+        return "released by its claim; its reclaim policy Delete has its provisioner delete it"
+    return None
+
+
 def skip_reason(resource: ResourceType, obj: Obj, namespaces_being_deleted: frozenset[str] = frozenset()) -> str | None:
     """Why this object is not part of the configuration backup, or None when it is."""
     reason = PER_CLUSTER_RESOURCES.get((resource.group, resource.resource))
@@ -154,6 +166,10 @@ def skip_reason(resource: ResourceType, obj: Obj, namespaces_being_deleted: froz
         return BEING_DELETED
     if meta.get("namespace") in namespaces_being_deleted:
         return IN_NAMESPACE_BEING_DELETED
+    if (resource.group, resource.resource) == ("", "persistentvolumes"):
+        reason = volume_going_away(obj, namespaces_being_deleted)
+        if reason:
+            return reason
     for (group, plural, namespace, name), why in PER_CLUSTER_OBJECTS.items():
         if (group, plural, name) == (resource.group, resource.resource, meta.get("name")) and namespace in ("*", meta.get("namespace")):
             return why

@@ -136,6 +136,21 @@ def test_what_the_cluster_is_deleting_is_not_backed_up_so_a_restore_cannot_bring
     assert policy.skip_reason(CONFIGMAPS, {"metadata": {"name": "settings", "namespace": "shop"}}, frozenset({"old"})) is None
 
 
+VOLUMES = ResourceType("", "v1", "persistentvolumes", "PersistentVolume", False)
+
+
+def volume(phase: str, policy_name: str, claim_namespace: str) -> dict:
+    spec = {"persistentVolumeReclaimPolicy": policy_name, "claimRef": {"namespace": claim_namespace, "name": "data"}}
+    return {"metadata": {"name": "pvc-1"}, "spec": spec, "status": {"phase": phase}}
+
+
+def test_a_volume_on_its_way_out_is_not_backed_up_but_retained_data_is() -> None:
+    assert "namespace being deleted" in (policy.skip_reason(VOLUMES, volume("Bound", "Delete", "old"), frozenset({"old"})) or "")
+    assert "provisioner delete it" in (policy.skip_reason(VOLUMES, volume("Released", "Delete", "gone")) or "")
+    assert policy.skip_reason(VOLUMES, volume("Released", "Retain", "gone")) is None  # kept data an operator may want back
+    assert policy.skip_reason(VOLUMES, volume("Bound", "Delete", "shop"), frozenset({"old"})) is None
+
+
 @pytest.mark.parametrize(
     ("resource", "obj"),
     [
