@@ -44,5 +44,5 @@ def raise_inotify_limits(progress: Progress, root: Path = INOTIFY) -> dict[str, 
             )
             continue
         replaced[name] = current
-        progress(f"raised fs.inotify.{name} from {current} to {wanted}: kind's nodes share this host's inotify instances")
+        progress(f"raised fs.inotify.{name} from {current} to {wanted}: kind's nodes share this host's inotify limits")
     return replaced

@@ -22,7 +22,7 @@ def test_limits_below_kinds_are_raised_and_the_old_values_returned(tmp_path: Pat
     assert host_limits.raise_inotify_limits(said.append, root) == {"max_user_instances": 128}
     assert (root / "max_user_instances").read_text().strip() == "512"
     assert (root / "max_user_watches").read_text().strip() == "1000000"  # a higher limit is never lowered
-    assert said == ["raised fs.inotify.max_user_instances from 128 to 512: kind's nodes share this host's inotify instances"]
+    assert said == ["raised fs.inotify.max_user_instances from 128 to 512: kind's nodes share this host's inotify limits"]
 
 
 def test_a_limit_that_cannot_be_written_names_the_sysctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
