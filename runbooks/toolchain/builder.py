@@ -121,13 +121,21 @@ def missing_binaries(folder: Path, recipe: Recipe) -> list[str]:
 def version_command(name: str) -> list[str]:
     if name == "kubectl":
         return ["version", "--client"]
-    if name in ("etcdctl", "etcdutl", "kind"):
+    if name in ("etcdctl", "etcdutl", "kind", "pluto"):
         return ["version"]
     if name == "kubeadm":
         return ["version", "-o", "short"]
     if name == "coredns":
         return ["-version"]
     return ["--version"]
+
+
+def recipe_environment(env: dict[str, str], recipe: Recipe) -> dict[str, str]:
+    """`env` plus GONOSUMDB for the modules the checksum database does not know (benchmark peers only)."""
+    if not recipe.unverified_modules:
+        return env
+    exempt = [p for p in env.get("GONOSUMDB", "").split(",") if p]
+    return env | {"GONOSUMDB": ",".join([*exempt, *recipe.unverified_modules])}
 
 
 def verify_version(path: Path, expected: str) -> str:
@@ -149,13 +157,13 @@ class Builder:
         self.go, self.go_version = find_go(pins.go_minimum)
         self.env = go_environment(self.go_version)
 
-    def run_go(self, args: list[str], cwd: Path, what: str, log: Path) -> None:
+    def run_go(self, args: list[str], cwd: Path, what: str, log: Path, env: dict[str, str] | None = None) -> None:
         """Run one go command, with a heartbeat while it works and a precise error when it fails."""
         started = time.monotonic()
         with log.open("a") as log_handle:
             log_handle.write(f"\n$ go {' '.join(args)}\n")
             log_handle.flush()
-            process = subprocess.Popen([self.go, *args], cwd=cwd, env=self.env, stdout=log_handle, stderr=log_handle)
+            process = subprocess.Popen([self.go, *args], cwd=cwd, env=env or self.env, stdout=log_handle, stderr=log_handle)
             while True:
                 try:
                     process.wait(timeout=HEARTBEAT_SECONDS)
@@ -199,7 +207,7 @@ class Builder:
             what = f"building {binary.name} {recipe.version} ({index}/{len(recipe.binaries)})"
             self.progress(f"{recipe.key}: {what}")
             started = time.monotonic()
-            self.run_go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary.name), binary.package], workdir, what, log)
+            self.run_go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary.name), binary.package], workdir, what, log, recipe_environment(self.env, recipe))
             version_output = verify_version(out / binary.name, recipe.version)
             target.mkdir(parents=True, exist_ok=True)
             os.replace(out / binary.name, target / binary.name)

@@ -46,6 +46,10 @@ class Recipe:
     version_ldflags: tuple[str, ...] = field(default=())
     # Kubernetes only: staging modules replaced by their published v0.X.Y twins.
     pins_staging_modules: bool = False
+    # Module path prefixes the checksum database has no record of (its lookup through the proxy
+    # answers 404), so `go` may fetch them unverified (GONOSUMDB). Only for benchmark peers: a binary
+    # a runbook runs is always verified.
+    unverified_modules: tuple[str, ...] = field(default=())
 
     @property
     def key(self) -> str:

@@ -65,3 +65,11 @@ def test_version_check_refuses_a_lying_binary(tmp_path: Path) -> None:
     tool = install(tmp_path, "tool", b"#!/bin/sh\necho v9.9.9\n")
     with pytest.raises(builder.ToolchainError, match="not the pinned v1.0.0"):
         builder.verify_version(tool, "v1.0.0")
+
+
+def test_only_a_recipe_naming_unverified_modules_skips_the_checksum_database() -> None:
+    env = {"GONOSUMDB": "corp.example"}
+    assert builder.recipe_environment(env, RECIPE) is env
+    peer = Recipe("peer", "v1.0.0", (), (Binary("peer", "example.com/peer"),), unverified_modules=("example.com/peer",))
+    assert builder.recipe_environment(env, peer)["GONOSUMDB"] == "corp.example,example.com/peer"
+    assert env == {"GONOSUMDB": "corp.example"}
