@@ -2,7 +2,9 @@
 operation, and the time and peak RSS of one peer tool's process.
 
 Peak RSS of our process is the kernel's high-water mark (VmHWM), reset before each operation by
-writing 5 to /proc/self/clear_refs; a peer's is its own ru_maxrss from wait4, so neither counts the other.
+writing 5 to /proc/self/clear_refs. A peer's is its own VmHWM, read from /proc/<pid>/status while it
+runs (every 5 ms; the last read wins, as the mark only grows): not wait4's ru_maxrss, which Linux
+carries across exec, so it would report this Python process's RSS at the fork for any smaller peer.
 """
 
 from __future__ import annotations
@@ -76,13 +78,19 @@ def peer(argv: Sequence[str | Path], timeout: float = 600, stdout: Path | None =
         try:
             process = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=errors, env=env)
             deadline = started + timeout
+            status_file = Path(f"/proc/{process.pid}/status")
+            peak_mb = 0.0
             while True:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                try:
+                    peak_mb = _hwm_mb(status_file) or peak_mb
+                except OSError:
+                    pass  # it is exiting: keep the last mark
+                pid, status, _ = os.wait4(process.pid, os.WNOHANG)
                 if pid:
                     break
                 if time.monotonic() > deadline:
                     process.kill()
-                    pid, status, usage = os.wait4(process.pid, 0)
+                    pid, status, _ = os.wait4(process.pid, 0)
                     break
                 time.sleep(0.005)
             seconds = time.monotonic() - started
@@ -92,7 +100,7 @@ def peer(argv: Sequence[str | Path], timeout: float = 600, stdout: Path | None =
                 out.close()  # type: ignore[union-attr]
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
-    return Sample(seconds, usage.ru_maxrss / 1024), process.returncode, stderr[-2000:]
+    return Sample(seconds, peak_mb), process.returncode, stderr[-2000:]
 
 
 def median_of(runs: int, operation: Callable[[], Sample]) -> Figures:
