@@ -3,8 +3,9 @@ a fresh local cluster of one shared kwok, seeded with --pods-per-node pods of ev
 (runbooks/drills/scale_seed.py), then, median of --runs, each of ours against its peer in the same
 process on the same cluster:
 
-- the pre-upgrade gate (run_gate) against kubent built from its Go module (when the proxy serves it);
-  whether both find the same removed-API objects;
+- the pre-upgrade gate (run_gate) against each live scanner built from its Go module (kubent, and
+  pluto's detect-api-resources; a peer the proxy does not serve is reported, not run); whether each
+  finds the same removed-API objects;
 - the drain plan of worker-1 (no peer: kubectl has no plan);
 - the resource export (backup.export) against `kubectl get <every exported type> -A -o yaml` into one file;
 - at the smallest size, the export's apply into a fresh local cluster.
@@ -16,6 +17,7 @@ Run: .venv/bin/python -m bench.scale --sizes 100,300,1000
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import tempfile
@@ -46,18 +48,26 @@ def removed_uses(result: gate.GateReport) -> set[str]:
     return {f"{row['kind']} {row['object']}" for row in check.rows if "kind" in row and "object" in row}
 
 
-def kubent_uses(stdout: Path) -> set[str]:
-    """kubent -o json: a list of {Name, Namespace, Kind, ApiVersion, ...}."""
-    import json
+def same_findings(ours: set[str], scanner: peers.LiveScanner, stdout: Path) -> str:
+    """'yes', or what differs (a few of each side), for the table."""
+    if scanner.peer.path is None:
+        return "not built"
+    theirs = scanner.findings(stdout.read_text() if stdout.exists() else "")
+    if theirs == ours:
+        return "yes"
+    return f"no: only ours {sorted(ours - theirs)[:3]}, only {scanner.peer.name} {sorted(theirs - ours)[:3]}"
 
-    try:
-        found = json.loads(stdout.read_text() or "[]")
-    except ValueError:
-        return set()
-    return {f"{item.get('Kind')} {item.get('Namespace')}/{item.get('Name')}" for item in found or []}
+
+def run_peer(argv: list[str], out: Path) -> measure.Sample:
+    sample, code, err = measure.peer(argv, stdout=out)
+    if code != 0:
+        raise SystemExit(f"{Path(argv[0]).name} failed (exit {code}): {err.strip()[-500:]}")
+    return sample
 
 
-def measure_size(toolchain: Toolchain, nodes: int, pods_per_node: int, runs: int, target: Version, kubent: peers.Peer, scratch: Path) -> dict[str, Any]:
+def measure_size(
+    toolchain: Toolchain, nodes: int, pods_per_node: int, runs: int, target: Version, scanners: list[peers.LiveScanner], scratch: Path
+) -> dict[str, Any]:
     began = time.monotonic()
     with big_cluster(toolchain, nodes) as cluster:
         start_seconds = cluster.started_seconds
@@ -74,17 +84,17 @@ def measure_size(toolchain: Toolchain, nodes: int, pods_per_node: int, runs: int
             return sample
 
         sides = {"gate (ours)": run_ours}
-        kubent_out = scratch / f"kubent-{nodes}.json"
-        if kubent.path is not None:
-            sides["kubent"] = lambda: measure.peer([kubent.path, "-k", cluster.kubeconfig, "-o", "json", "-t", str(target)], stdout=kubent_out)[0]  # type: ignore[list-item]
-        print(f"  gate vs {'kubent' if kubent.path else 'nothing (' + kubent.why_not + ')'}", flush=True)
+        outputs: dict[str, Path] = {}
+        for scanner in scanners:
+            if scanner.peer.path is None:
+                print(f"  gate vs {scanner.peer.name}: not run ({scanner.peer.why_not})", flush=True)
+                continue
+            outputs[scanner.peer.name] = out = scratch / f"{scanner.peer.name}-{nodes}.json"
+            argv = scanner.argv(scanner.peer.path, cluster.kubeconfig, str(target))
+            sides[scanner.peer.name] = functools.partial(run_peer, argv, out)
         gate_figures = measure.alternate(runs, sides)
         ours_found = removed_uses(last["gate"])
-        same = (
-            "kubent not built"
-            if kubent.path is None
-            else ("yes" if ours_found == kubent_uses(kubent_out) else f"no: kubent {sorted(kubent_uses(kubent_out))[:5]}")
-        )
+        same = {s.peer.name: same_findings(ours_found, s, outputs.get(s.peer.name, scratch / "none")) for s in scanners}
 
         print("  drain plan of worker-1", flush=True)
         plan_figures = measure.median_of(
@@ -148,7 +158,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     toolchain = ensure_toolchain()
     target = Version.parse(toolchain.pins.kubernetes_newer)
-    kubent = peers.build(peers.KUBENT)
+    scanners = peers.live_scanners()
     load = os.getloadavg()
     print(
         f"scale bench: sizes {sizes}, {args.pods_per_node} pods per node, median of {args.runs}; load average {load[0]:.1f} on {os.cpu_count()} cores",
@@ -158,10 +168,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
         for nodes in sizes:
             print(f"[{nodes} nodes]", flush=True)
-            measured.append(measure_size(toolchain, nodes, args.pods_per_node, args.runs, target, kubent, Path(scratch)))
+            measured.append(measure_size(toolchain, nodes, args.pods_per_node, args.runs, target, scanners, Path(scratch)))
     growth = []
     for m in measured:
-        kubent_median = m["gate"]["kubent"].median if "kubent" in m["gate"] else None
+        peer_columns: dict[str, object] = {}
+        for scanner in scanners:
+            name = scanner.peer.name
+            peer_columns[f"{name} s"] = m["gate"][name].median if name in m["gate"] else None
+            peer_columns[f"same objects as {name}"] = m["same_removed_objects"][name]
         growth.append(
             {
                 "nodes": m["nodes"],
@@ -170,9 +184,8 @@ def main() -> None:
                 "seed s": m["seed_seconds"],
                 "gate s": m["gate"]["gate (ours)"].median,
                 "gate peak RSS MB": m["gate"]["gate (ours)"].peak_rss_mb,
-                "kubent s": kubent_median,
                 "removed-API objects found / seeded": f"{m['removed_found']} / {m['legacy_seeded']}",
-                "same as kubent": m["same_removed_objects"],
+                **peer_columns,
                 "drain plan s": m["plan"].median,
                 "export s": m["export"]["export (ours)"].median,
                 "export peak RSS MB": m["export"]["export (ours)"].peak_rss_mb,
@@ -188,8 +201,14 @@ def main() -> None:
     goals = [
         report.Goal(f"gate-{n}-nodes-seconds", gate_ours.median, "s", "<=", 10, f"{largest['pods']} pods"),
         report.Goal(f"gate-{n}-nodes-rss", gate_ours.peak_rss_mb, "MB", "<=", 500),
-        report.ratio_goal(
-            f"gate-vs-kubent-{n}-nodes-ratio", gate_ours.median, largest["gate"]["kubent"].median if "kubent" in largest["gate"] else None, kubent.why_not
+        *(
+            report.ratio_goal(
+                f"gate-vs-{s.peer.name}-{n}-nodes-ratio",
+                gate_ours.median,
+                largest["gate"][s.peer.name].median if s.peer.name in largest["gate"] else None,
+                s.peer.why_not,
+            )
+            for s in scanners
         ),
         report.ratio_goal(f"export-vs-kubectl-get-{n}-nodes-ratio", largest["export"]["export (ours)"].median, largest["export"]["kubectl get"].median),
     ]
@@ -202,12 +221,13 @@ def main() -> None:
                 f"Sizes {sizes}, {args.pods_per_node} pods per node, median of {args.runs} per side, sides alternating; "
                 f"1-min load average at start {load[0]:.1f} on {os.cpu_count()} cores "
                 "(a shared machine: absolute figures are noisy, ratios are measured in the same run).",
-                kubent.why_not or "kubent built from its Go module",
+                *(s.peer.why_not or f"{s.peer.name} built from its Go module" for s in scanners),
             ],
             "tables": {"growth": growth, "every side": [figures.row(name) for name, figures in rows.items()]},
             "series": {
                 "seconds against nodes": {
                     "gate": [(g["nodes"], g["gate s"]) for g in growth],
+                    **{s.peer.name: [(g["nodes"], g[f"{s.peer.name} s"]) for g in growth] for s in scanners if s.peer.path is not None},
                     "drain plan": [(g["nodes"], g["drain plan s"]) for g in growth],
                     "export": [(g["nodes"], g["export s"]) for g in growth],
                     "kubectl get": [(g["nodes"], g["kubectl get s"]) for g in growth],
