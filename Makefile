@@ -74,9 +74,10 @@ unit: $(VENV)/.installed
 	$(PYTEST) -m unit tests
 
 # Benchmarks against the upstream tools in the same run (figures printed, never asserted): cluster start with
-# its timeline, export of 5,000 ConfigMaps and etcd snapshots, drain plan and drain vs kubectl drain, and the
-# gate/drain plan/export at each of SIZES nodes (PODS_PER_NODE pods each). Each writes reports/bench/<name>.json;
-# bench.report renders reports/bench.html and ends with one GOAL line per goal. About 30 min on 2 cores.
+# its timeline, export of 5,000 ConfigMaps and etcd snapshots, drain plan and drain vs kubectl drain, the
+# manifest scan vs pluto detect-files, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
+# nodes (PODS_PER_NODE pods each). Each writes reports/bench/<name>.json; bench.report renders
+# reports/bench.html and ends with one GOAL line per goal. About 30 min on 2 cores.
 SIZES ?= 100,300,1000
 PODS_PER_NODE ?= 20
 RUNS ?= 5
@@ -85,6 +86,7 @@ bench: toolchain
 	$(PY) -m bench.cluster_start --runs $(RUNS)
 	$(PY) -m bench.snapshot --runs $(RUNS)
 	$(PY) -m bench.drain --runs $(RUNS)
+	$(PY) -m bench.manifests --runs $(RUNS)
 	$(PY) -m bench.scale --sizes $(SIZES) --pods-per-node $(PODS_PER_NODE) --runs $(RUNS)
 	$(PY) -m bench.report
 

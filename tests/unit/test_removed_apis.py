@@ -2,13 +2,17 @@
 
 from pathlib import Path
 
+import yaml
+
 from runbooks.policy.removed_apis import (
     LAST_APPLIED,
+    could_hold,
     last_applied_documents,
     load_table,
     manifest_documents,
     parse_deprecated_requests,
     scan_documents,
+    scan_manifests,
 )
 from runbooks.versions import Version
 
@@ -73,3 +77,21 @@ def test_scan_finds_manifests_and_last_applied_configurations(tmp_path: Path) ->
         ("live PodDisruptionBudget (last-applied)", "shop/web", "policy/v1beta1"),
     ]
     assert not scan_documents(manifest_documents(tmp_path), table, Version(1, 24))
+
+
+def test_a_manifest_scan_parses_only_files_that_could_name_a_removed_version(tmp_path: Path) -> None:
+    (tmp_path / "old.yaml").write_text("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\n")
+    # JSON may escape '/': the text then lacks the literal, so a file with a backslash is always parsed.
+    (tmp_path / "escaped.json").write_text('{"apiVersion": "batch\\/v1beta1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "ops"}}')
+    # Not valid YAML, and nothing in it can be a removed version: it is left unparsed, not an error.
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [unclosed\n")
+    uses = scan_manifests(tmp_path, load_table(), V137)
+    assert sorted((u.where, u.name) for u in uses) == [("escaped.json", "ops/nightly"), ("old.yaml", "shop/web")]
+
+
+def test_folding_a_scalar_across_lines_cannot_spell_a_version_the_text_does_not_hold() -> None:
+    text = "apiVersion: batch/\n  v1beta1\nkind: CronJob\n"
+    assert not could_hold(text, {"batch/v1beta1"})
+    assert yaml.safe_load(text)["apiVersion"] == "batch/ v1beta1"
+    assert could_hold('{"apiVersion": "batch\\u002fv1beta1"}', {"batch/v1beta1"})
+    assert could_hold("anything", ())
