@@ -207,7 +207,8 @@ class Builder:
             what = f"building {binary.name} {recipe.version} ({index}/{len(recipe.binaries)})"
             self.progress(f"{recipe.key}: {what}")
             started = time.monotonic()
-            self.run_go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary.name), binary.package], workdir, what, log, recipe_environment(self.env, recipe))
+            argv = ["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary.name), binary.package]
+            self.run_go(argv, workdir, what, log, recipe_environment(self.env, recipe))
             version_output = verify_version(out / binary.name, recipe.version)
             target.mkdir(parents=True, exist_ok=True)
             os.replace(out / binary.name, target / binary.name)
