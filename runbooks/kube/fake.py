@@ -274,6 +274,16 @@ class FakeApi:
             )
         return 200, {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
 
+    def _delete(self, store: dict[tuple[str, str], Obj], key: tuple[str, str]) -> None:
+        """As the apiserver deletes: an object with finalizers stays, marked for deletion, until they are removed."""
+        meta = store[key].setdefault("metadata", {})
+        if meta.get("finalizers"):
+            self.revision += 1
+            meta.setdefault("deletionTimestamp", "2026-01-01T00:00:00Z")
+            meta["resourceVersion"] = str(self.revision)
+        else:
+            del store[key]
+
     def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj | str]:
         store = self.objects.setdefault((resource.group_version, resource.resource), {})
         query = request.query
@@ -314,7 +324,7 @@ class FakeApi:
             return 200, copy.deepcopy(existing)
         if method == "POST" and sub == "eviction":
             if not dry_run:
-                del store[key]
+                self._delete(store, key)
             return 201, {"kind": "Status", "status": "Success"}
         if method == "PATCH":
             patched = _merge(copy.deepcopy(existing), _body(request))
@@ -323,7 +333,7 @@ class FakeApi:
             return 200, _body(request) if dry_run else copy.deepcopy(self._store(resource, namespace, _body(request)))
         if method == "DELETE":
             if not dry_run:
-                del store[key]
+                self._delete(store, key)
             return 200, copy.deepcopy(existing)
         return 405, _status(405, f"the fake API does not answer {method} {request.path}")
 

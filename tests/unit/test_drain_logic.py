@@ -7,7 +7,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify
+from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify, drain_node
+from runbooks.kube.fake import FakeApi
+from tests.unit import test_fake_api as fake_objects
+from tests.unit.fake_cluster import FakeCluster
 
 
 def pod(owner_kind: str | None = "ReplicaSet", empty_dir: bool = False, mirror: bool = False, phase: str = "Running", deleting: bool = False) -> client.V1Pod:
@@ -108,3 +111,20 @@ def test_a_budget_at_zero_blocks_only_when_it_can_never_allow_an_eviction(curren
     )
     assert _recovering(client.V1PodDisruptionBudget(status=status)) is recovering
     assert _recovering(client.V1PodDisruptionBudget()) is False  # no status yet: not known to recover
+
+
+def test_a_drain_stopped_by_a_budget_also_names_evicted_pods_held_by_finalizers() -> None:
+    fake = FakeApi()
+    fake.add(fake_objects.node("worker-1"))
+    held = fake_objects.pod("web-1", "worker-1", {"app": "web"}, owner=("ReplicaSet", "web-6b9"))
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    fake.add(held)
+    fake.add(fake_objects.pod("db-0", "worker-1", {"app": "db"}, owner=("StatefulSet", "db")))
+    fake.fail("POST", "/api/v1/namespaces/web/pods/db-0/eviction", 429, "Cannot evict pod as it would violate the pod's disruption budget.")
+    with pytest.raises(DrainBlockedError) as raised:
+        drain_node(FakeCluster(fake), "worker-1", DrainOptions(timeout=0.5))
+    message = str(raised.value)
+    assert "web/db-0 could not be evicted before the drain timed out: Cannot evict pod" in message
+    assert "and of the evicted pods: web/web-1 is Terminating, held by its finalizers example.com/hold" in message
+    assert "worker-1 stays cordoned; 1 pods were evicted" in message
+    assert fake.get("v1", "nodes", "worker-1")["spec"]["unschedulable"] is True
