@@ -38,6 +38,7 @@ KUBELET_PREFIX = "kwok-"  # a node with a simulated kubelet process of its own: 
 SHARED_KUBELETS = "kwok"  # the one process playing every other node's kubelet
 KWOK_PARALLELISM = 16  # stages, Leases and pods kwok plays at once (see components.kwok_options_yaml)
 REGISTER_WORKERS = 8  # concurrent node registrations: the apiserver, not the client, is the limit
+START_POLL_MAX = 0.2  # seconds: the longest pause between two polls of a start wait (each is a cheap local request)
 KUBERNETES_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 Progress = Callable[[str], None]
 
@@ -388,8 +389,9 @@ class LocalCluster(Cluster):
         self._wait(lambda: self.is_healthy(name), f"{name} reporting healthy", name)
         self._mark(f"{name} healthy")
 
-    def _wait(self, predicate: Callable[[], bool], what: str, component: str | None = None) -> None:
-        """Wait `start_timeout` for `predicate`; give up at once when `component`'s process has exited."""
+    def _wait(self, predicate: Callable[[], bool], what: str, component: str | None = None, max_interval: float = START_POLL_MAX) -> None:
+        """Wait `start_timeout` for `predicate`; give up at once when `component`'s process has exited.
+        Each start waits in turn, so the poll interval is latency the start pays: it stays short."""
 
         def still_running() -> None:
             process = self.processes.get(component) if component else None
@@ -406,7 +408,7 @@ class LocalCluster(Cluster):
             look,
             interval=0.05,
             backoff=1.5,
-            max_interval=0.5,
+            max_interval=max_interval,
             error=ClusterStartError,
             on_poll=still_running,
         )
@@ -454,7 +456,8 @@ class LocalCluster(Cluster):
             return wanted <= ready
 
         try:
-            self._wait(all_ready, "every node becoming Ready")
+            # Each poll lists every node and Lease: a large cluster is polled less often.
+            self._wait(all_ready, "every node becoming Ready", max_interval=START_POLL_MAX if self.config.workers <= 50 else 1.0)
         except ClusterStartError as exc:
             raise ClusterStartError(
                 f"nodes {', '.join(sorted(wanted - ready)[:10])} did not become Ready: kwok plays their kubelets, "
