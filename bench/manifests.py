@@ -9,7 +9,7 @@ Writes reports/bench/manifests.json; asserts nothing. Run: .venv/bin/python -m b
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,6 @@ def ours(root: Path, target: Version) -> set[str]:
     return {f"{u.kind} {u.name}" for u in uses}
 
 
-def pluto_found(stdout: str) -> set[str]:
-    items = (json.loads(stdout or "{}").get("items")) or []
-    return {f"{i['api']['kind']} {i.get('namespace', '')}/{i['name']}" for i in items if i.get("removed")}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=5000)
@@ -69,30 +64,11 @@ def main() -> None:
 
         sides = {"manifest scan (ours)": run_ours}
         if pluto.path is not None:
-            argv = [
-                pluto.path,
-                "detect-files",
-                "-d",
-                root,
-                "-o",
-                "json",
-                "--only-show-removed",
-                "--target-versions",
-                f"k8s={target}",
-                "--ignore-removals",
-                "--ignore-deprecations",
-            ]
-
-            def run_pluto() -> measure.Sample:
-                sample, code, err = measure.peer(argv, stdout=out)
-                if code != 0:
-                    raise SystemExit(f"pluto detect-files failed (exit {code}): {err.strip()[-500:]}")
-                return sample
-
-            sides["pluto detect-files"] = run_pluto
+            argv = peers.pluto_argv(pluto.path, str(target), "detect-files", "-d", root)
+            sides["pluto detect-files"] = functools.partial(measure.peer_succeeding, argv, out)
         print(f"manifest scan: {args.files} files, {args.legacy} written through removed APIs; median of {args.runs}", flush=True)
         figures = measure.alternate(args.runs, sides)
-        theirs = pluto_found(out.read_text()) if pluto.path is not None else None
+        theirs = peers.pluto_findings(out.read_text()) if pluto.path is not None else None
     same = (
         "pluto not built"
         if theirs is None

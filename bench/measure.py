@@ -103,6 +103,14 @@ def peer(argv: Sequence[str | Path], timeout: float = 600, stdout: Path | None =
     return Sample(seconds, peak_mb), process.returncode, stderr[-2000:]
 
 
+def peer_succeeding(argv: Sequence[str | Path], stdout: Path | None = None, timeout: float = 600) -> Sample:
+    """`peer`, ending the benchmark when the peer fails: a failed run's time is no figure."""
+    sample, code, err = peer(argv, timeout=timeout, stdout=stdout)
+    if code != 0:
+        raise SystemExit(f"{Path(argv[0]).name} failed (exit {code}): {err.strip()[-500:]}")
+    return sample
+
+
 def median_of(runs: int, operation: Callable[[], Sample]) -> Figures:
     return Figures(tuple(operation() for _ in range(runs)))
 

@@ -80,21 +80,15 @@ def kubent_findings(stdout: str) -> set[str]:
     return {f"{item.get('Kind')} {item.get('Namespace')}/{item.get('Name')}" for item in found or []}
 
 
-def pluto_argv(binary: Path, kubeconfig: Path, target: str) -> list[str]:
-    # Removed only (the gate blocks on removals, not deprecations); exit 0 even when it finds some.
-    return [
-        str(binary),
-        "detect-api-resources",
-        "--kubeconfig",
-        str(kubeconfig),
-        "-o",
-        "json",
-        "--only-show-removed",
-        "--target-versions",
-        f"k8s={target}",
-        "--ignore-removals",
-        "--ignore-deprecations",
-    ]
+def pluto_argv(binary: Path, target: str, *source: str | Path) -> list[str]:
+    """pluto on `source` (`detect-api-resources --kubeconfig F` or `detect-files -d DIR`): removed
+    APIs only (the gate blocks on removals, not deprecations), exit 0 even when it finds some."""
+    flags = ["-o", "json", "--only-show-removed", "--target-versions", f"k8s={target}", "--ignore-removals", "--ignore-deprecations"]
+    return [str(binary), *map(str, source), *flags]
+
+
+def pluto_live_argv(binary: Path, kubeconfig: Path, target: str) -> list[str]:
+    return pluto_argv(binary, target, "detect-api-resources", "--kubeconfig", kubeconfig)
 
 
 def pluto_findings(stdout: str) -> set[str]:
@@ -109,5 +103,5 @@ def pluto_findings(stdout: str) -> set[str]:
 def live_scanners() -> list[LiveScanner]:
     return [
         LiveScanner(build(KUBENT), kubent_argv, kubent_findings),
-        LiveScanner(build(PLUTO), pluto_argv, pluto_findings),
+        LiveScanner(build(PLUTO), pluto_live_argv, pluto_findings),
     ]

@@ -58,13 +58,6 @@ def same_findings(ours: set[str], scanner: peers.LiveScanner, stdout: Path) -> s
     return f"no: only ours {sorted(ours - theirs)[:3]}, only {scanner.peer.name} {sorted(theirs - ours)[:3]}"
 
 
-def run_peer(argv: list[str], out: Path) -> measure.Sample:
-    sample, code, err = measure.peer(argv, stdout=out)
-    if code != 0:
-        raise SystemExit(f"{Path(argv[0]).name} failed (exit {code}): {err.strip()[-500:]}")
-    return sample
-
-
 def measure_size(
     toolchain: Toolchain, nodes: int, pods_per_node: int, runs: int, target: Version, scanners: list[peers.LiveScanner], scratch: Path
 ) -> dict[str, Any]:
@@ -91,7 +84,7 @@ def measure_size(
                 continue
             outputs[scanner.peer.name] = out = scratch / f"{scanner.peer.name}-{nodes}.json"
             argv = scanner.argv(scanner.peer.path, cluster.kubeconfig, str(target))
-            sides[scanner.peer.name] = functools.partial(run_peer, argv, out)
+            sides[scanner.peer.name] = functools.partial(measure.peer_succeeding, argv, out)
         gate_figures = measure.alternate(runs, sides)
         ours_found = removed_uses(last["gate"])
         same = {s.peer.name: same_findings(ours_found, s, outputs.get(s.peer.name, scratch / "none")) for s in scanners}
@@ -113,11 +106,8 @@ def measure_size(
             return sample
 
         def export_kubectl() -> measure.Sample:
-            out = scratch / f"kubectl-{nodes}.yaml"
-            sample, code, err = measure.peer([kubectl, f"--kubeconfig={cluster.kubeconfig}", "get", types, "-A", "-o", "yaml"], stdout=out)
-            if code != 0:
-                raise SystemExit(f"kubectl get failed: {err}")
-            return sample
+            argv = [kubectl, f"--kubeconfig={cluster.kubeconfig}", "get", types, "-A", "-o", "yaml"]
+            return measure.peer_succeeding(argv, stdout=scratch / f"kubectl-{nodes}.yaml")
 
         print("  export vs kubectl get -A -o yaml", flush=True)
         export_figures = measure.alternate(runs, {"export (ours)": export_ours, "kubectl get": export_kubectl})
