@@ -175,3 +175,13 @@ def test_an_export_never_writes_into_an_existing_directory(tmp_path: Path) -> No
     (tmp_path / "export").mkdir()
     with pytest.raises(BackupError, match="already exists"):
         backup.export(cluster(), tmp_path / "export")
+
+
+def test_an_apply_sends_every_object_of_a_step_and_reports_them_in_order(tmp_path: Path) -> None:
+    result = backup.export(cluster(), tmp_path / "export")
+    fake = FakeApi()
+    applied = backup.apply_export(FakeCluster(fake), result.directory)
+    order = backup.apply_order(backup.load(result.directory))
+    assert list(applied.applied) == sorted(result.configuration.objects, key=lambda key: (order[key], key))
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in fake.writes() if "/configmaps/" in r.path) == [f"cm-{index}" for index in range(7)]
+    assert fake.get("v1", "secrets", "db", "shop")["data"] == {"password": "aHVudGVyMg=="}
