@@ -97,7 +97,7 @@ def bench_export(toolchain: object, objects: int, runs: int) -> report.Goal:
         result = last["result"]
         print(f"export: {len(result.files)} files, {len(result.configuration.skipped)} objects not backed up (with reasons)")
         for name, side in figures.items():
-            print(f"  {name}: median {side.median:.2f} s, peak RSS {side.peak_rss_mb:.0f} MB")
+            print(f"  {name}: median {side.median:.2f} s, CPU {side.median_cpu:.2f} s, peak RSS {side.peak_rss_mb:.0f} MB")
     ours_median, raw_median = figures["ours (backup.export)"].median, figures["kubectl get -A -o yaml"].median
     print(f"  ratio ours/kubectl: {ours_median / raw_median:.2f}")
     goal = report.ratio_goal(f"export-{objects}-configmaps-vs-kubectl-get-ratio", ours_median, raw_median)

@@ -1,9 +1,10 @@
 """Resource-configuration backup: export every listable resource of every served API group to one
 YAML file per object, and apply such an export into another cluster in dependency order.
 
-Discovery, listing and server-side apply go through the kubernetes client's ApiClient (the same
-discovery documents the dynamic client reads), as raw JSON: typed models would drop the fields of
-custom resources and cost seconds on thousands of objects.
+Discovery (kube.discovery: two requests where the server aggregates it), listing (kube.raw: paged,
+each page handled as it arrives) and server-side apply go through the kubernetes client's ApiClient
+as raw JSON: typed models would drop the fields of custom resources and cost seconds on thousands of
+objects.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,10 +25,12 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from runbooks.backup.stable_yaml import dump
 from runbooks.cluster.base import Cluster
 from runbooks.errors import BackupError
+from runbooks.kube import discovery
 from runbooks.kube.kubectl import kubectl_argv
-from runbooks.kube.raw import request, send, server_side_apply
+from runbooks.kube.raw import list_pages, request, send, server_side_apply
 from runbooks.policy.backup import (
     Difference,
     Obj,
@@ -32,6 +38,7 @@ from runbooks.policy.backup import (
     ResourceType,
     apply_rank,
     apply_skip_reason,
+    backed_up_types,
     being_deleted,
     key_from_path,
     key_of,
@@ -43,21 +50,24 @@ from runbooks.policy.backup import (
 from runbooks.waiting import WaitTimeout, wait_for
 
 FIELD_MANAGER = "kube-runbooks-restore"
+# Objects per page, as kubectl asks. No resourceVersion: the first page is a consistent read (the
+# apiserver serves it from its watch cache only once that has caught up with etcd) and each later page
+# continues the same snapshot. resourceVersion=0 would be the watch cache as it happens to be, possibly
+# behind what etcd holds: a backup that could miss the last writes before a restore is not one.
 PAGE_SIZE = 500
 LIST_WORKERS = 4  # resource types listed at once: the apiserver serves one while we decode another
-# Only the objects' metadata (name, labels, annotations ...), as the garbage collector and
-# `kubectl get -o name` ask for it: what a scan of annotations needs, at a fraction of the bytes.
-METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-# libyaml's emitter and parser when PyYAML was built with it: the pure-Python ones were most of an
-# export's and an apply's time on thousands of objects.
-Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# Files created at once. Creating a file is kernel work (ext4 inode, directory entry, journal) that
+# does not hold the GIL and, on a busy disk, waits for the journal: a few at a time keep it busy.
+WRITE_WORKERS = 4
+APPLY_WORKERS = 8  # server-side applies in flight at once, within one dependency step
+# libyaml's parser when PyYAML was built with it: the pure-Python one was most of an apply's time.
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECRET_MODE, FILE_MODE = 0o600, 0o644
 
 
 # -- HTTP through the kubernetes client (kube.raw) ---------------------------------------------
-def _get(api: client.ApiClient, path: str, query: list[tuple[str, str]] | None = None, accept: str = "application/json") -> Any:
-    response = send(api, "GET", path, query, accept=accept)
+def _get(api: client.ApiClient, path: str) -> Any:
+    response = send(api, "GET", path)
     body = json.loads(response.data) if response.data else None
     if response.status != 200:
         raise BackupError(f"GET {path} answered HTTP {response.status}: {(body or {}).get('message', body)}")
@@ -74,47 +84,20 @@ class Discovery:
 
 
 def discover(api: client.ApiClient) -> Discovery:
-    """The preferred version of every served group; resources that support list (to read them)
-    and create (to restore them); subresources (pods/log, deployments/scale) are not objects."""
-    lists: list[tuple[str, str, dict[str, Any]]] = [("", version, _get(api, f"/api/{version}")) for version in _get(api, "/api")["versions"][:1]]
-    for group in _get(api, "/apis")["groups"]:
-        preferred = group["preferredVersion"]
-        lists.append((group["name"], preferred["version"], _get(api, f"/apis/{preferred['groupVersion']}")))
-    kept, dropped = [], []
-    for group, version, document in lists:
-        for entry in document["resources"]:
-            if "/" in entry["name"]:
-                continue
-            verbs = set(entry.get("verbs") or [])
-            qualified = f"{entry['name']}.{group}" if group else entry["name"]
-            if "list" not in verbs:
-                continue  # request-only APIs (tokenreviews, bindings): nothing stored to back up
-            if "create" not in verbs:
-                dropped.append((qualified, "read-only: computed by the server on every read, nothing to restore"))
-                continue
-            kept.append(ResourceType(group, version, entry["name"], entry["kind"], entry["namespaced"], "all" in (entry.get("categories") or [])))
-    return Discovery(tuple(sorted(kept)), tuple(sorted(dropped)))
+    """The preferred version of every served group (kube.discovery), split by policy.backup: resources
+    that support list (to read them) and create (to restore them)."""
+    try:
+        served = discovery.resource_types(api)
+    except client.ApiException as exc:
+        raise BackupError(f"discovery answered HTTP {exc.status}: {exc.reason}; the backup needs to read /api and /apis") from exc
+    return Discovery(*backed_up_types(served))
 
 
-def list_all(api: client.ApiClient, resource: ResourceType, metadata_only: bool = False) -> list[Obj]:
-    """Every object of one type in every namespace, page by page; with `metadata_only`, each
-    object's metadata alone (its kind then says PartialObjectMetadata)."""
-    items: list[Obj] = []
-    token = ""
-    accept = METADATA_ONLY if metadata_only else "application/json"
-    while True:
-        query = [("limit", str(PAGE_SIZE))] + ([("continue", token)] if token else [])
-        page = _get(api, resource.collection_path(), query, accept)
-        items += page.get("items") or []
-        token = (page.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return items
-
-
-def list_each(api: client.ApiClient, resources: tuple[ResourceType, ...] | list[ResourceType], metadata_only: bool = False) -> list[list[Obj]]:
-    """`list_all` of every type, a bounded pool of types at a time, in the order given."""
-    with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
-        return list(pool.map(lambda resource: list_all(api, resource, metadata_only), resources))
+def _pages(api: client.ApiClient, resource: ResourceType) -> Iterator[list[Obj]]:
+    try:
+        yield from list_pages(api, resource.collection_path(), limit=PAGE_SIZE)
+    except client.ApiException as exc:
+        raise BackupError(f"listing {resource.qualified} answered HTTP {exc.status}: {exc.reason}; the backup needs list on every type it exports") from exc
 
 
 # -- state and export -----------------------------------------------------------------------------
@@ -133,30 +116,46 @@ class ClusterConfiguration:
         return [{"resource": resource, "objects": count, "why not backed up": why} for (resource, why), count in sorted(counts.items())]
 
 
-def read_configuration(cluster: Cluster) -> ClusterConfiguration:
+Sink = Callable[[list[tuple[ObjectKey, Obj]]], None]  # given the kept objects of each page, cleaned, as soon as it is read
+NAMESPACES = ("", "namespaces")
+
+
+def read_configuration(cluster: Cluster, sink: Sink | None = None) -> ClusterConfiguration:
+    """Every backed-up object of `cluster`, cleaned, and every one left out with its reason. Types are
+    listed a few at a time, page by page; `sink` (called from those threads) gets each page's kept
+    objects while later pages are still on their way."""
     started = time.monotonic()
     api = cluster.api
-    discovery = discover(api)
-    objects: dict[ObjectKey, Obj] = {}
-    skipped: dict[ObjectKey, str] = {}
-    lists = list_each(api, discovery.backed_up)
-    leaving = frozenset(
-        obj["metadata"]["name"]
-        for resource, listed in zip(discovery.backed_up, lists, strict=True)
-        if (resource.group, resource.resource) == ("", "namespaces")
-        for obj in listed
-        if being_deleted(obj)
-    )
-    for resource, listed in zip(discovery.backed_up, lists, strict=True):
-        for obj in listed:
-            key = key_of(resource, obj)
-            reason = skip_reason(resource, obj, leaving)
-            if reason:
-                skipped[key] = reason
-            else:
-                objects[key] = strip(resource, obj)
-    resources = {(r.group, r.resource): r for r in discovery.backed_up}
-    return ClusterConfiguration(objects, resources, skipped, discovery.not_backed_up, time.monotonic() - started)
+    found = discover(api)
+    # Namespaces first: whether an object is kept depends on whether its namespace is being deleted.
+    namespaces = [r for r in found.backed_up if (r.group, r.resource) == NAMESPACES]
+    first = [page for resource in namespaces for page in _pages(api, resource)]
+    leaving = frozenset(obj["metadata"]["name"] for page in first for obj in page if being_deleted(obj))
+    kept: dict[ResourceType, dict[ObjectKey, Obj]] = {resource: {} for resource in found.backed_up}
+    left_out: dict[ResourceType, dict[ObjectKey, str]] = {resource: {} for resource in found.backed_up}
+
+    def read(resource: ResourceType) -> None:
+        # Each type's own dicts, so that threads share nothing and the result keeps the types' order.
+        objects, skipped = kept[resource], left_out[resource]
+        for page in first if resource in namespaces else _pages(api, resource):
+            cleaned = []
+            for obj in page:
+                key = key_of(resource, obj)
+                reason = skip_reason(resource, obj, leaving)
+                if reason:
+                    skipped[key] = reason
+                    continue
+                objects[key] = clean = strip(resource, obj)
+                cleaned.append((key, clean))
+            if sink is not None and cleaned:
+                sink(cleaned)
+
+    with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
+        list(pool.map(read, found.backed_up))
+    objects = {key: obj for resource in found.backed_up for key, obj in kept[resource].items()}
+    skipped = {key: why for resource in found.backed_up for key, why in left_out[resource].items()}
+    resources = {(r.group, r.resource): r for r in found.backed_up}
+    return ClusterConfiguration(objects, resources, skipped, found.not_backed_up, time.monotonic() - started)
 
 
 @dataclass(frozen=True)
@@ -174,39 +173,73 @@ class ExportResult:
         return [{"group": g, "resource": r, "objects": n, "shown by get all": "yes" if all_ else "no"} for (g, r, all_), n in sorted(counts.items())]
 
 
-def dump(obj: Obj) -> str:
-    """Stable YAML: sorted keys, block style, so two exports of the same state are byte-identical."""
-    return yaml.dump(obj, Dumper=Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
-
-
-def _write(path: Path, text: str, mode: int) -> None:
+def _write(path: str, text: str, mode: int) -> None:
     # Created with its final mode: a Secret is never readable by others, not even for an instant.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
+def _write_all(files: list[tuple[str, str, int]]) -> None:
+    for path, text, mode in files:
+        _write(path, text, mode)
+
+
+WRITE_BATCH = 50  # files a writer creates in one go: a task each would cost more than some files do
+
+
+class _Files:
+    """The export's files: each page's objects dumped as they arrive, their files created by a pool of
+    writers while the lists go on."""
+
+    def __init__(self, directory: Path, pool: ThreadPoolExecutor) -> None:
+        self.root, self.pool = str(directory), pool
+        self.paths: dict[ObjectKey, PurePosixPath] = {}
+        self.written: list[Future[None]] = []
+        self.folders: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, page: list[tuple[ObjectKey, Obj]]) -> None:
+        batch = []
+        for key, obj in page:
+            relative = self.paths[key] = relative_path(key)
+            path = f"{self.root}/{relative}"
+            folder = path.rpartition("/")[0]
+            if folder not in self.folders:
+                with self.lock:  # a folder is made before any file goes into it, once
+                    Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+                    self.folders.add(folder)
+            batch.append((path, dump(obj), SECRET_MODE if (key.group, key.resource) == ("", "secrets") else FILE_MODE))
+        self.written += [self.pool.submit(_write_all, batch[at : at + WRITE_BATCH]) for at in range(0, len(batch), WRITE_BATCH)]
+
+    def wait(self) -> None:
+        for future in self.written:
+            future.result()
 
 
 def export(cluster: Cluster, directory: Path) -> ExportResult:
-    """Write every backed-up object of `cluster` to `directory` (which must not exist yet)."""
+    """Write every backed-up object of `cluster` to `directory` (which must not exist yet); each file
+    is written as its object's page is read. A failed export leaves no directory behind."""
     started = time.monotonic()
     if directory.exists():
         raise BackupError(f"{directory} already exists; export into a new directory so that no stale file mixes in")
-    configuration = read_configuration(cluster)
     directory.mkdir(mode=0o700, parents=True)
+    try:
+        with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
+            files = _Files(directory, pool)
+            configuration = read_configuration(cluster, files)
+            files.wait()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     keys = sorted(configuration.objects)
-    files = [relative_path(key) for key in keys]
-    secret = [(key.group, key.resource) == ("", "secrets") for key in keys]
-    for folder in sorted({relative.parent for relative in files}):
-        (directory / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
-
-    def write(index: int) -> None:
-        _write(directory / files[index], dump(configuration.objects[keys[index]]), SECRET_MODE if secret[index] else FILE_MODE)
-
-    # A few writers at once: creating a file costs a millisecond of kernel time that another thread's YAML fills.
-    with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
-        list(pool.map(write, range(len(keys))))
-    secrets = [relative for relative, is_secret in zip(files, secret, strict=True) if is_secret]
-    return ExportResult(directory, tuple(files), tuple(secrets), configuration, time.monotonic() - started)
+    paths = tuple(files.paths[key] for key in keys)
+    secrets = tuple(files.paths[key] for key in keys if (key.group, key.resource) == ("", "secrets"))
+    return ExportResult(directory, paths, secrets, configuration, time.monotonic() - started)
 
 
 def load(directory: Path) -> dict[ObjectKey, Obj]:
@@ -302,13 +335,17 @@ def apply_export(cluster: Cluster, directory: Path) -> ApplyResult:
         custom = [key for key in batch if key.group in custom_groups]
         if custom:
             _wait_served(api, {wanted[key]["apiVersion"] for key in custom})
+        needed = []
         for key in batch:
             if current.get(key) == wanted[key] or apply_skip_reason(key, wanted[key]):
                 identical.append(key)
-                continue
-            server_side_apply(api, key, wanted[key], field_manager=FIELD_MANAGER)
-            applied.append(key)
-        crds = [key.name for key in batch if (key.group, key.resource) == CRD and key in applied]
+            else:
+                needed.append(key)
+        # One step's objects depend only on earlier steps: a few applies at once, each a round trip.
+        with ThreadPoolExecutor(max_workers=APPLY_WORKERS) as pool:
+            list(pool.map(lambda key: server_side_apply(api, key, wanted[key], field_manager=FIELD_MANAGER), needed))
+        applied += needed
+        crds = [key.name for key in needed if (key.group, key.resource) == CRD]
         if crds:
             _wait_established(api, crds)
     return ApplyResult(tuple(applied), tuple(identical), time.monotonic() - started)

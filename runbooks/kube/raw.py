@@ -5,6 +5,7 @@ models would cost seconds."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kubernetes import client
@@ -89,12 +90,14 @@ def server_side_apply(api: client.ApiClient, key: ObjectRef, obj: dict[str, Any]
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
-def list_collection(api: client.ApiClient, path: str, accept: str = "application/json", limit: int = 500) -> list[Any]:
-    """Every item of the collection at `path`, `limit` per page (continue tokens, as kubectl pages).
+def list_pages(api: client.ApiClient, path: str, accept: str = "application/json", limit: int = 500) -> Iterator[list[Any]]:
+    """The items of the collection at `path`, one page of `limit` at a time (continue tokens, as kubectl
+    pages), each page as soon as it is read. Without a resourceVersion, the first page is a consistent
+    read and every later one continues that same snapshot (the apiserver answers 410 Gone once its
+    continue token has expired, never a mix of two states).
 
     A non-200 answer raises ApiException with its status, so a caller that cannot read a collection
     says so instead of taking it for empty."""
-    items: list[Any] = []
     token = ""
     while True:
         query = [("limit", str(limit))] + ([("continue", token)] if token else [])
@@ -102,7 +105,12 @@ def list_collection(api: client.ApiClient, path: str, accept: str = "application
         if response.status != 200:
             raise client.ApiException(status=response.status, reason=f"{response.reason} (GET {path})")
         page = json.loads(response.data)
-        items += page.get("items") or []
+        yield page.get("items") or []
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
-            return items
+            return
+
+
+def list_collection(api: client.ApiClient, path: str, accept: str = "application/json", limit: int = 500) -> list[Any]:
+    """Every item of the collection at `path` (`list_pages`, all read before it returns)."""
+    return [item for page in list_pages(api, path, accept, limit) for item in page]

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from runbooks.apitypes import ResourceType
 from runbooks.errors import RunbookError
-from runbooks.policy.backup import ResourceType
 from runbooks.versions import Version
 
 # libyaml when installed: five times faster than the pure-Python parser on a GitOps checkout.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import PurePosixPath
 
 import pytest
@@ -52,6 +53,24 @@ def test_strip_removes_server_metadata_and_status_and_keeps_the_declaration() ->
         "spec": {"replicas": 3},
     }
     assert obj["status"] == {"readyReplicas": 3}, "strip must not change its input"
+
+
+def test_strip_changes_no_part_of_its_input() -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "n", "uid": "u", "annotations": {"deployment.kubernetes.io/revision": "1"}},
+        "spec": {
+            "nodeName": "worker-1",
+            "volumes": [{"name": "kube-api-access-x"}, {"name": "data"}],
+            "containers": [{"name": "c", "volumeMounts": [{"name": "kube-api-access-x"}, {"name": "data"}]}],
+        },
+        "status": {"phase": "Running"},
+    }
+    before = copy.deepcopy(pod)
+    clean = policy.strip(PODS, pod)
+    assert pod == before
+    assert clean["spec"] == {"volumes": [{"name": "data"}], "containers": [{"name": "c", "volumeMounts": [{"name": "data"}]}]}
 
 
 def test_strip_drops_annotations_that_become_empty() -> None:

@@ -21,3 +21,12 @@ def test_a_peer_that_grows_is_measured_at_its_peak() -> None:
     sample, code, err = measure.peer([sys.executable, "-c", grow])
     assert code == 0, err
     assert sample.peak_rss_mb >= 120
+
+
+def test_cpu_seconds_are_the_work_done_not_the_time_waited() -> None:
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(0.3)"
+    sample, code, err = measure.peer([sys.executable, "-c", spin])
+    assert code == 0, err
+    assert 0.3 <= sample.cpu_seconds < sample.seconds
+    ours, _ = measure.ours(lambda: __import__("time").sleep(0.2))
+    assert ours.cpu_seconds < 0.1 <= ours.seconds

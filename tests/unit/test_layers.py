@@ -18,7 +18,7 @@ PACKAGE = ROOT / "runbooks"
 # Bottom to top. A unit is a module or package under runbooks/ (dotted, without the `runbooks.` prefix);
 # a module belongs to the longest unit its name starts with.
 LAYERS: list[list[str]] = [
-    ["errors", "versions", "waiting", "plan"],
+    ["errors", "versions", "apitypes", "waiting", "plan"],
     ["toolchain"],
     ["kube"],
     ["kindenv"],
@@ -39,7 +39,7 @@ ALLOWED_SAME_LAYER: dict[tuple[str, str], str] = {
 }
 
 # Pure decisions: policy reads nothing from a cluster, so it imports only these (and itself).
-POLICY_MAY_IMPORT = {"errors", "versions", "policy"}
+POLICY_MAY_IMPORT = {"errors", "versions", "apitypes", "policy"}
 
 UNITS = {unit: index for index, layer in enumerate(LAYERS) for unit in layer}
 
