@@ -24,6 +24,7 @@ from runbooks.errors import RunbookError
 from runbooks.etcd import snapshot as etcd
 from runbooks.kube import bulk, discovery, objects, raw
 from runbooks.kube.etcd_access import EtcdAccess
+from runbooks.kube.shared_reads import SharedReads
 from runbooks.measure import cluster_health
 from runbooks.policy import removed_apis, skew
 from runbooks.policy.backup import ResourceType
@@ -406,15 +407,21 @@ def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> G
         ("webhooks", partial(check_admission_webhooks, cluster)),
         ("crd-versions", partial(check_crd_stored_versions, cluster)),
     ]
-    # The checks only read and share nothing, so a few run at once: each mostly waits on the apiserver or etcdctl.
+    # The checks only read and change nothing, so a few run at once: each mostly waits on the apiserver or etcdctl.
     # The slowest start first, so that none of them waits in the queue behind the quick ones.
     started = sorted(checks, key=lambda pair: START_FIRST.index(pair[0]) if pair[0] in START_FIRST else len(START_FIRST))
-    with bulk.collector_paused(), ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
-        futures = {check_id: pool.submit(lambda i, c: _apply_waiver(_judged(i, c), options), check_id, check) for check_id, check in started}
+    # What two checks both list is read once per run and the answer shared (SHARED_READS).
+    shared = SharedReads(SHARED_READS)
+    with bulk.collector_paused(), cluster.api_chain.using(shared), ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
+        futures = {check_id: pool.submit(shared.bind(lambda i, c: _apply_waiver(_judged(i, c), options)), check_id, check) for check_id, check in started}
         return GateReport(options.target, tuple(futures[check_id].result() for check_id, _ in checks))
 
 
 CHECK_WORKERS = 4
+# Collections more than one check lists: every Node (the skew check through the provider's component
+# versions, the nodes check for readiness) and kube-system's pods (the skew check's static pods and
+# kube-proxies, an existing cluster's component versions).
+SHARED_READS = ("/api/v1/nodes", "/api/v1/namespaces/kube-system/pods")
 # The checks that take longest on a large cluster, slowest first: the scan lists every Event, /metrics is megabytes of text.
 START_FIRST = ("removed-apis", "deprecated-requests")
 

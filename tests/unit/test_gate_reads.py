@@ -1,0 +1,72 @@
+"""What two of the gate's checks list (every Node) is read once per run, and a failed read still
+fails each check on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from runbooks.kube import rawview
+from runbooks.kube.fake import FakeApi
+from runbooks.upgrade import gate
+from runbooks.versions import ComponentVersions, Version
+from tests.unit.fake_cluster import FakeCluster
+from tests.unit.test_fake_api import node
+
+NODES = "/api/v1/nodes"
+
+
+class NodeReadingCluster(FakeCluster):
+    """Reports component versions from a list of every Node, as the local and existing providers do."""
+
+    def component_versions(self) -> ComponentVersions:
+        nodes = rawview.list_items(self.core.list_node)
+        kubelets = {n.metadata.name: n.status.node_info.kubelet_version for n in nodes}
+        return ComponentVersions("v1.36.3", "v1.36.3", "v1.36.3", kubelets, dict(kubelets), "v1.36.3", "v3.6.16")
+
+
+def cluster_of(*names: str) -> NodeReadingCluster:
+    fake = FakeApi()
+    for name in names:
+        fake.add(node(name))
+    return NodeReadingCluster(fake)
+
+
+def gets(cluster: FakeCluster, path: str) -> int:
+    return sum(1 for r in cluster.fake.requests if r.method == "GET" and r.path == path)
+
+
+def node_names(cluster: FakeCluster) -> list[str]:
+    return sorted(n.metadata.name for n in rawview.list_items(cluster.core.list_node))
+
+
+def stub_checks_without_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every check but skew and nodes passes without a request."""
+    for check in ("drain_blockers", "deprecated_requests", "removed_api_objects", "control_plane", "etcd", "admission_webhooks", "crd_stored_versions"):
+        monkeypatch.setattr(gate, f"check_{check}", lambda *_: gate.GateCheck("x", "x", gate.CheckStatus.PASSED, "stubbed"))
+
+
+def test_the_skew_and_nodes_checks_of_one_gate_run_list_the_nodes_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = cluster_of("control-plane", "worker-1", "worker-2")
+    stub_checks_without_nodes(monkeypatch)
+    report = gate.run_gate(cluster, object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]
+    checks = {c.check_id: c for c in report.checks}
+    assert checks["nodes"].status is gate.CheckStatus.PASSED and checks["nodes"].detail == "all 3 nodes Ready"
+    assert checks["skew"].status is gate.CheckStatus.PASSED, checks["skew"].detail
+    assert {r["instance"] for r in checks["skew"].rows if r["component"] == "kubelet"} == {"control-plane", "worker-1", "worker-2"}
+    assert gets(cluster, NODES) == 1
+    # The run is over: the next list reads the cluster again, and sees what changed.
+    cluster.fake.add(node("worker-3"))
+    assert node_names(cluster) == ["control-plane", "worker-1", "worker-2", "worker-3"]
+    assert gets(cluster, NODES) == 2
+    assert cluster.api_chain.wrappers == ()
+
+
+def test_a_check_that_lists_the_nodes_is_still_judged_alone_when_the_list_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = cluster_of("worker-1")
+    cluster.fake.fail("GET", NODES, 500, "etcd leader changed")
+    stub_checks_without_nodes(monkeypatch)
+    report = gate.run_gate(cluster, object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]
+    checks = {c.check_id: c for c in report.checks}
+    assert not report.passed
+    assert checks["nodes"].status is gate.CheckStatus.NOT_RUN and "HTTP 500" in checks["nodes"].detail
+    assert checks["skew"].status is gate.CheckStatus.NOT_RUN and "HTTP 500" in checks["skew"].detail
