@@ -1,5 +1,5 @@
-"""What two of the gate's checks list (every Node) is read once per run, and a failed read still
-fails each check on its own."""
+"""The gate's checks on a large cluster's terms: what two of them list (every Node) is read once per run,
+a failed read still fails each check on its own, and budgets are judged from raw views."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from runbooks.kube.fake import FakeApi
 from runbooks.upgrade import gate
 from runbooks.versions import ComponentVersions, Version
 from tests.unit.fake_cluster import FakeCluster
-from tests.unit.test_fake_api import node
+from tests.unit.test_fake_api import budget, node
 
 NODES = "/api/v1/nodes"
 
@@ -70,3 +70,24 @@ def test_a_check_that_lists_the_nodes_is_still_judged_alone_when_the_list_fails(
     assert not report.passed
     assert checks["nodes"].status is gate.CheckStatus.NOT_RUN and "HTTP 500" in checks["nodes"].detail
     assert checks["skew"].status is gate.CheckStatus.NOT_RUN and "HTTP 500" in checks["skew"].detail
+
+
+def test_drain_blockers_are_judged_from_raw_budgets() -> None:
+    fake = FakeApi()
+    fake.add(budget("web", {"matchLabels": {"app": "web"}}, allowed=1))
+    fake.add(budget("db", {"matchLabels": {"app": "db"}}, allowed=0, namespace="data"))
+    empty = budget("idle", {"matchLabels": {"app": "none"}}, allowed=0)
+    empty["status"]["expectedPods"] = 0
+    fake.add(empty)
+    fresh = budget("new", {"matchLabels": {"app": "new"}}, allowed=0)
+    del fresh["status"]  # not yet seen by the disruption controller
+    fake.add(fresh)
+    check = gate.check_drain_blockers(FakeCluster(fake))
+    assert check.status is gate.CheckStatus.FAILED
+    assert check.detail == "allowing no disruption: data/db; relax minAvailable/maxUnavailable or scale up first"
+    assert [(r["budget"], r["expected pods"], r["disruptions allowed"], r["blocks a drain"]) for r in check.rows] == [
+        ("data/db", 2, 0, "YES"),
+        ("web/idle", 0, 0, "no"),
+        ("web/new", 0, 0, "no"),
+        ("web/web", 2, 1, "no"),
+    ]
