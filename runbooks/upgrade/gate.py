@@ -361,7 +361,8 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
 def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
     """A CRD whose status.storedVersions names a version it no longer serves has objects in etcd that
     nothing can read at that version; the next CRD (or operator) upgrade that drops it is refused."""
-    crds = cluster.apiextensions.list_custom_resource_definition().items
+    # Raw views: a CRD carries its whole OpenAPI schema (often hundreds of kB), decoded into models for three fields.
+    crds = rawview.list_items(cluster.apiextensions.list_custom_resource_definition)
     rows: list[dict[str, object]] = []
     stale: list[str] = []
     for crd in crds:

@@ -1,5 +1,5 @@
 """The gate's checks on a large cluster's terms: what two of them list (every Node) is read once per run,
-a failed read still fails each check on its own, and budgets are judged from raw views."""
+a failed read still fails each check on its own, and budgets and CRDs are judged from raw views."""
 
 from __future__ import annotations
 
@@ -90,4 +90,35 @@ def test_drain_blockers_are_judged_from_raw_budgets() -> None:
         ("web/idle", 0, 0, "no"),
         ("web/new", 0, 0, "no"),
         ("web/web", 2, 1, "no"),
+    ]
+
+
+def crd(plural: str, versions: dict[str, bool], stored: list[str] | None) -> dict:
+    """A CRD of group runbooks.example.com serving `versions` (name: served), whose status lists `stored`."""
+    spec = {
+        "group": "runbooks.example.com",
+        "scope": "Namespaced",
+        "names": {"plural": plural, "kind": plural.title()[:-1]},
+        "versions": [{"name": name, "served": served, "storage": i == 0} for i, (name, served) in enumerate(versions.items())],
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.runbooks.example.com"},
+        "spec": spec,
+    } | ({"status": {"storedVersions": stored}} if stored is not None else {})
+
+
+def test_crd_stored_versions_are_judged_from_raw_definitions() -> None:
+    fake = FakeApi()
+    fake.add(crd("widgets", {"v2": True, "v1": False}, ["v1", "v2"]))
+    fake.add(crd("gadgets", {"v1": True}, ["v1"]))
+    fake.add(crd("gizmos", {"v1": True}, None))
+    check = gate.check_crd_stored_versions(FakeCluster(fake))
+    assert check.status is gate.CheckStatus.FAILED
+    assert check.detail.startswith("stored versions no longer served: widgets.runbooks.example.com (v1); re-write every object")
+    assert [(r["crd"], r["served"], r["storedVersions"], r["stored but not served"]) for r in check.rows] == [
+        ("gadgets.runbooks.example.com", "v1", "v1", "-"),
+        ("gizmos.runbooks.example.com", "v1", "", "-"),
+        ("widgets.runbooks.example.com", "v2", "v1, v2", "v1"),
     ]
