@@ -232,15 +232,48 @@ def listable_types(api: client.ApiClient) -> list[ResourceType]:
     )
 
 
+# Types kube-apiserver keeps no watch cache for (DefaultWatchCacheSizes: Events, under both groups), so
+# that every list of them reads etcd, and a cluster-wide list is one stream of pages, one after the
+# other: on 1,000 nodes, 23,500 Events in five pages were the scan's last 5 s, with nothing else in
+# flight. Listed namespace by namespace, each list reads its own key prefix in etcd: the same reads
+# in all (a field selector would not cut them: the apiserver filters what etcd returned), a few side by side.
+READ_BY_NAMESPACE = {("", "events"), ("events.k8s.io", "events")}
+
+
+def scan_reads(api: client.ApiClient, types: list[ResourceType]) -> list[tuple[ResourceType, str]]:
+    """The collections to list for `types`, in their order: one path each, or for READ_BY_NAMESPACE one
+    per namespace, in namespace order (so the objects come in a cluster-wide list's order).
+
+    An object cannot outlive its namespace (a namespace is removed only once it is empty), so the
+    namespaced lists see every object that exists from the namespace list until its own list, as a
+    cluster-wide list sees every object that exists when its first page is read. A gate user who may
+    not list namespaces gets the cluster-wide list, as before."""
+    if not any(_by_namespace(t) for t in types):
+        return [(t, t.collection_path()) for t in types]
+    try:
+        namespaces = [ns["metadata"]["name"] for ns in raw.list_collection(api, "/api/v1/namespaces", raw.METADATA_ONLY, SCAN_PAGE)]
+    except ApiException:
+        return [(t, t.collection_path()) for t in types]
+    return [(t, t.collection_path(namespace)) for t in types for namespace in (namespaces if _by_namespace(t) else [None])]
+
+
+def _by_namespace(resource: ResourceType) -> bool:
+    return resource.namespaced and (resource.group, resource.resource) in READ_BY_NAMESPACE
+
+
 def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateCheck:
     table = removed_apis.load_table()
     # Only kinds that had a version the target no longer serves can have been applied through one, and
     # the annotation is all the scan reads: metadata-only lists of those types, a few at a time.
     kinds = {kind for _, kind in table.removed_by(options.target)}
     types = removed_apis.types_to_scan(listable_types(cluster.api), kinds)
+    reads = scan_reads(cluster.api, types)
     with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
-        listed = list(pool.map(lambda t: raw.list_collection(cluster.api, t.collection_path(), raw.METADATA_ONLY, SCAN_PAGE), types))
-    objects = [{**obj, "kind": resource.kind} for resource, items in zip(types, listed, strict=True) for obj in items]
+        # The namespaced reads of the uncached types start first: together they are the longest.
+        started = sorted(range(len(reads)), key=lambda i: not _by_namespace(reads[i][0]))
+        futures = {i: pool.submit(raw.list_collection, cluster.api, reads[i][1], raw.METADATA_ONLY, SCAN_PAGE) for i in started}
+        listed = [futures[i].result() for i in range(len(reads))]
+    objects = [{**obj, "kind": resource.kind} for (resource, _), items in zip(reads, listed, strict=True) for obj in items]
     documents = list(removed_apis.last_applied_documents(objects))
     scanned = f"{len(objects)} live objects of the {len(types)} resource types with a removed version"
     if options.manifest_dir is not None:
