@@ -10,6 +10,7 @@ import pytest
 
 from runbooks.upgrade import gate
 from runbooks.versions import Version
+from tests.unit.fake_cluster import FakeCluster
 
 FUNCTIONS = {
     "skew": "check_skew",
@@ -44,7 +45,7 @@ def test_the_slowest_checks_start_first_and_every_check_is_reported_in_order(mon
     for check_id, function in FUNCTIONS.items():
         monkeypatch.setattr(gate, function, recorder(check_id))
     monkeypatch.setattr(gate, "CHECK_WORKERS", 1)  # one at a time: the start order is the queue's order
-    report = gate.run_gate(object(), object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]
+    report = gate.run_gate(FakeCluster(), object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]
     assert started[: len(gate.START_FIRST)] == list(gate.START_FIRST)
     assert sorted(started) == sorted(gate.CHECK_IDS)
     assert [c.check_id for c in report.checks] == list(gate.CHECK_IDS)

@@ -34,6 +34,7 @@ def legacy_cluster(aggregated: bool = True) -> FakeCluster:
     """A CronJob last applied through batch/v1beta1, a current one, and an Event (as both groups show it) applied through events.k8s.io/v1beta1."""
     fake = FakeApi(aggregated_discovery=aggregated)
     fake.serve(*EVENTS)
+    fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ops"}})
     fake.add(applied({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "ops"}}, "batch/v1beta1"))
     fake.add(applied({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "hourly", "namespace": "ops"}}, "batch/v1"))
     for group_version in ("v1", "events.k8s.io/v1"):
@@ -127,7 +128,7 @@ def test_the_scan_finds_each_legacy_object_once(aggregated: bool) -> None:
     assert check.status is gate.CheckStatus.FAILED
     assert sorted((row["kind"], row["object"]) for row in check.rows) == [("CronJob", "ops/nightly"), ("Event", "ops/odd.1")]
     lists = [r for r in cluster.fake.requests if r.path.endswith(("/events", "/cronjobs"))]
-    assert sorted(r.path for r in lists) == ["/api/v1/events", "/apis/batch/v1/cronjobs"], "events.k8s.io's events are the core events: not read twice"
+    assert sorted(r.path for r in lists) == ["/api/v1/namespaces/ops/events", "/apis/batch/v1/cronjobs"], "events.k8s.io's events are the core events"
     assert all(r.query["limit"] == str(gate.SCAN_PAGE) and "PartialObjectMetadataList" in r.headers["Accept"] for r in lists)
 
 
@@ -145,3 +146,47 @@ def test_a_scan_that_cannot_read_could_not_run(break_it: Callable[[FakeApi], Non
     scan = next(c for c in report.checks if c.check_id == "removed-apis")
     assert scan.status is gate.CheckStatus.NOT_RUN and reason in scan.detail, scan.detail
     assert [c.check_id for c in report.checks] == list(gate.CHECK_IDS), "started out of order, reported in order"
+
+
+def event(name: str, namespace: str, last_applied_through: str | None = None) -> dict:
+    obj = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace}}
+    return applied(obj, last_applied_through) if last_applied_through else obj
+
+
+def events_in(*namespaces: str) -> FakeCluster:
+    """An Event applied through events.k8s.io/v1beta1 and one the kubelet wrote, in each of `namespaces`."""
+    cluster = legacy_cluster()
+    for namespace in namespaces:
+        cluster.fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        cluster.fake.add(event(f"applied.{namespace}", namespace, "events.k8s.io/v1beta1"))
+        cluster.fake.add(event(f"scheduled.{namespace}", namespace))
+    return cluster
+
+
+def found(check: gate.GateCheck) -> list[str]:
+    return [str(row["object"]) for row in check.rows]
+
+
+def test_events_are_read_namespace_by_namespace_and_found_in_a_cluster_wide_lists_order() -> None:
+    cluster = events_in("web", "data")
+    check = gate.check_removed_api_objects(cluster, gate.GateOptions(TARGET))
+    assert found(check) == ["data/applied.data", "ops/odd.1", "web/applied.web", "ops/nightly"], "Events by namespace, then the CronJob"
+    reads = [r.path for r in cluster.fake.requests if r.path.endswith("/events")]
+    assert sorted(reads) == ["/api/v1/namespaces/data/events", "/api/v1/namespaces/ops/events", "/api/v1/namespaces/web/events"]
+    assert not any(r.path.endswith("/cronjobs") and "/namespaces/" in r.path for r in cluster.fake.requests), "a cached type is listed cluster-wide"
+
+
+def test_a_gate_user_who_may_not_list_namespaces_reads_the_events_cluster_wide() -> None:
+    cluster = events_in("web", "data")
+    cluster.fake.fail("GET", "/api/v1/namespaces", 403, "forbidden")
+    check = gate.check_removed_api_objects(cluster, gate.GateOptions(TARGET))
+    assert found(check) == ["data/applied.data", "ops/odd.1", "web/applied.web", "ops/nightly"]
+    assert [r.path for r in cluster.fake.requests if r.path.endswith("/events")] == ["/api/v1/events"]
+
+
+def test_events_of_one_namespace_that_cannot_be_read_keep_the_scan_from_passing() -> None:
+    cluster = events_in("web", "data")
+    cluster.fake.fail("GET", "/api/v1/namespaces/web/events", 403, "forbidden")
+    report = gate.run_gate(cluster, object(), gate.GateOptions(TARGET))  # type: ignore[arg-type]
+    scan = next(c for c in report.checks if c.check_id == "removed-apis")
+    assert scan.status is gate.CheckStatus.NOT_RUN and "HTTP 403" in scan.detail and "/api/v1/namespaces/web/events" in scan.detail, scan.detail
