@@ -274,12 +274,11 @@ def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateChe
         futures = {i: pool.submit(raw.list_collection, cluster.api, reads[i][1], raw.METADATA_ONLY, SCAN_PAGE) for i in started}
         listed = [futures[i].result() for i in range(len(reads))]
     objects = [{**obj, "kind": resource.kind} for (resource, _), items in zip(reads, listed, strict=True) for obj in items]
-    documents = list(removed_apis.last_applied_documents(objects))
+    uses = removed_apis.scan_documents(removed_apis.last_applied_documents(objects), table, options.target)
     scanned = f"{len(objects)} live objects of the {len(types)} resource types with a removed version"
     if options.manifest_dir is not None:
-        documents += list(removed_apis.manifest_documents(options.manifest_dir))
+        uses += removed_apis.scan_manifests(options.manifest_dir, table, options.target)
         scanned += f" and the manifests under {options.manifest_dir}"
-    uses = removed_apis.scan_documents(documents, table, options.target)
     detail = (
         f"scanned {scanned} against {len(table.removed_by(options.target))} API versions not served by {options.target.minor_line} "
         f"(table from {table.source}): none used"

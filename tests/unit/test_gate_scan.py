@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -190,3 +191,19 @@ def test_events_of_one_namespace_that_cannot_be_read_keep_the_scan_from_passing(
     report = gate.run_gate(cluster, object(), gate.GateOptions(TARGET))  # type: ignore[arg-type]
     scan = next(c for c in report.checks if c.check_id == "removed-apis")
     assert scan.status is gate.CheckStatus.NOT_RUN and "HTTP 403" in scan.detail and "/api/v1/namespaces/web/events" in scan.detail, scan.detail
+
+
+def test_manifests_under_the_manifest_dir_are_scanned_beside_the_live_objects(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "budget.yaml").write_text("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\n")
+    (tmp_path / "deploy" / "fine.yaml").write_text("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db, namespace: shop}\n")
+    check = gate.check_removed_api_objects(legacy_cluster(), gate.GateOptions(TARGET, manifest_dir=tmp_path))
+    assert check.status is gate.CheckStatus.FAILED
+    assert sorted((row["kind"], row["object"]) for row in check.rows) == [
+        ("CronJob", "ops/nightly"),
+        ("Event", "ops/odd.1"),
+        ("PodDisruptionBudget", "shop/web"),
+    ]
+    (tmp_path / "deploy" / "budget.yaml").unlink()
+    clean = gate.check_removed_api_objects(legacy_cluster(), gate.GateOptions(TARGET, manifest_dir=tmp_path))
+    assert "PodDisruptionBudget" not in {row["kind"] for row in clean.rows}
