@@ -10,6 +10,7 @@ from runbooks.kube.fake import FakeApi
 from runbooks.upgrade import gate
 from runbooks.versions import ComponentVersions, Version
 from tests.unit.fake_cluster import FakeCluster
+from tests.unit.fake_nodes import cluster_of, gets, node_names
 from tests.unit.test_fake_api import budget, node
 
 NODES = "/api/v1/nodes"
@@ -24,21 +25,6 @@ class NodeReadingCluster(FakeCluster):
         return ComponentVersions("v1.36.3", "v1.36.3", "v1.36.3", kubelets, dict(kubelets), "v1.36.3", "v3.6.16")
 
 
-def cluster_of(*names: str) -> NodeReadingCluster:
-    fake = FakeApi()
-    for name in names:
-        fake.add(node(name))
-    return NodeReadingCluster(fake)
-
-
-def gets(cluster: FakeCluster, path: str) -> int:
-    return sum(1 for r in cluster.fake.requests if r.method == "GET" and r.path == path)
-
-
-def node_names(cluster: FakeCluster) -> list[str]:
-    return sorted(n.metadata.name for n in rawview.list_items(cluster.core.list_node))
-
-
 def stub_checks_without_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every check but skew and nodes passes without a request."""
     for check in ("drain_blockers", "deprecated_requests", "removed_api_objects", "control_plane", "etcd", "admission_webhooks", "crd_stored_versions"):
@@ -46,7 +32,7 @@ def stub_checks_without_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_skew_and_nodes_checks_of_one_gate_run_list_the_nodes_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    cluster = cluster_of("control-plane", "worker-1", "worker-2")
+    cluster = cluster_of("control-plane", "worker-1", "worker-2", kind=NodeReadingCluster)
     stub_checks_without_nodes(monkeypatch)
     report = gate.run_gate(cluster, object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]
     checks = {c.check_id: c for c in report.checks}
@@ -62,7 +48,7 @@ def test_the_skew_and_nodes_checks_of_one_gate_run_list_the_nodes_once(monkeypat
 
 
 def test_a_check_that_lists_the_nodes_is_still_judged_alone_when_the_list_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    cluster = cluster_of("worker-1")
+    cluster = cluster_of("worker-1", kind=NodeReadingCluster)
     cluster.fake.fail("GET", NODES, 500, "etcd leader changed")
     stub_checks_without_nodes(monkeypatch)
     report = gate.run_gate(cluster, object(), gate.GateOptions(Version.parse("v1.37.2")))  # type: ignore[arg-type]

@@ -10,14 +10,7 @@ from runbooks.errors import UnknownNodeError
 from runbooks.kube.fake import FakeApi
 from runbooks.upgrade.live_versions import PodImage, _pods
 from tests.unit.fake_cluster import FakeCluster
-from tests.unit.test_fake_api import node
-
-
-def cluster_of(*names: str) -> FakeCluster:
-    fake = FakeApi()
-    for name in names:
-        fake.add(node(name))
-    return FakeCluster(fake)
+from tests.unit.fake_nodes import cluster_of
 
 
 def test_a_node_is_read_by_one_get_of_it() -> None:

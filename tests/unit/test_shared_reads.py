@@ -10,29 +10,12 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.kube import rawview
-from runbooks.kube.fake import FakeApi
 from runbooks.kube.shared_reads import SharedReads
 from runbooks.kube.transport import Request, Send
-from tests.unit.fake_cluster import FakeCluster
+from tests.unit.fake_nodes import cluster_of, gets, node_names
 from tests.unit.test_fake_api import node
 
 NODES = "/api/v1/nodes"
-
-
-def cluster_of(*names: str) -> FakeCluster:
-    fake = FakeApi()
-    for name in names:
-        fake.add(node(name))
-    return FakeCluster(fake)
-
-
-def gets(cluster: FakeCluster, path: str) -> int:
-    return sum(1 for r in cluster.fake.requests if r.method == "GET" and r.path == path)
-
-
-def node_names(cluster: FakeCluster) -> list[str]:
-    return sorted(n.metadata.name for n in rawview.list_items(cluster.core.list_node))
 
 
 def test_only_the_runs_own_requests_share_an_answer() -> None:
