@@ -77,7 +77,8 @@ unit: $(VENV)/.installed
 # its timeline, export of 5,000 ConfigMaps and etcd snapshots, drain plan and drain vs kubectl drain, the
 # manifest scan vs pluto detect-files, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
 # nodes (PODS_PER_NODE pods each). Each writes reports/bench/<name>.json; bench.report renders
-# reports/bench.html and ends with one GOAL line per goal. About 30 min on 2 cores.
+# reports/bench.html and ends with one GOAL line per goal. About an hour on 2 cores, most of it kubectl drain
+# (its client-side rate limiter) and kubectl get -A -o yaml at 1,000 nodes.
 SIZES ?= 100,300,1000
 PODS_PER_NODE ?= 20
 RUNS ?= 5
