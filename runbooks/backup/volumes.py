@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shlex
-import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from runbooks.cluster.base import Cluster
 from runbooks.drills.container import image
 from runbooks.errors import RunbookError
 from runbooks.kube import objects
+from runbooks.kube.commands import stream_command
 from runbooks.kube.exec import exec_in_pod
 from runbooks.kube.kubectl import kubectl_argv
 from runbooks.toolchain.cache import sha256_of
@@ -222,16 +222,10 @@ def hash_files(cluster: Cluster, namespace: str, pod: str) -> dict[str, str]:
 
 def _stream(argv: list[str], stdin: Path | None, stdout: Path | None) -> str:
     """Run kubectl with binary stdin/stdout on files; returns the command line, raises naming the fix."""
-    command = shlex.join(argv) + (f" < {stdin}" if stdin else "") + (f" > {stdout}" if stdout else "")
-    with _opened(stdin, "rb") as source, _opened(stdout, "wb") as sink:
-        try:
-            done = subprocess.run(
-                argv, stdin=source or subprocess.DEVNULL, stdout=sink or subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=STREAM_TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired as error:
-            raise RunbookError(f"`{command}` did not finish within {STREAM_TIMEOUT:.0f} s") from error
-    if done.returncode != 0:
-        raise RunbookError(f"`{command}` failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
+    done = stream_command(argv, stdin=stdin, stdout=stdout, timeout=STREAM_TIMEOUT)
+    command = done.command_line + (f" < {stdin}" if stdin else "") + (f" > {stdout}" if stdout else "")
+    if not done.ok:
+        raise RunbookError(f"`{command}` failed: {done.stderr.strip()[-300:]}")
     return command
 
 

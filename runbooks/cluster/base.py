@@ -191,15 +191,26 @@ class Cluster(ApiHandles, abc.ABC):
         raise NotImplementedError
 
     # -- node access ---------------------------------------------------------------------------
-    def run_on_node(self, name: str, argv: list[str], timeout: float = 300) -> CommandResult:
-        """Run `argv` on the node (as root) to completion; the result keeps the command line as run."""
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300, quiet: bool = False) -> CommandResult:
+        """Run `argv` on the node (as root) to completion; the result keeps the command line as run.
+        `quiet`: a poll, left out of the evidence (where the provider records node commands)."""
         self.require(Capability.NODE_EXEC)
         raise NotImplementedError
 
     def copy_to_node(self, name: str, src: Path, dest: str) -> CommandResult:
-        """Copy the local file `src` onto the node at `dest`."""
+        """Copy the local file `src` onto the node at `dest` (mode 0600)."""
         self.require(Capability.NODE_COPY)
         raise NotImplementedError
+
+    def copy_from_node(self, name: str, src: str, dest: Path) -> str:
+        """Copy the node's file `src` into the new local file `dest` (0600); its SHA-256, checked on both ends."""
+        self.require(Capability.NODE_COPY)
+        raise NotImplementedError
+
+    def sweep_node_access(self) -> list[str]:
+        """Delete what node access of other runs left on the cluster (their node-shell pods); the names.
+        A restored snapshot can bring back the pods of the run that saved it."""
+        return []
 
     def reboot_node(self, name: str, timeout: float = 300) -> NodeReboot:
         """Reboot the node and wait (bounded) until it is Ready again with its pods running."""

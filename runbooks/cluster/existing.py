@@ -1,6 +1,7 @@
 """The existing provider: any cluster a kubeconfig context reaches. It can do only what the
 Kubernetes API allows (no control-plane restarts, no node reboots), plus etcd when the operator
-gives its endpoint and client certificates."""
+gives its endpoint and client certificates, plus commands and copies on its nodes through
+node-shell pods when the operator opts in (--node-access=pod: runbooks/cluster/pod_nodes.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import urllib3
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
+from runbooks import plan
 from runbooks.cluster.base import Capability, Cluster
-from runbooks.errors import ClusterError
+from runbooks.cluster.pod_nodes import NodeAccessConfig, Observer, PodNodeAccess, SweptPod
+from runbooks.errors import CapabilityMissingError, ClusterError
 from runbooks.kube import rawview
+from runbooks.kube.commands import CommandResult
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.images import image_tag
 from runbooks.versions import ComponentVersions
@@ -61,7 +65,13 @@ class ExistingCluster(Cluster):
     provider = "existing"
 
     def __init__(
-        self, kubeconfig: str | Path | None = None, context: str | None = None, etcd: EtcdAccess | None = None, progress: Callable[[str], None] | None = None
+        self,
+        kubeconfig: str | Path | None = None,
+        context: str | None = None,
+        etcd: EtcdAccess | None = None,
+        progress: Callable[[str], None] | None = None,
+        node_access: NodeAccessConfig | None = None,
+        observe_node: Observer | None = None,
     ) -> None:
         super().__init__()
         self._kubeconfig = resolve_kubeconfig(kubeconfig)
@@ -69,6 +79,8 @@ class ExistingCluster(Cluster):
         self._etcd = etcd
         self._progress = progress or (lambda _: None)
         self._server_version: str | None = None
+        self.node_access = None if node_access is None else PodNodeAccess(self, self, node_access, observe_node)
+        self.swept: list[SweptPod] = []
 
     @property
     def kubeconfig(self) -> Path:
@@ -80,7 +92,18 @@ class ExistingCluster(Cluster):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.ETCD_ACCESS}) if self._etcd is not None else frozenset()
+        offered = {Capability.ETCD_ACCESS} if self._etcd is not None else set()
+        if self.node_access is not None:
+            offered |= {Capability.NODE_EXEC, Capability.NODE_COPY}
+        return frozenset(offered)
+
+    def require(self, capability: Capability) -> None:
+        if capability in (Capability.NODE_EXEC, Capability.NODE_COPY) and capability not in self.capabilities:
+            raise CapabilityMissingError(
+                f"to {capability.value} on --cluster existing, pass --node-access=pod "
+                "(a short-lived privileged pod per node, see --node-shell-image and --node-shell-namespace)"
+            )
+        super().require(capability)
 
     def start(self) -> None:
         """Connect and prove the server answers with these credentials."""
@@ -101,8 +124,18 @@ class ExistingCluster(Cluster):
                 "check the network/VPN and that the kubeconfig's server URL is right"
             ) from exc
         self._progress(f"connected to {host} (context {self._context}, Kubernetes {self._server_version})")
+        if self.node_access is not None and not plan.active():
+            self.swept = self.node_access.sweep()
+            for pod in self.swept:
+                self._progress(f"deleted node-shell pod {pod.name} on {pod.node}, left by run {pod.run_id}")
 
     def stop(self) -> None:
+        if self.node_access is not None and self._session is not None:
+            try:
+                for name in self.node_access.close():
+                    self._progress(f"deleted node-shell pod {name}")
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self._progress(f"could not delete this run's node-shell pods ({type(exc).__name__}); they end by their activeDeadlineSeconds")
         self.reset_api()
 
     def component_versions(self) -> ComponentVersions:
@@ -139,3 +172,26 @@ class ExistingCluster(Cluster):
         self.require(Capability.ETCD_ACCESS)
         assert self._etcd is not None
         return self._etcd
+
+    # -- node access through pods ------------------------------------------------------------------
+    def _pods(self, name: str, check_node: bool = True) -> PodNodeAccess:
+        self.require(Capability.NODE_EXEC)
+        assert self.node_access is not None
+        if check_node:
+            self.get_node(name)
+        return self.node_access
+
+    def sweep_node_access(self) -> list[str]:
+        if self.node_access is None:
+            return []
+        self.swept += (swept := self.node_access.sweep())
+        return [pod.name for pod in swept]
+
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300, quiet: bool = False) -> CommandResult:
+        return self._pods(name, check_node=not quiet).run(name, argv, timeout=timeout, quiet=quiet)
+
+    def copy_to_node(self, name: str, src: Path, dest: str) -> CommandResult:
+        return self._pods(name).copy_to(name, src, dest)
+
+    def copy_from_node(self, name: str, src: str, dest: Path) -> str:
+        return self._pods(name).copy_from(name, src, dest)

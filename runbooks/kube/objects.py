@@ -3,6 +3,7 @@ EndpointSlice readiness rule, node roles, and what 404 and 409 mean for reads, d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -85,6 +86,18 @@ def is_gone(read: Callable[..., object], *args: Any) -> bool:
 def delete_if_present(delete: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     """`delete(*args)`; False when there was nothing to delete (404)."""
     return _tolerating(404, delete, *args, **kwargs)[0]
+
+
+def api_message(exc: client.ApiException) -> str:
+    """The API's own message for a refused request, with its causes (a budget, a policy), else the reason."""
+    try:
+        body = json.loads(exc.body)
+    except (TypeError, ValueError):
+        return str(exc.reason)
+    if not isinstance(body, dict) or "message" not in body:
+        return str(exc.reason)
+    causes = [cause["message"] for cause in (body.get("details") or {}).get("causes") or [] if cause.get("message")]
+    return "; ".join([body["message"], *causes])
 
 
 def create_unless_exists(create: Callable[..., object], *args: Any, **kwargs: Any) -> bool:

@@ -12,6 +12,7 @@ STEP_MODULES = (
     "runbooks.steps.node_maintenance_steps",
     "runbooks.steps.pod_network_steps",
     "runbooks.steps.resource_backup_steps",
+    "runbooks.steps.restore_etcd_steps",
     "runbooks.steps.strategy_steps",
     "runbooks.steps.upgrade_gate_steps",
     "runbooks.steps.volume_backup_steps",

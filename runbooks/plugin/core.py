@@ -20,6 +20,7 @@ import pluggy
 import pytest
 
 from runbooks.cluster import PROVIDERS, Cluster, EtcdAccess, create_cluster
+from runbooks.cluster.pod_nodes import DEFAULT_IMAGE, DEFAULT_NAMESPACE, NodeAccessConfig
 from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
 from runbooks.plugin import evidence as evidence_plugin
@@ -57,6 +58,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for flag, what in (("endpoint", "etcd client URL"), ("cacert", "etcd CA certificate"), ("cert", "etcd client certificate"), ("key", "etcd client key")):
         group.addoption(f"--etcd-{flag}", default=None, help=f"{what}, gives --cluster existing direct etcd access (all four needed)")
+    group.addoption(
+        "--node-access",
+        choices=("none", "pod"),
+        default="none",
+        help="how --cluster existing reaches its nodes: pod runs each node command in a short-lived privileged pod on that node (default: none)",
+    )
+    group.addoption(
+        "--node-shell-image",
+        default=DEFAULT_IMAGE,
+        metavar="IMAGE",
+        help=f"image of the node-shell pods; needs sh, sleep and nsenter, and must be on the nodes or pullable by them (default: {DEFAULT_IMAGE})",
+    )
+    group.addoption(
+        "--node-shell-namespace",
+        default=DEFAULT_NAMESPACE,
+        metavar="NAMESPACE",
+        help=f"namespace of the node-shell pods, created labelled for privileged pods if missing (default: {DEFAULT_NAMESPACE})",
+    )
     evidence_plugin.addoptions(group)
 
 
@@ -104,12 +123,24 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., object]) -> bool | No
     return None
 
 
-def _existing_options(opts: argparse.Namespace) -> dict[str, object]:
+def _existing_options(config: pytest.Config) -> dict[str, object]:
+    opts = config.option
     etcd_parts = [getattr(opts, f"etcd_{flag}") for flag in ("endpoint", "cacert", "cert", "key")]
     if any(etcd_parts) and not all(etcd_parts):
         raise RunbookError("etcd access needs all four of --etcd-endpoint, --etcd-cacert, --etcd-cert and --etcd-key")
     etcd = EtcdAccess(etcd_parts[0], *(Path(p) for p in etcd_parts[1:])) if all(etcd_parts) else None
-    return {"kubeconfig": opts.kubeconfig, "context": opts.kube_context, "etcd": etcd}
+    node_access = None
+    if opts.node_access == "pod":
+        run_id, _operator = evidence_plugin.run_identity(config)
+        kubectl = ensure_toolchain().kubernetes("kubectl")
+        node_access = NodeAccessConfig(kubectl=kubectl, run_id=run_id, image=opts.node_shell_image, namespace=opts.node_shell_namespace)
+    return {
+        "kubeconfig": opts.kubeconfig,
+        "context": opts.kube_context,
+        "etcd": etcd,
+        "node_access": node_access,
+        "observe_node": evidence_plugin.node_command_recorder(config),
+    }
 
 
 def _created_options(opts: argparse.Namespace) -> dict[str, object]:
@@ -142,7 +173,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The cluster shared by read-only runbooks for the whole session."""
     progress = terminal_progress(request.config)
     opts = request.config.option
-    extra = _existing_options(opts) if opts.cluster == "existing" else _created_options(opts)
+    extra = _existing_options(request.config) if opts.cluster == "existing" else _created_options(opts)
     with contextlib.ExitStack() as stack:
         with evidence_plugin.unrecorded(request.config):  # the provider's own API calls while starting are not the runbook's
             started = stack.enter_context(create_cluster(opts.cluster, progress=progress, keep=opts.keep_cluster, **extra))

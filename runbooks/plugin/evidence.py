@@ -9,6 +9,7 @@ import base64
 import getpass
 import html
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from runbooks.evidence.report import cluster_identity, header_html, kubernetes_i
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 from runbooks.kube import session
 from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
+from runbooks.kube.commands import CommandResult
 from runbooks.plugin import safety
 
 PLUGIN_NAME = "kube-runbooks-evidence"
@@ -442,6 +444,17 @@ def record_verdict(config: pytest.Config, name: str, verdict: dict[str, Any]) ->
 def run_directory(config: pytest.Config) -> Path | None:
     """reports/<run-id>/, where this run's evidence files go (None without --evidence-dir or --html)."""
     return _plugin(config).directory
+
+
+def node_command_recorder(config: pytest.Config) -> Callable[[str, CommandResult], None]:
+    """Records each command run on a node into the evidence of the scenario running it (redacted, as every command)."""
+    plugin = _plugin(config)
+
+    def record(node: str, result: CommandResult) -> None:
+        if plugin.current is not None:
+            plugin.current.command(f"On node {node}", result)
+
+    return record
 
 
 def run_identity(config: pytest.Config) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from runbooks.plugin import evidence as evidence_plugin
 
 T = TypeVar("T")
 DEFAULT_MAINTENANCE_TIMEOUT = 1800.0
+DEFAULT_RESTORE_TIMEOUT = 300
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +58,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--backup-dir", default=None, metavar="DIR", help="where @backup_resources and @backup_volumes write their exports")
     group.addoption("--claim", default=None, metavar="NAMESPACE/NAME", help="the PersistentVolumeClaim whose data @backup_volumes archives")
+    group.addoption(
+        "--snapshot", default=None, metavar="FILE", help="the etcd snapshot @restore_etcd restores (FILE.sha256 beside it, as @backup_etcd saves it)"
+    )
+    group.addoption(
+        "--restore-timeout",
+        default=DEFAULT_RESTORE_TIMEOUT,
+        type=int,
+        metavar="SECONDS",
+        help=f"how long @restore_etcd gives etcd, then the API server, to come back before it puts the old data back (default {DEFAULT_RESTORE_TIMEOUT})",
+    )
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,10 @@ class OperatorTargets:
     backup_dir: Path | None
     run_directory: Path
     claim: str | None = None
+    snapshot: Path | None = None
+    restore_timeout: int = DEFAULT_RESTORE_TIMEOUT
+    change_id: str | None = None
+    node_shell_namespace: str | None = None
 
     @property
     def on_existing(self) -> bool:
@@ -114,6 +129,10 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         backup_dir=Path(opts.backup_dir).expanduser() if opts.backup_dir else None,
         run_directory=run_dir,
         claim=opts.claim,
+        snapshot=Path(opts.snapshot).expanduser() if opts.snapshot else None,
+        restore_timeout=int(opts.restore_timeout),
+        change_id=opts.change_id,
+        node_shell_namespace=opts.node_shell_namespace if opts.node_access == "pod" else None,
     )
 
 

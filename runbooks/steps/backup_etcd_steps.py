@@ -16,7 +16,7 @@ from pytest_bdd import given, then, when
 from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.cluster.base import Capability
-from runbooks.etcd import inventory, preflight, restore_proof
+from runbooks.etcd import inventory, on_node, restore_proof
 from runbooks.etcd import snapshot as etcd
 from runbooks.etcd.control_plane_restore import StageTiming
 from runbooks.evidence import Evidence
@@ -25,14 +25,13 @@ from runbooks.plugin.targets import OperatorTargets
 from runbooks.steps.etcd_backup_steps import RestoreRun
 from runbooks.toolchain import Toolchain
 
-ETCD_OPTIONS = "--etcd-endpoint, --etcd-cacert, --etcd-cert and --etcd-key"
-
 
 @dataclass
 class EtcdProof:
     """What the procedure carries from step to step: the live inventories around the save and the scratch control plane."""
 
     snapshot_dir: Path | None = None
+    source: on_node.EtcdSource | None = None
     resources: tuple[inventory.Countable, ...] = ()
     not_compared: tuple[tuple[str, str], ...] = ()
     before: inventory.Inventory | None = None
@@ -52,13 +51,23 @@ def etcd_proof() -> Iterator[EtcdProof]:
 
 
 @given("the snapshot directory is writable and etcd accepts the client certificates")
-def snapshot_preflight(target: Cluster, operator_targets: OperatorTargets, etcd_tools: etcd.EtcdTools, etcd_proof: EtcdProof, evidence: Evidence) -> None:
-    """Checks --snapshot-dir can be written and etcd answers `endpoint health` with the client certificates, before anything is written."""
+def snapshot_preflight(
+    target: Cluster, operator_targets: OperatorTargets, etcd_tools: etcd.EtcdTools, etcd_proof: EtcdProof, plan_mode: bool, evidence: Evidence
+) -> None:
+    """Checks --snapshot-dir can be written and etcd answers `endpoint health` with the client certificates, before anything is written:
+    from this machine (--etcd-*), or on its control-plane node (--node-access=pod), where our pinned etcdctl is placed first."""
     etcd_proof.snapshot_dir = operator_targets.directory("--snapshot-dir", operator_targets.snapshot_dir, "snapshots", "where the etcd snapshot is saved")
-    if operator_targets.on_existing and Capability.ETCD_ACCESS not in target.capabilities:
-        pytest.skip(f"this procedure needs {ETCD_OPTIONS} on --cluster existing: etcd is read directly to save the snapshot")
     writable_directory("--snapshot-dir", etcd_proof.snapshot_dir)
-    evidence.command("etcdctl endpoint health", preflight.check_access(etcd_tools.etcdctl, target.etcd_access()))
+    if plan_mode and Capability.ETCD_ACCESS not in target.capabilities:
+        static = on_node.find_static_etcd(target)
+        evidence.table("etcd found on its node", [static.row()])
+        evidence.table("Plan: node access", on_node.node_plan(static, etcd_tools))
+        plan.skip_effect("plan mode: nothing is run on the node, so no snapshot is saved")
+    etcd_proof.source, placed = on_node.source_for(target, etcd_tools)
+    for result in placed:
+        evidence.command("etcd CLI placed on the node", result)
+    evidence.note("etcd", etcd_proof.source.where)
+    evidence.command("etcdctl endpoint health", etcd_proof.source.health())
 
 
 @when("I list the namespaces, Deployments and objects per resource the API serves")
@@ -80,14 +89,14 @@ def save_into_directory(
     target: Cluster, etcd_tools: etcd.EtcdTools, etcd_proof: EtcdProof, restore_run: RestoreRun, plan_mode: bool, evidence: Evidence
 ) -> None:
     """Saves a snapshot into --snapshot-dir with its .sha256 beside it, then lists the live API again (under --plan: records the plan only)."""
-    assert etcd_proof.snapshot_dir is not None
-    access = target.etcd_access()
+    assert etcd_proof.snapshot_dir is not None and etcd_proof.source is not None
+    source = etcd_proof.source
     path = etcd_proof.snapshot_dir / f"etcd-snapshot-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.db"
     if plan_mode:
         evidence.table(
             "Plan",
             [
-                {"step": "etcdctl snapshot save", "detail": f"from {access.endpoint} into {path} (0600) and {etcd.checksum_path(path).name}"},
+                {"step": "etcdctl snapshot save", "detail": f"from {source.where} into {path} (0600) and {etcd.checksum_path(path).name}"},
                 {
                     "step": "restore off the cluster",
                     "detail": "etcdutl snapshot restore into a scratch data dir, a scratch etcd and kube-apiserver on 127.0.0.1",
@@ -99,9 +108,9 @@ def save_into_directory(
             ],
         )
         plan.skip_effect("plan mode: no snapshot is saved, so none is restored or compared")
-    restore_run.member, listed = etcd.current_member(etcd_tools.etcdctl, access)
+    restore_run.member, listed = source.member()
     evidence.command("etcdctl member list", listed)
-    restore_run.saved = etcd.save_snapshot(etcd_tools.etcdctl, access, path)
+    restore_run.saved = source.save(path)
     restore_run.snapshot = restore_run.saved.path
     etcd_proof.after = inventory.take_inventory(target.api, etcd_proof.resources)
     checksum = etcd.write_checksum(restore_run.saved)

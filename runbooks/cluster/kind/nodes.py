@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime
 import shlex
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from kubernetes import client
 from urllib3.exceptions import HTTPError
@@ -26,6 +27,7 @@ from runbooks.cluster.kind.network import NodeRoute, node_script
 from runbooks.errors import ClusterError
 from runbooks.kindenv.engine import Engine
 from runbooks.kube.commands import CommandResult
+from runbooks.toolchain.cache import sha256_of
 from runbooks.waiting import wait_for
 
 KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
@@ -63,8 +65,25 @@ class KindNodes:
         return self.docker("exec", node, *argv, timeout=timeout)
 
     def copy(self, node: str, src: Path, dest: str) -> CommandResult:
+        """`docker cp` into a folder made first, the file then readable by root only, as pod access leaves it."""
         plan.refuse_if_active(f"copy {src} to {node}:{dest}")
-        return self._checked(self.docker("cp", str(src), f"{node}:{dest}"))
+        self._checked(self.docker("exec", node, "mkdir", "-p", str(PurePosixPath(dest).parent)))
+        copied = self._checked(self.docker("cp", str(src), f"{node}:{dest}"))
+        self._checked(self.docker("exec", node, "chmod", "600", dest))
+        return copied
+
+    def copy_from(self, node: str, src: str, dest: Path) -> str:
+        """`docker cp` out of the node into `dest` (0600); its SHA-256, equal to the node's."""
+        remote = self._checked(self.docker("exec", node, "sha256sum", src)).stdout.split()[0]
+        with tempfile.TemporaryDirectory(prefix="kind-copy-", dir=dest.parent) as scratch:
+            staged = Path(scratch) / dest.name
+            self._checked(self.docker("cp", f"{node}:{src}", str(staged), timeout=1800))
+            staged.chmod(0o600)
+            local = sha256_of(staged)
+            if local != remote:
+                raise ClusterError(f"copying {node}:{src} gave SHA-256 {local}, the node's file has {remote}; nothing was kept, run again")
+            staged.rename(dest)
+        return local
 
     @staticmethod
     def _checked(result: CommandResult) -> CommandResult:

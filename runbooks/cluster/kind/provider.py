@@ -386,13 +386,18 @@ class KindCluster(Cluster):
             self._nodes = KindNodes(self.engine, lambda: self.core)
         return self._nodes
 
-    def run_on_node(self, name: str, argv: list[str], timeout: float = 300) -> CommandResult:
-        self.get_node(name)
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300, quiet: bool = False) -> CommandResult:
+        if not quiet:  # a poll may come while the API server is away: the engine still reaches the node
+            self.get_node(name)
         return self.nodes.run(name, argv, timeout)
 
     def copy_to_node(self, name: str, src: Path, dest: str) -> CommandResult:
         self.get_node(name)
         return self.nodes.copy(name, src, dest)
+
+    def copy_from_node(self, name: str, src: str, dest: Path) -> str:
+        self.get_node(name)
+        return self.nodes.copy_from(name, src, dest)
 
     def power_off_node(self, name: str) -> None:
         """A power cut: the engine kills the node container; its kubelet's heartbeats stop."""
