@@ -48,7 +48,7 @@ test: toolchain lint
 #    kubeconfig, kubeadm's etcd certificates as --etcd-*), maintain_node with a --maintenance-command that
 #    reboots the node container, then backup_etcd and backup_resources (tests/integration, marker kind).
 # Sessions 1 and 2 together are `pytest tests/features --cluster kind`: every bundled runbook.
-KIND_TIER = not resource_backup
+KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
 	@failed=0; \

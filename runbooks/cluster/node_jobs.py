@@ -13,13 +13,13 @@ existing cluster and through the engine on kind.
 from __future__ import annotations
 
 import re
-import shlex
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.base import Cluster
@@ -125,10 +125,18 @@ def output(cluster: Cluster, node: str, job: str, limit: int = 65536) -> str:
     return result.stdout if result.ok else f"(its output could not be read: {result.stderr.strip()[-200:]})"
 
 
-def wait(cluster: Cluster, node: str, job: str, timeout: float, progress: Callable[[str], None] = lambda _: None, interval: float = 2.0) -> JobState:
-    """Poll the job with fresh commands until it has an exit code. While the node cannot be asked (its
-    API server restarting, the node-shell pod being replaced) it keeps asking; past `timeout` it
-    raises, naming the folder where the job's outcome will be."""
+def wait(
+    cluster: Cluster,
+    node: str,
+    job: str,
+    timeout: float,
+    progress: Callable[[str], None] = lambda _: None,
+    interval: float = 2.0,
+    until: Callable[[], bool] | None = None,
+) -> JobState:
+    """Poll the job with fresh commands until it has an exit code (or `until()` holds: the node rebooted
+    under it). While the node cannot be asked (its API server restarting, the node-shell pod being
+    replaced) it keeps asking; past `timeout` it raises, naming the folder where the outcome will be."""
     deadline = time.monotonic() + timeout
     last_phase, unreachable_since = None, None
     while True:
@@ -146,6 +154,8 @@ def wait(cluster: Cluster, node: str, job: str, timeout: float, progress: Callab
         elif unreachable_since is None:
             unreachable_since = now
             progress(f"{node} cannot be asked about job {job} (the API server or its kubelet is away); asking again")
+        if until is not None and _holds(until):
+            return found or JobState(node, job, True, True, None, "the node rebooted")
         if now > deadline:
             raise ClusterError(
                 f"job {job} on {node} had no exit code after {timeout:.0f} s (last phase: {last_phase or 'unknown'}); its outcome will be in "
@@ -154,6 +164,8 @@ def wait(cluster: Cluster, node: str, job: str, timeout: float, progress: Callab
         time.sleep(interval)
 
 
-def quoted(*argv: str) -> str:
-    """A shell command line for a job script."""
-    return shlex.join(argv)
+def _holds(condition: Callable[[], bool]) -> bool:
+    try:
+        return condition()
+    except (RunbookError, OSError, HTTPError, ApiException):
+        return False

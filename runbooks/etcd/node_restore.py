@@ -104,6 +104,8 @@ def script(plan: RestorePlan) -> str:
         "MANIFESTS": str(MANIFESTS),
         "NEW": str(plan.new_dir),
         "BOUND": str(plan.bound_seconds),
+        # The old data must get every chance to come back, however short the operator's bound for the new.
+        "ROLLBACK_BOUND": str(max(plan.bound_seconds, DEFAULT_BOUND)),
         "ETCDCTL": str(plan.tools.etcdctl),
     }
     head = "\n".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
@@ -131,7 +133,7 @@ rollback() {{
   cp "$J/etcd.yaml.original" "$PARK/etcd.yaml"
   unpark
   restart_kubelet
-  if until_within etcd_healthy "$BOUND" && until_within api_ready "$BOUND"; then phase "rolled back: the old data serves again"; exit {ROLLED_BACK}; fi
+  if until_within etcd_healthy "$ROLLBACK_BOUND" && until_within api_ready "$ROLLBACK_BOUND"; then phase "rolled back: the old data serves again"; exit {ROLLED_BACK}; fi
   phase "stranded: the rollback did not bring the API server back either"
   exit {STRANDED}
 }}

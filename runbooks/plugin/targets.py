@@ -45,6 +45,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run on this machine while the node is drained, {node} replaced by its name (e.g. 'ssh {node} sudo apt-get -y upgrade && sudo systemctl reboot')",
     )
     group.addoption(
+        "--node-command",
+        default=None,
+        metavar="TEMPLATE",
+        help="run ON the node (needs --node-access=pod on --cluster existing) while it is drained, detached so a reboot does not lose it, "
+        "{node} replaced (e.g. 'apt-get -y upgrade && systemctl reboot' with --expect-reboot)",
+    )
+    group.addoption(
         "--maintenance-timeout",
         default=DEFAULT_MAINTENANCE_TIMEOUT,
         type=float,
@@ -78,6 +85,7 @@ class OperatorTargets:
     node: str | None
     allow_control_plane: bool
     maintenance_command: str | None
+    node_command: str | None
     maintenance_timeout: float
     expect_reboot: bool
     run_id: str
@@ -121,6 +129,7 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         node=opts.node,
         allow_control_plane=bool(opts.allow_control_plane),
         maintenance_command=opts.maintenance_command,
+        node_command=opts.node_command,
         maintenance_timeout=float(opts.maintenance_timeout),
         expect_reboot=bool(opts.expect_reboot),
         run_id=run_id,

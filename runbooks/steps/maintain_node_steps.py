@@ -11,7 +11,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from runbooks import plan, waiting
-from runbooks.cluster import Cluster
+from runbooks.cluster import Cluster, node_jobs
 from runbooks.drain import engine as drain
 from runbooks.drills import node_workload, workloads
 from runbooks.evidence import Evidence
@@ -47,10 +47,19 @@ def the_node(target: Cluster, operator_targets: OperatorTargets, terminal: Termi
     node = operator_targets.required("--node", operator_targets.node, lambda: node_state.first_worker(target), "the node to cordon, drain and maintain")
     check_target(target, node, operator_targets.allow_control_plane)
     action = maintenance.choose(
-        target, node, operator_targets.maintenance_command, operator_targets.expect_reboot, not operator_targets.on_existing, terminal.ask is not None
+        target,
+        node,
+        operator_targets.maintenance_command,
+        operator_targets.expect_reboot,
+        not operator_targets.on_existing,
+        terminal.ask is not None,
+        operator_targets.node_command,
     )
     if action is None:
-        pytest.skip("this procedure needs --maintenance-command on --cluster existing without a terminal: what to run on the node while it is drained")
+        pytest.skip(
+            "this procedure needs --node-command (run on the node, with --node-access=pod) or --maintenance-command (run here) "
+            "on --cluster existing without a terminal: what to do to the node while it is drained"
+        )
     options = drain.DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True, timeout=operator_targets.maintenance_timeout)
     evidence.note("Node under maintenance", f"{node} (run {operator_targets.run_id}, operator {operator_targets.operator})")
     return MaintainRun(node, options, action=action)
@@ -148,6 +157,16 @@ def run_maintenance(target: Cluster, maintain: MaintainRun, operator_targets: Op
     report), or asks the operator at their terminal, or reboots the node through the provider."""
     assert maintain.action is not None and maintain.facts_before is not None
     node, started = maintain.node, time.monotonic()
+    if maintain.action.node_command is not None:
+        claim = ownership.claim_of(target, node)
+        job = maintenance.node_job(node, claim.run_id if claim else operator_targets.run_id, maintain.action.node_command)
+        terminal.say(f"{node}: running on the node (job {job}): {maintain.action.node_command}")
+        state = maintenance.run_on_node(target, maintain.action, node, job, operator_targets.maintenance_timeout, terminal.say)
+        evidence.table(f"--node-command on {node}", [{"job": job, "exit code": state.returncode, "state": state.phase or "-"}])
+        if state.finished:
+            evidence.note(f"--node-command output ({node})", node_jobs.output(target, node, job))
+        if state.returncode not in (0, None):
+            raise maintenance.node_failure(state, node)
     if maintain.action.kind is maintenance.Kind.COMMAND:
         terminal.say(f"{node}: running {maintain.action.command}")
         result = evidence.command(f"Maintenance command for {node}", maintenance.run(maintain.action, node, operator_targets.maintenance_timeout))
@@ -155,7 +174,7 @@ def run_maintenance(target: Cluster, maintain: MaintainRun, operator_targets: Op
             raise maintenance.failure(result, node)
     elif maintain.action.kind is maintenance.Kind.PROMPT:
         assert_answered(terminal, node)
-    else:
+    elif maintain.action.kind is maintenance.Kind.REBOOT:
         rebooted = target.reboot_node(node, timeout=operator_targets.maintenance_timeout)
         for command in rebooted.commands:
             evidence.command(f"Reboot of {node}", command)
