@@ -27,7 +27,7 @@ from runbooks.errors import ClusterError, RunbookError
 from runbooks.kube.commands import CommandResult
 
 JOBS = PurePosixPath("/var/lib/kube-runbooks/jobs")
-_JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,100}$")
+_JOB_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,100}")
 # Runs the job's script with its output, phases and exit code in its folder; `rc` appears last, whole.
 WRAPPER = """#!/bin/sh
 cd "$(dirname "$0")" || exit 1
@@ -37,9 +37,11 @@ echo $? > rc.part && mv rc.part rc
 """
 # Starts the wrapper once: `launched` is made atomically, so a second start of the same job does nothing.
 LAUNCH = """d="$1"; unit="$2"
+[ -f "$d/run" ] || { echo "job folder $d is not prepared" >&2; exit 1; }
 mkdir "$d/launched" 2>/dev/null || { echo "already launched"; exit 0; }
 if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemd-run --unit="$unit" --collect --quiet /bin/sh "$d/run" && echo "started as systemd unit $unit"
+  systemd-run --unit="$unit" --collect --quiet /bin/sh "$d/run" || { rmdir "$d/launched"; echo "systemd-run failed" >&2; exit 1; }
+  echo "started as systemd unit $unit"
 else
   setsid /bin/sh "$d/run" </dev/null >/dev/null 2>&1 &
   echo "started with setsid"
@@ -78,7 +80,7 @@ class JobState:
 
 
 def folder(job: str) -> PurePosixPath:
-    if not _JOB_NAME.match(job):
+    if not _JOB_NAME.fullmatch(job):
         raise ClusterError(f"job name {job!r} must be lowercase letters, digits, dots and dashes")
     return JOBS / job
 

@@ -14,6 +14,7 @@ says which: 0 restored, 3 rolled back (the old data serves again), 4 neither (ac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import tempfile
@@ -45,8 +46,12 @@ DEFAULT_BOUND = 300  # seconds for etcd, then the API server, to come up; a cont
 
 
 def job_name(snapshot_sha256: str, change_id: str) -> str:
-    """The same snapshot under the same change is one restore: a run started again finds it, never repeats it."""
-    return f"etcd-restore-{snapshot_sha256[:12]}-{label_value(change_id)[:40].rstrip('-')}"
+    """The same snapshot under the same change is one restore: a run started again finds it, never repeats it.
+
+    The change id is shown shortened and label-safe; a hash of it as given keeps ids that differ only in
+    case, punctuation or past the shortened length apart."""
+    readable = label_value(change_id)[:32].rstrip("-")
+    return f"etcd-restore-{snapshot_sha256[:12]}-{readable}-{hashlib.sha256(change_id.encode()).hexdigest()[:8]}"
 
 
 def new_data_dir(live: PurePosixPath, when: datetime | None = None) -> PurePosixPath:
@@ -130,10 +135,13 @@ rollback() {{
   phase "roll back: $1"
   park
   gone_within etcd 120
-  cp "$J/etcd.yaml.original" "$PARK/etcd.yaml"
+  cp "$J/etcd.yaml.original" "$PARK/etcd.yaml" || {{ phase "stranded: cannot put the original manifest back"; exit {STRANDED}; }}
   unpark
   restart_kubelet
-  if until_within etcd_healthy "$ROLLBACK_BOUND" && until_within api_ready "$ROLLBACK_BOUND"; then phase "rolled back: the old data serves again"; exit {ROLLED_BACK}; fi
+  if until_within etcd_healthy "$ROLLBACK_BOUND" && until_within api_ready "$ROLLBACK_BOUND"; then
+    phase "rolled back: the old data serves again"
+    exit {ROLLED_BACK}
+  fi
   phase "stranded: the rollback did not bring the API server back either"
   exit {STRANDED}
 }}
@@ -146,7 +154,7 @@ phase "restore the snapshot into $NEW"
 [ -e "$NEW" ] && rollback "$NEW exists already"
 {shlex.join(plan.restore_argv())} || rollback "etcdutl snapshot restore failed"
 phase "point etcd at $NEW"
-cp "$J/etcd.yaml.restored" "$PARK/etcd.yaml"
+cp "$J/etcd.yaml.restored" "$PARK/etcd.yaml" || rollback "cannot write the restored manifest"
 phase "start etcd, the API server and the controllers; restart the kubelet"
 unpark
 restart_kubelet

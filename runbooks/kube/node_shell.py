@@ -191,7 +191,7 @@ def pods_of(cluster: ApiTarget, spec: NodeShellSpec, run_id: str | None = None) 
         if exc.status == 404:
             return []
         raise
-    return [(p.metadata.name, (p.metadata.annotations or {}).get(NODE_ANNOTATION, p.spec.nodeName or ""), p.metadata.labels.get(RUN_LABEL, "")) for p in items]
+    return [(p.metadata.name, (p.metadata.annotations or {}).get(NODE_ANNOTATION, p.spec.node_name or ""), p.metadata.labels.get(RUN_LABEL, "")) for p in items]
 
 
 def exec_argv(namespace: str, pod: str, command: list[str], stdin: bool = False) -> list[str]:

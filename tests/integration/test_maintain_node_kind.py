@@ -1,5 +1,6 @@
 """The maintain-a-named-node procedure on a real kind cluster driven as an existing one, with the
-operator's --maintenance-command rebooting the node container through the private Docker engine
+operator's --node-command run on the node through a node-shell pod (its effect checked on the node),
+then their --maintenance-command rebooting the node container through the private Docker engine
 (`docker stop`: systemd shuts the node down; `docker start`: it boots with a new boot id). The report
 must prove the reboot with the bootID before and after. The kind tier selects it: `-m kind`."""
 
@@ -13,6 +14,7 @@ import pytest
 
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
+from runbooks.drills.container import image
 from runbooks.maintenance import ownership
 from tests.integration.runbook_project import run_bundled
 
@@ -38,6 +40,9 @@ def test_the_operators_command_reboots_the_kind_node_and_the_report_proves_it(ki
         "--change-id=CHG-12-kind",
         f"--node={node}",
         f"--maintenance-command={command}",
+        "--node-access=pod",
+        f"--node-shell-image={image()}",
+        "--node-command=mkdir -p /var/lib/kube-runbooks-test && echo maintained {node} > /var/lib/kube-runbooks-test/marker",
         "--expect-reboot",
         "--maintenance-timeout=600",
     )
@@ -48,3 +53,7 @@ def test_the_operators_command_reboots_the_kind_node_and_the_report_proves_it(ki
     assert f"{node} before and after its maintenance" in page and before in page and after.status.node_info.boot_id in page
     assert "Eviction ledger of" in page and f"stop --time 30 {node}" in page
     assert not after.spec.unschedulable and ownership.claim_of(kind_cluster, node) is None
+    # The --node-command ran on the node itself (through a node-shell pod), before the reboot.
+    marker = kind_cluster.engine.run("exec", node, "cat", "/var/lib/kube-runbooks-test/marker", check=False)
+    assert marker.stdout.strip() == f"maintained {node}", marker
+    assert f"--node-command on {node}" in page
