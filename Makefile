@@ -45,8 +45,10 @@ test: toolchain lint
 #    once outran kind's and kubeadm's timeouts on 2 cores);
 # 3. smoke again at the newer pin;
 # 4. the procedures the way an operator runs them: one kind cluster driven as --cluster existing (its
-#    kubeconfig, kubeadm's etcd certificates as --etcd-*), maintain_node with a --maintenance-command that
-#    reboots the node container, then backup_etcd and backup_resources (tests/integration, marker kind).
+#    kubeconfig and --node-access=pod only): maintain_node with a --node-command on the node and a
+#    --maintenance-command that reboots the node container, backup_etcd on the control-plane node,
+#    restore_etcd (restored, rolled back, resumed after kill -9, bad inputs refused), backup_resources
+#    (tests/integration, marker kind). These replace the etcd drill and the kind-provider etcd backup.
 # Sessions 1 and 2 together are `pytest tests/features --cluster kind`: every bundled runbook.
 KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
@@ -75,7 +77,8 @@ unit: $(VENV)/.installed
 
 # Benchmarks against the upstream tools in the same run (figures printed, never asserted): cluster start with
 # its timeline, export of 5,000 ConfigMaps and etcd snapshots, drain plan and drain vs kubectl drain, the
-# manifest scan vs pluto detect-files, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
+# manifest scan vs pluto detect-files, on kind as --cluster existing (where an engine can start) the node-shell round trip
+# vs kubectl exec and the RTO of @restore_etcd for a 50 MB snapshot, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
 # nodes (PODS_PER_NODE pods each). Each writes reports/bench/<name>.json; bench.report renders
 # reports/bench.html and ends with one GOAL line per goal. About an hour on 2 cores, most of it kubectl drain
 # (its client-side rate limiter) and kubectl get -A -o yaml at 1,000 nodes.
@@ -88,6 +91,7 @@ bench: toolchain
 	$(PY) -m bench.snapshot --runs $(RUNS)
 	$(PY) -m bench.drain --runs $(RUNS)
 	$(PY) -m bench.manifests --runs $(RUNS)
+	$(PY) -m bench.node_access
 	$(PY) -m bench.scale --sizes $(SIZES) --pods-per-node $(PODS_PER_NODE) --runs $(RUNS)
 	$(PY) -m bench.report
 

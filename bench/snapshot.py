@@ -23,6 +23,7 @@ from kubernetes import client
 
 from bench import measure, report
 from runbooks.backup import resources as backup
+from runbooks.cluster.base import Cluster
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
 from runbooks.etcd import snapshot as etcd
 from runbooks.kube.commands import run_command
@@ -31,7 +32,7 @@ from runbooks.toolchain import ensure_toolchain
 CHUNK = 900 * 1024  # below the apiserver's 1 MiB object limit
 
 
-def fill(cluster: LocalCluster, namespace: str, count: int, payload: int) -> None:
+def fill(cluster: Cluster, namespace: str, count: int, payload: int) -> None:
     core = cluster.core
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     data = {"blob": "x" * payload} if payload else {"key": "value"}

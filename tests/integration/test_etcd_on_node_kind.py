@@ -23,7 +23,9 @@ from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
 from runbooks.cluster.pod_nodes import DEFAULT_NAMESPACE
 from runbooks.drills.container import image
+from runbooks.etcd import restore_proof
 from runbooks.kube import node_shell, objects
+from tests.integration.procedure_runs import tables
 from tests.integration.runbook_project import Run, run_bundled, start_bundled
 
 pytestmark = pytest.mark.kind
@@ -72,7 +74,10 @@ def backup(cluster: KindCluster, tmp_path: Path) -> Path:
     commands = node_commands(run)
     assert any("exec" in c and "nsenter -t 1" in c and "snapshot save" in c for c in commands), commands
     [snapshot] = snapshots.glob("etcd-snapshot-*.db")
-    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert snapshot.stat().st_mode & 0o777 == 0o600 and snapshot.with_name(snapshot.name + ".sha256").is_file()
+    found = tables(run)
+    assert found["Differences"] == [] and found["Time to restore (RTO)"][-1]["seconds"] > 0
+    assert restore_proof.scratch_folders() == []
     return snapshot
 
 
