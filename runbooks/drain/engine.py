@@ -3,7 +3,9 @@
 Eviction goes through the policy/v1 Eviction API so PodDisruptionBudgets are respected: a 429
 means a budget forbids the eviction right now, and is retried with backoff until the drain's
 timeout; the error then names the budget and states that the node stays cordoned (nothing is
-lost: the pods are still running). 404 means the pod is already gone.
+lost: the pods are still running). 404 means the pod is already gone. A 403 with the cause
+NamespaceTerminating (the pod's namespace is being deleted) is kubectl's too: a pod already being
+deleted is waited for, one not yet deleted is retried like a 429.
 
 Two facts a drain must face that a simulated kubelet hides: a pod that tolerates every taint is
 recreated onto the node just cordoned (the cordon is only a NoSchedule taint), so the plan flags
@@ -15,7 +17,6 @@ names those pods and their finalizers.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from runbooks.waiting import WaitTimeout, wait_for
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 ALREADY_TERMINATING = "already terminating"
+NAMESPACE_TERMINATING = "NamespaceTerminating"  # the StatusCause of a create refused in a namespace being deleted
 CORDON_TAINT = "node.kubernetes.io/unschedulable"  # what the node controller taints a cordoned node with (NoSchedule)
 
 
@@ -152,7 +154,7 @@ def pods_on_node(cluster: Cluster, node: str, selector: str | None = None, raw: 
         return pods
     except ApiException as exc:
         if exc.status == 400 and selector:
-            raise DrainError(f"the pod selector {selector!r} is not valid: {_message(exc)}") from exc
+            raise DrainError(f"the pod selector {selector!r} is not valid: {objects.api_message(exc)}") from exc
         raise
 
 
@@ -331,19 +333,6 @@ def _claim_is_local(cluster: Cluster, namespace: str, claim: str, node: str) -> 
     return not terms or any(node in (e.values or []) for t in terms for e in t.match_expressions or [])
 
 
-def _message(exc: ApiException) -> str:
-    """The API's message, with its causes: a 429 names the budget only there
-    ("The disruption budget web needs 5 healthy pods and has 5 currently")."""
-    try:
-        body = json.loads(exc.body)
-    except (TypeError, ValueError):
-        return str(exc.reason)
-    if not isinstance(body, dict) or "message" not in body:
-        return str(exc.reason)
-    causes = [cause["message"] for cause in (body.get("details") or {}).get("causes") or [] if cause.get("message")]
-    return "; ".join([body["message"], *causes])
-
-
 class _Evictor:
     """Evicts one pod, retrying while a PodDisruptionBudget answers 429."""
 
@@ -354,6 +343,7 @@ class _Evictor:
         self.say = say
         self.retries: dict[str, int] = {}
         self.last_refusal: dict[str, str] = {}
+        self.namespace_waits: dict[str, int] = {}  # pod -> 403 NamespaceTerminating answers while it was not deleted yet
         self.admitted: dict[str, float] = {}  # wall clock, as the replacements' timestamps are
 
     def remove(self, verdict: PodVerdict) -> str:
@@ -374,10 +364,12 @@ class _Evictor:
             except ApiException as exc:
                 if exc.status == 404:
                     return True
+                if exc.status == 403 and objects.has_status_cause(exc, NAMESPACE_TERMINATING):
+                    return self._namespace_terminating(verdict, key, exc)
                 if exc.status != 429:
-                    raise DrainError(f"evicting {key} failed: HTTP {exc.status} {_message(exc)}") from exc
+                    raise DrainError(f"evicting {key} failed: HTTP {exc.status} {objects.api_message(exc)}") from exc
                 self.retries[key] = self.retries.get(key, 0) + 1
-                self.last_refusal[key] = _message(exc)
+                self.last_refusal[key] = objects.api_message(exc)
                 if self.retries[key] == 1:  # once per pod: the retries themselves are in the API record
                     self.say(f"{key} waits: {self.last_refusal[key]}")
                 return False
@@ -387,7 +379,7 @@ class _Evictor:
                 removed,
                 f"evicting {key}",
                 self.deadline - time.monotonic(),
-                "a PodDisruptionBudget refuses it",
+                "a PodDisruptionBudget refuses it, or its namespace is being deleted and has not deleted it yet",
                 interval=0.1,
                 backoff=2,
                 max_interval=2.0,
@@ -395,6 +387,20 @@ class _Evictor:
         except WaitTimeout as exc:
             raise DrainBlockedError(f"{key} could not be evicted before the drain timed out: {self.last_refusal[key]}") from exc
         return key
+
+    def _namespace_terminating(self, verdict: PodVerdict, key: str, exc: ApiException) -> bool:
+        """A 403 NamespaceTerminating, as `kubectl drain` takes it: the namespace lifecycle admission refuses
+        every create there, evictions included. A pod already being deleted (its namespace controller got
+        there first) is left to go and waited for like any evicted pod; one not yet deleted is retried."""
+        current = objects.read_or_none(self.core.read_namespaced_pod, verdict.name, verdict.namespace)
+        if current is None or current.metadata.deletion_timestamp:
+            self.say(f"{key} is being deleted with its namespace {verdict.namespace}: waiting for it to go")
+            return True
+        self.namespace_waits[key] = self.namespace_waits.get(key, 0) + 1
+        self.last_refusal[key] = objects.api_message(exc)
+        if self.namespace_waits[key] == 1:
+            self.say(f"{key} waits: {self.last_refusal[key]}")
+        return False
 
 
 def drain_node(cluster: Cluster, node: str, options: DrainOptions = DrainOptions(), progress: Callable[[str], None] | None = None) -> DrainResult:

@@ -1,6 +1,7 @@
 """An in-memory Kubernetes API at the seam, for tests without a cluster: a terminal `Send` that answers
 the requests the kubernetes client makes (discovery, list with label and field selectors, get, create,
-merge patch, server-side apply, delete, eviction) from objects it holds, and keeps every request."""
+merge patch, server-side apply, delete, eviction) from objects it holds, and keeps every request; like the
+NamespaceLifecycle admission it refuses creates in a namespace being deleted (403, cause NamespaceTerminating)."""
 
 from __future__ import annotations
 
@@ -284,6 +285,10 @@ class FakeApi:
         else:
             del store[key]
 
+    def _terminating(self, namespace: str) -> bool:
+        held = self.get("v1", "namespaces", namespace)
+        return held is not None and ((held.get("status") or {}).get("phase") == "Terminating" or bool(held["metadata"].get("deletionTimestamp")))
+
     def _resource(self, request: Request, resource: FakeResource, namespace: str, name: str | None, sub: str | None) -> tuple[int, Obj | str]:
         store = self.objects.setdefault((resource.group_version, resource.resource), {})
         query = request.query
@@ -307,6 +312,12 @@ class FakeApi:
             meta = {"resourceVersion": str(self.revision)} | ({"continue": str(end)} if end < len(items) else {})
             return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.group_version, "metadata": meta, "items": items[start:end]}
         existing = store.get(key)
+        if method == "POST" and namespace and self._terminating(namespace):
+            # The NamespaceLifecycle admission: nothing new in a namespace being deleted, evictions included.
+            cause = {"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated", "field": "metadata.namespace"}
+            subject = name or _body(request)["metadata"]["name"]
+            message = f'{resource.resource} "{subject}" is forbidden: unable to create new content in namespace {namespace} because it is being terminated'
+            return 403, _status(403, message, "Forbidden", causes=[cause])
         if method == "POST" and name is None:
             body = _body(request)
             key = (namespace, body["metadata"]["name"])
@@ -345,8 +356,11 @@ def _body(request: Request) -> Obj:
     return copy.deepcopy(body or {})
 
 
-def _status(code: int, message: str, reason: str = "") -> Obj:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
+def _status(code: int, message: str, reason: str = "", causes: list[Obj] | None = None) -> Obj:
+    status: Obj = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
+    if causes:
+        status["details"] = {"causes": causes}
+    return status
 
 
 _REASONS = {

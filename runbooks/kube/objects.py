@@ -100,6 +100,18 @@ def api_message(exc: client.ApiException) -> str:
     return "; ".join([body["message"], *causes])
 
 
+def has_status_cause(exc: client.ApiException, cause: str) -> bool:
+    """Whether the API's Status names `cause` among its details' causes (apimachinery's HasStatusCause),
+    e.g. NamespaceTerminating on a 403 from a namespace being deleted. A cause's type is serialized as
+    `reason` (metav1.StatusCause: Type `json:"reason"`)."""
+    try:
+        body = json.loads(exc.body)
+    except (TypeError, ValueError):
+        return False
+    details = body.get("details") if isinstance(body, dict) else None
+    return any(isinstance(c, dict) and c.get("reason") == cause for c in (details or {}).get("causes") or [])
+
+
 def create_unless_exists(create: Callable[..., object], *args: Any, **kwargs: Any) -> bool:
     """`create(*args)`; False when the object exists already (409)."""
     return _tolerating(409, create, *args, **kwargs)[0]

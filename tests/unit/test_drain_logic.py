@@ -1,14 +1,18 @@
 """kubectl drain's filters and the PDB retry loop, on typed objects and a scripted API (no cluster)."""
 
+import re
 import time
 from types import SimpleNamespace
 
 import pytest
 from kubernetes import client
+from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 
-from runbooks.drain.engine import DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify, drain_node
+from runbooks.drain.engine import NAMESPACE_TERMINATING, DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify, drain_node
+from runbooks.kube import objects
 from runbooks.kube.fake import FakeApi
+from runbooks.kube.transport import Request
 from tests.unit import test_fake_api as fake_objects
 from tests.unit.fake_cluster import FakeCluster
 
@@ -128,3 +132,90 @@ def test_a_drain_stopped_by_a_budget_also_names_evicted_pods_held_by_finalizers(
     assert "and of the evicted pods: web/web-1 is Terminating, held by its finalizers example.com/hold" in message
     assert "worker-1 stays cordoned; 1 pods were evicted" in message
     assert fake.get("v1", "nodes", "worker-1")["spec"]["unschedulable"] is True
+
+
+def terminating_namespace(fake: FakeApi, pod_finalizers: list[str] | None = None) -> None:
+    """worker-1 holding web/web-1 of the namespace "web", which is being deleted (kept by a finalizer)."""
+    fake.add(fake_objects.node("worker-1"))
+    fake.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "web", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["example.com/hold"]},
+            "status": {"phase": "Terminating"},
+        }
+    )
+    held = fake_objects.pod("web-1", "worker-1", {"app": "web"}, owner=("ReplicaSet", "web-6b9"))
+    held["metadata"]["finalizers"] = pod_finalizers or []
+    fake.add(held)
+
+
+EVICTION = "/api/v1/namespaces/web/pods/web-1/eviction"
+REFUSAL = 'pods "web-1" is forbidden: unable to create new content in namespace web because it is being terminated'
+
+
+def test_the_fake_refuses_an_eviction_in_a_terminating_namespace_as_the_lifecycle_admission_does() -> None:
+    fake = FakeApi()
+    terminating_namespace(fake)
+    with pytest.raises(ApiException) as refused:
+        FakeCluster(fake).core.create_namespaced_pod_eviction("web-1", "web", client.V1Eviction(metadata=client.V1ObjectMeta(name="web-1")))
+    assert refused.value.status == 403
+    assert objects.has_status_cause(refused.value, NAMESPACE_TERMINATING) and not objects.has_status_cause(refused.value, "FieldValueInvalid")
+    assert objects.api_message(refused.value) == (
+        'pods "web-1" is forbidden: unable to create new content in namespace web because it is being terminated; namespace web is being terminated'
+    )
+
+
+class NamespaceControllerLate(FakeApi):
+    """The namespace controller reaching web/web-1 only after the drain's third eviction of it was refused."""
+
+    def __call__(self, request: Request) -> rest.RESTResponse:
+        refused = [r for r in self.requests if r.method == "POST" and r.path == EVICTION]
+        if len(refused) == 3 and self.get("v1", "pods", "web-1", "web") is not None:
+            self._delete(self.objects[("v1", "pods")], ("web", "web-1"))
+        return super().__call__(request)
+
+
+def test_a_pod_of_a_terminating_namespace_is_retried_until_the_namespace_controller_deletes_it() -> None:
+    """kubectl drain: 403 NamespaceTerminating on a pod not being deleted yet is retried, not a failure."""
+    fake = NamespaceControllerLate()
+    terminating_namespace(fake)
+    lines: list[str] = []
+    result = drain_node(FakeCluster(fake), "worker-1", DrainOptions(timeout=10), progress=lines.append)
+    evictions = [r for r in fake.requests if r.method == "POST" and r.path == EVICTION]
+    assert len(evictions) == 3 and result.evicted == ("web/web-1",)
+    assert fake.get("v1", "pods", "web-1", "web") is None
+    assert f"web/web-1 waits: {REFUSAL}; namespace web is being terminated" in lines
+    assert result.retries == 0  # no budget refused anything: the 429 count stays a budget's
+
+
+def test_a_pod_already_deleted_with_its_namespace_is_waited_for_not_evicted_again() -> None:
+    """The pod got its deletionTimestamp between the plan and the eviction: one 403, then the drain waits for it."""
+    fake = FakeApi()
+    terminating_namespace(fake, pod_finalizers=["example.com/hold"])
+    fake._delete(fake.objects[("v1", "pods")], ("web", "web-1"))  # Terminating, held by its finalizer
+    lines: list[str] = []
+    ev = _Evictor(FakeCluster(fake), DrainOptions(), time.monotonic() + 5, lines.append)
+    assert ev.remove(PodVerdict("web", "web-1", "evict", "managed by a controller", "ReplicaSet/web-6b9")) == "web/web-1"
+    assert len([r for r in fake.requests if r.method == "POST" and r.path == EVICTION]) == 1
+    assert lines == ["web/web-1 is being deleted with its namespace web: waiting for it to go"]
+    assert ev.admitted == {}  # not evicted by us: no eviction time for the ledger
+
+
+def test_a_terminating_namespace_that_never_deletes_the_pod_ends_at_the_deadline_quoting_the_403() -> None:
+    fake = FakeApi()
+    terminating_namespace(fake)
+    with pytest.raises(DrainBlockedError, match=re.escape(f"web/web-1 could not be evicted before the drain timed out: {REFUSAL}")):
+        drain_node(FakeCluster(fake), "worker-1", DrainOptions(timeout=0.5))
+    assert fake.get("v1", "nodes", "worker-1")["spec"]["unschedulable"] is True
+
+
+def test_a_403_without_the_namespace_cause_still_fails_at_once() -> None:
+    fake = FakeApi()
+    fake.add(fake_objects.node("worker-1"))
+    fake.add(fake_objects.pod("web-1", "worker-1", {"app": "web"}, owner=("ReplicaSet", "web-6b9")))
+    fake.fail("POST", EVICTION, 403, 'pods "web-1" is forbidden: User "op" cannot create resource "pods/eviction"')
+    started = time.monotonic()
+    with pytest.raises(DrainBlockedError, match=r"evicting web/web-1 failed: HTTP 403 pods \"web-1\" is forbidden"):
+        drain_node(FakeCluster(fake), "worker-1", DrainOptions(timeout=10))
+    assert time.monotonic() - started < 5
