@@ -20,6 +20,7 @@ STEP_MODULES = (
 )
 
 pytest_plugins = [
+    "runbooks.plugin.rootdir",
     "runbooks.plugin.core",
     "runbooks.plugin.gate",
     "runbooks.plugin.fixtures",
