@@ -23,6 +23,7 @@ pytest_plugins = [
     "runbooks.plugin.rootdir",
     "runbooks.plugin.core",
     "runbooks.plugin.gate",
+    "runbooks.plugin.not_run",
     "runbooks.plugin.fixtures",
     "runbooks.plugin.collect",
     "runbooks.plugin.targets",

@@ -32,7 +32,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFil
     return FeatureFile.from_parent(parent, path=file_path)
 
 
-def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
+def scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
     """(feature file, scenario, parameters) of a pytest-bdd test, None for other tests."""
     function = getattr(item, "function", None)
     # Items that are not Python functions (doctests, other plugins' tests) have none: a weak-keyed
@@ -46,15 +46,15 @@ def _scenario_key(item: pytest.Item) -> tuple[str, str, str] | None:
 
 def feature_of(item: pytest.Item) -> str:
     """The feature file a scenario comes from (its node id for other tests): what scenarios share."""
-    key = _scenario_key(item)
+    key = scenario_key(item)
     return key[0] if key else item.nodeid
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A repository that binds its features with `scenarios()` in a test module keeps that binding:
     the same scenario collected from the .feature file itself is dropped, so nothing runs twice."""
-    bound = {key for item in items if not isinstance(item.parent, FeatureFile) and (key := _scenario_key(item))}
-    duplicates = [item for item in items if isinstance(item.parent, FeatureFile) and _scenario_key(item) in bound]
+    bound = {key for item in items if not isinstance(item.parent, FeatureFile) and (key := scenario_key(item))}
+    duplicates = [item for item in items if isinstance(item.parent, FeatureFile) and scenario_key(item) in bound]
     if duplicates:
         config.hook.pytest_deselected(items=duplicates)
         items[:] = [item for item in items if item not in duplicates]

@@ -37,6 +37,11 @@ class Run:
         assert len(dirs) == 1, f"expected one run directory in {self.reports}: {dirs}\n{self.output}"
         return dirs[0]
 
+    @property
+    def not_run(self) -> list[str]:
+        """The reasons of the terminal's `NOT RUN: <scenario>: <reason>` lines (--cluster existing)."""
+        return [line.removeprefix("NOT RUN: ") for line in self.output.splitlines() if line.startswith("NOT RUN: ")]
+
     def files(self) -> list[Path]:
         return [p for p in self.reports.rglob("*") if p.is_file()]
 

@@ -93,5 +93,5 @@ def test_an_unwritable_backup_dir_is_one_line_and_nothing_is_written(configured:
 
 def test_a_missing_backup_dir_skips_naming_the_option(configured: LocalCluster, tmp_path: Path) -> None:
     run = run_procedure(tmp_path, configured)
-    assert run.returncode == 0 and "1 skipped" in run.output, run.output
-    assert "this procedure needs --backup-dir on --cluster existing: where the resource export is written" in run.output
+    assert run.returncode == 1 and "1 skipped" in run.output, run.output  # asked for, not done: a failure
+    assert len(run.not_run) == 1 and "this procedure needs --backup-dir on --cluster existing: where the resource export is written" in run.not_run[0]

@@ -319,8 +319,8 @@ def test_change_management_options_refuse_in_one_line(tmp_path: Path) -> None:
     existing = ("--cluster=existing", f"--kubeconfig={kubeconfig}", "--allow-disruption=prod")
 
     refused = run_pytest(write_project(tmp_path / "nochange", DESTRUCTIVE, STEPS), *existing, env=env)
-    assert refused.returncode == 0 and " skipped in " in refused.output and " passed" not in refused.output, refused.output
-    assert "pass --change-id=" in refused.output
+    assert refused.returncode == 1 and " skipped in " in refused.output and " passed" not in refused.output, refused.output
+    assert len(refused.not_run) == 1 and "pass --change-id=" in refused.not_run[0], refused.output
 
     self_approved = run_pytest(
         write_project(tmp_path / "self", DESTRUCTIVE, STEPS), *existing, "--change-id=CHG-1", f"--approved-by={getpass.getuser()}", env=env

@@ -137,15 +137,18 @@ def test_bad_targets_are_one_line_errors_that_change_nothing(cluster: LocalClust
 
 @pytest.mark.parametrize(
     ("args", "option"),
-    [(("--maintenance-command=true",), "--node"), ((f"--node={NODE}",), "--maintenance-command")],
+    [
+        (("--maintenance-command=true",), "--node"),
+        ((f"--node={NODE}",), "--node-command (run on the node, with --node-access=pod) or --maintenance-command (run here)"),
+    ],
 )
 def test_a_missing_target_on_existing_skips_naming_the_option_and_changes_nothing(
     cluster: LocalCluster, tmp_path: Path, args: tuple[str, ...], option: str
 ) -> None:
     before = state_of(cluster)
     run = run_bundled(tmp_path, *existing(cluster, *args))
-    assert run.returncode == 0 and "1 skipped" in run.output, run.output
-    assert f"this procedure needs {option} on --cluster existing" in run.output
+    assert run.returncode == 1 and "1 skipped" in run.output, run.output  # asked for, not done: a failure
+    assert len(run.not_run) == 1 and f"this procedure needs {option} on --cluster existing" in run.not_run[0], run.output
     assert state_of(cluster) == before
 
 

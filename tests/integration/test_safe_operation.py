@@ -92,8 +92,8 @@ def test_destructive_runbook_is_refused_planned_and_then_allowed(local_cluster: 
     context = "admin@issue7-it"
 
     refused = run_pytest(write_project(tmp_path / "refused", FEATURE, STEPS), *target)
-    assert refused.returncode == 0 and "1 skipped" in refused.output, refused.output
-    assert f"--allow-disruption={context}" in refused.output
+    assert refused.returncode == 1 and "1 skipped" in refused.output, refused.output  # refused is not run: a failure
+    assert len(refused.not_run) == 1 and f"--allow-disruption={context}" in refused.not_run[0], refused.output
     wrong = run_pytest(write_project(tmp_path / "wrong", FEATURE, STEPS), *target, "--allow-disruption=prod")
     assert "does not name the context in use" in wrong.output, wrong.output
     assert state(core) == before
@@ -116,7 +116,7 @@ def test_destructive_runbook_is_refused_planned_and_then_allowed(local_cluster: 
     assert "chain intact" in verify(planned)
 
     unnamed = run_pytest(write_project(tmp_path / "unnamed", FEATURE, STEPS), *target, f"--allow-disruption={context}")
-    assert "1 skipped" in unnamed.output and "pass --change-id=" in unnamed.output, unnamed.output
+    assert unnamed.returncode == 1 and "1 skipped" in unnamed.output and "pass --change-id=" in unnamed.not_run[0], unnamed.output
     assert state(core) == before
 
     allowed = run_pytest(
