@@ -52,7 +52,7 @@ def node_commands(run: Run) -> list[str]:
         if record.get("kind") == "command" and str(record.get("title", "")).startswith("On node "):
             payload = record["payload"]
             assert isinstance(payload, dict)
-            found.append(" ".join(payload["argv"]))
+            found.append(str(payload["command_line"]))
     return found
 
 
