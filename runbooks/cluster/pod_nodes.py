@@ -11,10 +11,14 @@ pods of runs that died are deleted by `sweep()` at the next start, and end by th
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from runbooks import plan
 from runbooks.errors import ClusterError
@@ -29,6 +33,7 @@ DEFAULT_IMAGE = "busybox:1.36"  # what kubectl debug's examples use: it has sh, 
 Observer = Callable[[str, CommandResult], None]
 # kubectl's own failures (not the command's): the pod is gone, or the API or kubelet did not answer.
 _POD_GONE = ("NotFound", "not found")
+_REMOTE_EXIT = "command terminated with exit code"  # kubectl exec's word for the command's own exit status
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,25 @@ class PodNodeAccess:
             if stdout is not None:
                 stdout.unlink(missing_ok=True)  # a retry rewrites it
             result = stream_command(argv_kubectl, stdin=stdin, stdout=stdout, timeout=timeout)
-            gone = not result.ok and any(word in result.stderr for word in _POD_GONE) and pod in result.stderr
-            if gone and attempt == 1:
-                self.pods.pop(node, None)
-                continue
-            break
+            if result.ok or attempt == 2 or not self._pod_lost(pod, result):
+                break
+            self.pods.pop(node, None)
         if not quiet:
             self.observe(node, result)
         return result
+
+    def _pod_lost(self, pod: str, failed: CommandResult) -> bool:
+        """After a failed command: was it the pod, not the command? A pod the API no longer has, or one whose
+        container is gone (it ended, or lost readiness), is deleted so that the retry makes a new one."""
+        if _REMOTE_EXIT in failed.stderr:
+            return False  # kubectl ran the command; it was the command that failed
+        if any(word in failed.stderr for word in _POD_GONE) and pod in failed.stderr:
+            return True
+        if not node_shell.unusable(self.api, self.spec.namespace, pod):
+            return False
+        with contextlib.suppress(ApiException, HTTPError):  # the create that follows reports what is wrong
+            node_shell.delete_pod(self.api, self.spec.namespace, pod)
+        return True
 
     def shell(self, node: str, script: str, timeout: float = 300, quiet: bool = False) -> CommandResult:
         """Run a POSIX shell script on the node (its own /bin/sh)."""

@@ -43,6 +43,21 @@ OUTCOMES = {
 # Moved out in this order (the API server first: nothing may write to etcd), back in the reverse.
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 DEFAULT_BOUND = 300  # seconds for etcd, then the API server, to come up; a controller-manager took 110 s once
+GONE_BOUND = 120  # seconds for a component to exit once its manifest is out of the kubelet's folder
+
+
+def rollback_bound(bound_seconds: int) -> int:
+    """The old data gets every chance to come back, however short the operator's bound for the new."""
+    return max(bound_seconds, DEFAULT_BOUND)
+
+
+def worst_case_seconds(bound_seconds: int) -> int:
+    """The longest the script can run before it exits: every wait of the restore at its bound, then a rollback's
+    at theirs. The operator's side waits this long (plus a margin) before it says the outcome is still open."""
+    stop = 2 * GONE_BOUND  # the API server, then etcd, gone
+    restore = 2 * bound_seconds  # etcd healthy, then the API server ready
+    rollback = 2 * GONE_BOUND + 2 * rollback_bound(bound_seconds)
+    return stop + restore + rollback
 
 
 def job_name(snapshot_sha256: str, change_id: str) -> str:
@@ -110,7 +125,8 @@ def script(plan: RestorePlan) -> str:
         "NEW": str(plan.new_dir),
         "BOUND": str(plan.bound_seconds),
         # The old data must get every chance to come back, however short the operator's bound for the new.
-        "ROLLBACK_BOUND": str(max(plan.bound_seconds, DEFAULT_BOUND)),
+        "ROLLBACK_BOUND": str(rollback_bound(plan.bound_seconds)),
+        "GONE": str(GONE_BOUND),
         "ETCDCTL": str(plan.tools.etcdctl),
     }
     head = "\n".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
@@ -134,7 +150,9 @@ restart_kubelet() {{ command -v systemctl >/dev/null 2>&1 && systemctl restart k
 rollback() {{
   phase "roll back: $1"
   park
-  gone_within etcd 120
+  # Both must exit: an API server left running keeps a watch cache of the restored data's revisions.
+  gone_within kube-apiserver "$GONE"
+  gone_within etcd "$GONE"
   cp "$J/etcd.yaml.original" "$PARK/etcd.yaml" || {{ phase "stranded: cannot put the original manifest back"; exit {STRANDED}; }}
   unpark
   restart_kubelet
@@ -148,8 +166,8 @@ rollback() {{
 
 phase "stop the control plane (manifests out of $MANIFESTS)"
 park
-gone_within kube-apiserver 120 || rollback "kube-apiserver did not stop"
-gone_within etcd 120 || rollback "etcd did not stop"
+gone_within kube-apiserver "$GONE" || rollback "kube-apiserver did not stop"
+gone_within etcd "$GONE" || rollback "etcd did not stop"
 phase "restore the snapshot into $NEW"
 [ -e "$NEW" ] && rollback "$NEW exists already"
 {shlex.join(plan.restore_argv())} || rollback "etcdutl snapshot restore failed"

@@ -178,6 +178,10 @@ class EtcdSource(Protocol):
 
     def save(self, snapshot: Path) -> etcd.SavedSnapshot: ...
 
+    def revision(self) -> int: ...
+
+    def keys_at(self, revision: int) -> tuple[int, CommandResult]: ...
+
 
 @dataclass(frozen=True)
 class DirectEtcd:
@@ -198,6 +202,12 @@ class DirectEtcd:
 
     def save(self, snapshot: Path) -> etcd.SavedSnapshot:
         return etcd.save_snapshot(self.etcdctl, self.access, snapshot)
+
+    def revision(self) -> int:
+        return etcd.current_revision(self.etcdctl, self.access)
+
+    def keys_at(self, revision: int) -> tuple[int, CommandResult]:
+        return etcd.live_keys_at(self.etcdctl, self.access, revision)
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,12 @@ class NodeEtcd:
 
     def health(self) -> CommandResult:
         return self._checked([str(self.tools.etcdctl), *self.static.access.tls_flags(), "endpoint", "health"], "etcdctl endpoint health")
+
+    def revision(self) -> int:
+        return etcd.revision_of(self._checked(etcd.endpoint_status_argv(self.tools.etcdctl, self.static.access), "etcdctl endpoint status"))
+
+    def keys_at(self, revision: int) -> tuple[int, CommandResult]:
+        return etcd.count_of(self._checked(etcd.count_keys_argv(self.tools.etcdctl, self.static.access, revision), "etcdctl get --count-only"))
 
     def member(self) -> tuple[etcd.EtcdMember, CommandResult]:
         result = self._checked(etcd.member_list_argv(self.tools.etcdctl, self.static.access), "etcdctl member list")

@@ -276,12 +276,20 @@ def current_member(etcdctl: Path, access: EtcdAccess) -> tuple[EtcdMember, Comma
 
 
 def current_revision(etcdctl: Path, access: EtcdAccess) -> int:
-    result = _checked(run_command(endpoint_status_argv(etcdctl, access), timeout=30), "etcdctl endpoint status")
-    return int(json.loads(result.stdout)[0]["Status"]["header"]["revision"])
+    return revision_of(_checked(run_command(endpoint_status_argv(etcdctl, access), timeout=30), "etcdctl endpoint status"))
+
+
+def revision_of(status: CommandResult) -> int:
+    """The store's revision from `etcdctl endpoint status --write-out=json`."""
+    return int(json.loads(status.stdout)[0]["Status"]["header"]["revision"])
 
 
 def live_keys_at(etcdctl: Path, access: EtcdAccess, revision: int) -> tuple[int, CommandResult]:
-    result = _checked(run_command(count_keys_argv(etcdctl, access, revision), timeout=30), "etcdctl get --count-only")
+    return count_of(_checked(run_command(count_keys_argv(etcdctl, access, revision), timeout=30), "etcdctl get --count-only"))
+
+
+def count_of(result: CommandResult) -> tuple[int, CommandResult]:
+    """The Count field of `etcdctl get --count-only --write-out=fields`."""
     found = _COUNT_FIELD.search(result.stdout)
     if found is None:
         raise SnapshotError(f"`{result.command_line}` printed no Count field: {result.stdout[:200]!r}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
+from urllib3.exceptions import HTTPError
 
 from runbooks.errors import ClusterError
 from runbooks.kube import objects, rawview
@@ -176,6 +177,19 @@ def start_pod(cluster: ApiTarget, spec: NodeShellSpec, node: str) -> str:
         error=NodeAccessError,
     )
     return name
+
+
+def unusable(cluster: ApiTarget, namespace: str, name: str) -> bool:
+    """True when the API answers that the pod is gone, ended or not ready: commands through it cannot run until
+    it is made again. A kubelet that synced with a restored snapshot which predates the pod kills it, and a
+    rollback then brings the object back without its container. False when the API cannot be asked."""
+    try:
+        pod = cluster.core.read_namespaced_pod(name, namespace)
+    except client.ApiException as exc:
+        return bool(exc.status == 404)
+    except (OSError, HTTPError):
+        return False
+    return why_not_ready(pod, NodeShellSpec("", namespace, "")) is not None or not objects.is_ready(pod)
 
 
 def delete_pod(cluster: ApiTarget, namespace: str, name: str) -> bool:

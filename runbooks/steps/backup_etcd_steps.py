@@ -110,7 +110,7 @@ def save_into_directory(
         plan.skip_effect("plan mode: no snapshot is saved, so none is restored or compared")
     restore_run.member, listed = source.member()
     evidence.command("etcdctl member list", listed)
-    restore_run.saved = source.save(path)
+    restore_run.saved, restore_run.source = source.save(path), source
     restore_run.snapshot = restore_run.saved.path
     etcd_proof.after = inventory.take_inventory(target.api, etcd_proof.resources)
     checksum = etcd.write_checksum(restore_run.saved)

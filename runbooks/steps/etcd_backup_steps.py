@@ -11,7 +11,7 @@ from pytest_bdd import given, parsers, then, when
 
 from runbooks.cluster import Cluster
 from runbooks.drills import sentinels
-from runbooks.etcd import control_plane_restore
+from runbooks.etcd import control_plane_restore, on_node
 from runbooks.etcd import snapshot as etcd
 from runbooks.evidence import Evidence
 from runbooks.measure.watch_recovery import RecoveringWatcher, prove_live, require_recovered, server_view
@@ -26,6 +26,7 @@ class RestoreRun:
     snapshot_dir: Path
     sentinels: sentinels.Sentinels | None = None
     saved: etcd.SavedSnapshot | None = None
+    source: on_node.EtcdSource | None = None  # where the procedure took the snapshot from
     snapshot: Path | None = None  # the file to restore (the saved one, or a damaged copy)
     live_dir: Path | None = None
     member: etcd.EtcdMember | None = None
@@ -79,10 +80,11 @@ def status_consistent(target: Cluster, etcd_tools: etcd.EtcdTools, restore_run: 
     status, result = etcd.snapshot_status(etcd_tools, restore_run.saved.path)
     evidence.command("snapshot status", result)
     evidence.table("Snapshot status", [status.row()])
-    access = target.etcd_access()
-    live_keys, counted = etcd.live_keys_at(etcd_tools.etcdctl, access, status.revision)
+    # The etcd the snapshot came from: the procedure's (this machine or the node), else the provider's.
+    source = restore_run.source or on_node.DirectEtcd(etcd_tools.etcdctl, target.etcd_access())
+    live_keys, counted = source.keys_at(status.revision)
     evidence.command("keys etcd held at the snapshot's revision", counted)
-    now = etcd.current_revision(etcd_tools.etcdctl, access)
+    now = source.revision()
     assert 0 < status.revision <= now, f"snapshot revision {status.revision} is not within the cluster's history (now {now})"
     # The status counts every bbolt key (all kept revisions, leases, members), so at least the live keys.
     assert live_keys > 0 and status.total_keys >= live_keys, f"snapshot has {status.total_keys} keys, etcd had {live_keys} live"

@@ -179,7 +179,7 @@ def restore_on_node(target: Cluster, operator_targets: OperatorTargets, etcd_res
             evidence.command(f"Restore job on {node}", result)
         evidence.change("restore started", f"{node}:{restore_plan.folder}", detail=f"etcd restored from {snapshot.name} into {restore_plan.new_dir}")
         terminal.say(f"restore job {etcd_restore.job} started on {node}; the API server goes away now")
-    bound = operator_targets.restore_timeout * 4 + 300
+    bound = node_restore.worst_case_seconds(operator_targets.restore_timeout) + 120
     etcd_restore.state = node_jobs.wait(target, node, etcd_restore.job, bound, terminal.say)
     target.reset_api()
     etcd_restore.before = etcd_restore.before or node_restore.read_json(target, node, etcd_restore.job, "before.json")

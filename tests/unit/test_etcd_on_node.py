@@ -4,8 +4,10 @@ checked as text and run with /bin/sh against a temp folder standing in for the n
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -272,6 +274,20 @@ def test_the_script_parks_the_manifests_before_it_restores_and_rolls_back_to_the
     rollback = text[text.index("rollback() {") :].split("\n}\n")[0].splitlines()
     original = next(i for i, line in enumerate(rollback) if line.startswith('  cp "$J/etcd.yaml.original" "$PARK/etcd.yaml" ||'))
     assert rollback.index("  park") < original < rollback.index("  unpark")
+    # An API server left running on the restored data would keep its revisions in its watch cache.
+    assert rollback.index("  park") < rollback.index('  gone_within kube-apiserver "$GONE"') < original
+
+
+@pytest.mark.parametrize("bound", [1, 60, 300, 900])
+def test_the_operator_side_waits_longer_than_the_script_can_run(bound: int) -> None:
+    """Every wait the script makes (counted in its text) at its bound, a rollback's included: the runner must not give up
+    on a job that is still within them."""
+    text = nr.script(replace(PLAN, bound_seconds=bound))
+    seconds = {"$GONE": nr.GONE_BOUND, "$BOUND": bound, "$ROLLBACK_BOUND": max(bound, nr.DEFAULT_BOUND)}
+    waits = re.findall(r'(?:gone_within|until_within) \S+ "(\$[A-Z_]+)"', text)
+    assert sorted(set(waits)) == sorted(seconds)
+    assert nr.worst_case_seconds(bound) >= sum(seconds[w] for w in waits)
+    assert f"BOUND={bound}\n" in text and f"GONE={nr.GONE_BOUND}\n" in text
 
 
 # -- the script run against a stand-in node -------------------------------------------------------------

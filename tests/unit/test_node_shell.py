@@ -208,3 +208,23 @@ def test_pods_of_one_run_leaves_other_runs_and_other_pods_out() -> None:
     cluster.fake.add({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": SPEC.namespace, "labels": {"app": "web"}}, "spec": {}})
     assert sorted(node for _, node, _ in ns.pods_of(cluster, SPEC, SPEC.run_id)) == ["worker-1", "worker-2"]
     assert {run for _, _, run in ns.pods_of(cluster, SPEC)} == {ns.label_value(SPEC.run_id), ns.label_value(other.run_id)}
+
+
+ENDED = {"phase": "Failed", "reason": "ContainerStatusUnknown", "conditions": [{"type": "Ready", "status": "False"}]}
+STALE_NOT_READY = {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}
+
+
+@pytest.mark.parametrize(("status", "lost"), [(READY, False), (ENDED, True), (STALE_NOT_READY, True)])
+def test_a_pod_whose_container_is_gone_is_unusable_a_ready_one_is_not(status: dict[str, Any], lost: bool) -> None:
+    cluster = FakeCluster()
+    cluster.fake.add({**ns.pod_manifest(SPEC, "worker-1"), "status": status})
+    assert ns.unusable(cluster, SPEC.namespace, ns.pod_name(SPEC.run_id, "worker-1")) is lost
+
+
+def test_a_pod_the_api_no_longer_has_is_unusable_and_an_api_that_does_not_answer_says_nothing() -> None:
+    cluster = FakeCluster()
+    name = ns.pod_name(SPEC.run_id, "worker-1")
+    assert ns.unusable(cluster, SPEC.namespace, name) is True
+    cluster.fake.add({**ns.pod_manifest(SPEC, "worker-1"), "status": ENDED})
+    cluster.fake.fail("GET", f"/api/v1/namespaces/{SPEC.namespace}/pods/{name}", 503, "the API server is restarting")
+    assert ns.unusable(cluster, SPEC.namespace, name) is False
