@@ -43,6 +43,7 @@ OUTCOMES = {
 # Moved out in this order (the API server first: nothing may write to etcd), back in the reverse.
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 DEFAULT_BOUND = 300  # seconds for etcd, then the API server, to come up; a controller-manager took 110 s once
+PROC = PurePosixPath("/proc")  # where the script looks for etcd and kube-apiserver processes
 GONE_BOUND = 120  # seconds for a component to exit once its manifest is out of the kubelet's folder
 
 
@@ -127,6 +128,7 @@ def script(plan: RestorePlan) -> str:
         # The old data must get every chance to come back, however short the operator's bound for the new.
         "ROLLBACK_BOUND": str(rollback_bound(plan.bound_seconds)),
         "GONE": str(GONE_BOUND),
+        "PROC": str(PROC),
         "ETCDCTL": str(plan.tools.etcdctl),
     }
     head = "\n".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
@@ -136,7 +138,7 @@ set -u
 {head}
 PARK="$J/parked"
 phase() {{ echo "$(date -u +%H:%M:%S) $1" >> "$J/phase"; echo "== $(date -u +%H:%M:%S) $1"; }}
-running() {{ for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && return 0; done; return 1; }}
+running() {{ for p in "$PROC"/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && return 0; done; return 1; }}
 gone_within() {{ n=0; while running "$1"; do n=$((n+1)); [ "$n" -ge "$2" ] && return 1; sleep 1; done; return 0; }}
 until_within() {{ end=$(( $(date +%s) + $2 )); until $1; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 1; done; return 0; }}
 etcd_healthy() {{ "$ETCDCTL" {tls} endpoint health >/dev/null 2>&1; }}
