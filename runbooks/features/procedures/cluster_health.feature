@@ -17,8 +17,3 @@ Feature: Check that the cluster is healthy before any maintenance
 
   Scenario: etcd is healthy over TLS
     Then etcdctl reports the etcd endpoint healthy over TLS with client certificates
-
-  Scenario: A fresh cluster of its own starts healthy for destructive runbooks
-    Given a fresh local cluster of its own
-    Then the API server reports ready
-    And every node is Ready
