@@ -121,7 +121,8 @@ class ExistingCluster(Cluster):
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterError(
                 f"the API server {host} of context {self._context!r} is unreachable ({type(exc).__name__}); "
-                "check the network/VPN and that the kubeconfig's server URL is right"
+                "check the network/VPN and that the kubeconfig's server URL is right; if an etcd restore runs on its control plane, "
+                "the API server is away until the restore ends or rolls back: run again once it answers"
             ) from exc
         self._progress(f"connected to {host} (context {self._context}, Kubernetes {self._server_version})")
         if self.node_access is not None and not plan.active():

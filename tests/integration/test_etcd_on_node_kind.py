@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
@@ -25,6 +27,7 @@ from runbooks.cluster.pod_nodes import DEFAULT_NAMESPACE
 from runbooks.drills.container import image
 from runbooks.etcd import restore_proof
 from runbooks.kube import node_shell, objects
+from runbooks.waiting import wait_for
 from tests.integration.procedure_runs import tables
 from tests.integration.runbook_project import Run, run_bundled, start_bundled
 
@@ -79,6 +82,14 @@ def backup(cluster: KindCluster, tmp_path: Path) -> Path:
     assert found["Differences"] == [] and found["Time to restore (RTO)"][-1]["seconds"] > 0
     assert restore_proof.scratch_folders() == []
     return snapshot
+
+
+def api_answers(cluster: KindCluster) -> bool:
+    try:
+        cluster.core.read_namespace("kube-system", _request_timeout=5)
+    except (ApiException, HTTPError, OSError):
+        return False
+    return True
 
 
 def gone(cluster: KindCluster, namespace: str) -> bool:
@@ -141,6 +152,9 @@ def test_a_restore_whose_runner_is_killed_is_finished_by_running_it_again(kind_c
     assert first.poll() is None, output.read_text()
     os.killpg(first.pid, signal.SIGKILL)  # the operator's machine dies while the API server is away
     first.wait(30)
+    # The operator runs it again once the API server answers (until then the run says so in one line).
+    kind_cluster.reset_api()
+    wait_for(lambda: api_answers(kind_cluster), "the API server answering after the restore", 900, "see the restore job's folder on the control-plane node")
     again = run_bundled(tmp_path / "again", *args)
     assert again.returncode == 0 and "1 passed" in again.output, again.output
     assert "Resuming" in html.unescape((again.reports / "runbooks.html").read_text())
