@@ -1,8 +1,8 @@
 """The export's YAML: exactly what `yaml.dump(obj, sort_keys=True, default_flow_style=False,
 allow_unicode=True)` writes with PyYAML's safe dumper, built faster for objects decoded from JSON.
 
-PyYAML's safe representer and resolver are pure Python even when libyaml emits: on 5,000 ConfigMaps
-they were most of an export's CPU after the file writes. Here a JSON-shaped object (dict, list, str,
+PyYAML's safe representer and resolver are pure Python even when libyaml emits, and dominate an
+export's CPU after the file writes. Here a JSON-shaped object (dict, list, str,
 int, float, bool, None) becomes the same node tree in one specialised pass, and the resolver's answer
 for each scalar (regular expressions over the value) is remembered, since the same keys and values
 recur in every object. The nodes still go to libyaml's emitter (or PyYAML's own where PyYAML was built

@@ -126,14 +126,14 @@ class Cluster(ApiHandles, abc.ABC):
             return 0, str(exc)
 
     def node_names(self) -> list[str]:
-        # Raw views: only the names are read, and 1,000 Node models take about a second to decode.
+        # Raw views: only the names are read, so no Node is decoded into a model.
         return sorted(node.metadata.name for node in rawview.list_items(self.core.list_node))
 
     def get_node(self, name: str) -> client.V1Node:
         """The node called `name`, or an error that lists the nodes that do exist.
 
-        One GET of that node: listing (and decoding) every node to find one cost a drain plan and the
-        maintenance steps about a second per call on 1,000 nodes; only a node that is not there lists them."""
+        One GET of that node, whatever the cluster's size; only a node that is not there lists them,
+        for the message."""
         try:
             return self.core.read_node(name)
         except client.ApiException as exc:

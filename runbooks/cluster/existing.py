@@ -142,7 +142,7 @@ class ExistingCluster(Cluster):
     def component_versions(self) -> ComponentVersions:
         """What the API shows: the apiserver's /version, kubelets from nodes, static pods' images."""
         server = self.version_api.get_code().git_version
-        # Raw views, not the client's models: decoding 1,000 Node models cost the gate's skew check a second.
+        # Raw views, not the client's models: only a few fields of each node are read.
         nodes = rawview.list_items(self.core.list_node)
         images: dict[str, str] = {}
         try:

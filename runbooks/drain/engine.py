@@ -142,7 +142,7 @@ def _set_unschedulable(cluster: Cluster, node: str, value: bool) -> None:
 
 def pods_on_node(cluster: Cluster, node: str, selector: str | None = None, raw: bool = False) -> list[client.V1Pod]:
     """The pods bound to `node`; `raw` reads them as views of their JSON (rawview), the same attributes
-    without the client's model decoding, which was most of a 1,000-pod drain plan."""
+    without the client's model decoding, which would dominate the plan of a node with many pods."""
     kwargs: dict[str, Any] = {"field_selector": f"spec.nodeName={node}"}
     if selector:
         kwargs["label_selector"] = selector

@@ -1,10 +1,9 @@
 """Python's cycle collector paused while a read decodes tens of thousands of API objects.
 
 Decoded JSON is trees of dicts and lists without cycles, freed by reference counting alone; but each
-of the million containers a 20,000-pod cluster's lists decode into counts towards the collector's
-thresholds, so it walked the whole heap (the kubernetes client's models included) three to five
-times per gate run. On 1,000 nodes that was half of the gate's CPU (2.2-2.5 s against 1.2 s paused),
-and every pass stopped all threads, the ones waiting on the apiserver's next page included.
+container a large list decodes into counts towards the collector's thresholds, so it walks the whole
+heap (the kubernetes client's models included) again and again for nothing, and every pass stops all
+threads, the ones waiting on the apiserver's next page included.
 """
 
 from __future__ import annotations

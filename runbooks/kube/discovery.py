@@ -2,7 +2,7 @@
 and group by group from a server that has none.
 
 The per-group discovery documents take one request per group (about 25 on a bare cluster, more with
-CRDs); on a loaded apiserver those round trips were seconds of the gate. `/api` and `/apis` asked for
+CRDs), which add up on a loaded apiserver. `/api` and `/apis` asked for
 `APIGroupDiscoveryList` answer with every group's versions, preferred first, and their resources.
 """
 

@@ -2,7 +2,7 @@
 GET of each shared path and hands its answer to every identical GET made within the run.
 
 The gate's skew check (through the provider's component versions) and its nodes check both list every
-Node; on 1,000 nodes that is the same few megabytes serialised twice by the apiserver. Sharing is scoped
+Node; on a large cluster that is the same megabytes serialised twice by the apiserver. Sharing is scoped
 twice over: the wrapper is on the cluster's chain only while the run lasts, and it answers only requests
 made in a context the run marked (`within`), so a poll of the same path elsewhere in the process still
 reads the cluster afresh. A read that fails or answers other than 200 is shared with nobody: each

@@ -145,8 +145,8 @@ def scan_documents(documents: Iterable[tuple[str, dict[str, Any]]], table: Remov
 
 # Resources the apiserver serves from one storage under two groups: the same objects (name, uid and
 # annotations), so a scan that lists the first has read the second. Events are the largest collection
-# of a busy cluster (one per pod scheduled, one per pod created ...): reading them twice was most of
-# the scan's time on 6,000 pods.
+# of a busy cluster (one per pod scheduled, one per pod created ...), so reading them twice would
+# double the scan's largest read.
 SAME_OBJECTS = {("events.k8s.io", "events"): ("", "events")}
 
 

@@ -135,15 +135,15 @@ def controller_manager_args(binary: Path, layout: Layout, node_monitor_grace_per
         "--controllers=*,bootstrapsigner,tokencleaner",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         f"--node-monitor-grace-period={node_monitor_grace_period}",
-        # The default client rate limit (20 qps) spends seconds on start-up discovery, and a
-        # 20,000-pod seed minutes on pod creation; the local apiserver is the only bound worth having.
+        # The default client rate limit (20 qps) throttles start-up discovery and a large seed's pod
+        # creation; the local apiserver is the only bound worth having.
         *UNTHROTTLED,
         "--concurrent-replicaset-syncs=10",
     ]
 
 
-# Client-side rate limits of the controllers: the defaults (20 and 50 qps) made the scheduler bind
-# 20,000 pods in minutes; a local apiserver with a handful of clients takes far more.
+# Client-side rate limits of the controllers: the defaults (20 and 50 qps) throttle the scheduler on a
+# large seed; a local apiserver with a handful of clients takes far more.
 UNTHROTTLED = ("--kube-api-qps=1000", "--kube-api-burst=2000")
 
 
@@ -192,7 +192,7 @@ def kwok_args(binary: Path, layout: Layout, node_lease_seconds: int, node: str |
 
 def kwok_options_yaml(parallelism: int) -> str:
     """kwok's own options beside the stages: how many nodes' stages, Leases and pods it plays at once.
-    The defaults (4 each) made 1,000 nodes take half a minute to turn Ready; kwok sets no client
+    The defaults (4 each) serialise a large cluster's start; kwok sets no client
     rate limit of its own, so the apiserver is the only bound."""
     return (
         "apiVersion: config.kwok.x-k8s.io/v1alpha1\n"

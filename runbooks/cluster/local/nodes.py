@@ -53,7 +53,7 @@ def node_manifest(name: str, kubelet_version: str, own_kubelet: bool = False, ma
     """A Node as a kubelet of `kubelet_version` registers it (status is accepted on create for nodes).
 
     A node of the shared kwok also gets the status its kubelet would first report, Ready, so that kwok
-    only has to take over its Lease, not write a status per node (half of a 1,000-node start). A node
+    only has to take over its Lease, not write a status per node (much of a large cluster's start). A node
     with a kubelet of its own is left for its kwok to report Ready: registered Ready, a node whose
     power was cut and restored kept its pods NotReady (the node-loss runbook saw it)."""
     now = datetime.datetime.now(datetime.UTC)

@@ -194,7 +194,7 @@ class LocalCluster(Cluster):
 
     def component_versions(self) -> ComponentVersions:
         server = self.version_api.get_code().git_version
-        node_list = rawview.list_items(self.core.list_node)  # raw views: 1,000 Node models took seconds to decode
+        node_list = rawview.list_items(self.core.list_node)  # raw views: only the kubelet versions are read
         return ComponentVersions(
             apiserver=server,
             controller_manager=self.versions.get("kube-controller-manager"),
@@ -422,8 +422,8 @@ class LocalCluster(Cluster):
 
     # -- nodes ---------------------------------------------------------------------------------
     def _register_nodes(self, version: str) -> None:
-        """Register every node as its kubelet would, a bounded pool at a time, as raw JSON (1,000
-        typed round trips through the client's models cost seconds for nothing)."""
+        """Register every node as its kubelet would, a bounded pool at a time, as raw JSON (typed
+        models would be built and decoded for nothing)."""
         core = self.core
         own = set(nodes.own_kubelet_nodes(self.config.workers, self.config.own_kubelets))
 
