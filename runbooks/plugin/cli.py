@@ -5,11 +5,11 @@ Every argument is pytest's or the plugin's; the exit code is pytest's (the gate'
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-BUNDLED = Path(__file__).resolve().parents[1] / "features"
+from runbooks.plugin.bundled import FEATURES as BUNDLED
+
 # `python -m runbooks` imports the package before pytest could rewrite its asserts; the plugin has none to rewrite.
 DEFAULTS = [
     "-ra",

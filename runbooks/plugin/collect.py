@@ -11,7 +11,7 @@ import pytest
 from pytest_bdd import scenarios
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-BUNDLED = Path(__file__).resolve().parents[1] / "features"  # bound by their own module, test_bundled_runbooks.py
+from runbooks.plugin.bundled import FEATURES as BUNDLED  # bound by their own module, test_bundled_runbooks.py
 
 
 class FeatureFile(pytest.Module):

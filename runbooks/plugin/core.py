@@ -25,10 +25,10 @@ from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import Evidence
 from runbooks.plugin import evidence as evidence_plugin
 from runbooks.plugin import safety
+from runbooks.plugin.bundled import FEATURES as BUNDLED_FEATURES
 from runbooks.plugin.collect import feature_of
 from runbooks.toolchain import Toolchain, ensure_toolchain
 
-BUNDLED_FEATURES = Path(__file__).resolve().parents[1] / "features"
 FEATURE_CLUSTERS = pytest.StashKey[dict[str, Cluster]]()
 SCENARIO_FAILED = pytest.StashKey[bool]()
 TAG = re.compile(r"(?<![\w@])@([\w:.-]+)")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.plugin.collect import BUNDLED, scenario_key
+from runbooks.plugin.bundled import DRILLS
+from runbooks.plugin.collect import scenario_key
 from runbooks.plugin.evidence import skip_sentence
 
-DRILLS = BUNDLED / "drills"
 PLANNED = "planned only (--plan)"
 
 

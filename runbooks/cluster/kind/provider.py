@@ -12,16 +12,15 @@ import itertools
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kubernetes import client
 
+from runbooks.cluster import health_get
 from runbooks.cluster.base import Capability, Cluster, NodeReboot
 from runbooks.cluster.kind.network import install_pod_network
 from runbooks.cluster.kind.nodes import KindNodes
@@ -347,14 +346,7 @@ class KindCluster(Cluster):
         self._static_pods().start(name, healthy if wait else (lambda: True))
 
     def _etcd_healthy(self) -> bool:
-        access = self.etcd_access()
-        context = ssl.create_default_context(cafile=str(access.cacert))
-        context.load_cert_chain(str(access.cert), str(access.key))
-        try:
-            with urllib.request.urlopen(f"{access.endpoint}/health", context=context, timeout=5) as answer:
-                return bool(json.loads(answer.read()).get("health") == "true")
-        except (OSError, ValueError):
-            return False
+        return health_get.etcd_healthy(self.etcd_access(), timeout=5)
 
     def _apiserver_ready(self) -> bool:
         self.reset_api()  # a restarted apiserver: no pooled connection to the old one

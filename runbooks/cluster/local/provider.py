@@ -9,8 +9,6 @@ import shutil
 import signal
 import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +18,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from runbooks.cluster import health_get
 from runbooks.cluster.base import Capability, Cluster, NodeReboot
 from runbooks.cluster.kubeconfig import write_kubeconfig
 from runbooks.cluster.local import components, nodes, state
@@ -344,42 +343,22 @@ class LocalCluster(Cluster):
             write_kubeconfig(layout.kubeconfig(user), layout.apiserver_url, pki.ca.cert, pair.cert, pair.key, self.config.name, user)
 
     # -- health --------------------------------------------------------------------------------
-    def _ssl_context(self, client_pair: tuple[Path, Path] | None, ca: Path | None) -> ssl.SSLContext:
-        if ca is None:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE  # controller-manager/scheduler serve self-signed certs
-        else:
-            context = ssl.create_default_context(cafile=str(ca))
-        if client_pair:
-            context.load_cert_chain(str(client_pair[0]), str(client_pair[1]))
-        return context
-
-    def _get(self, url: str, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(url, context=context, timeout=timeout) as response:
-                return response.status, response.read().decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace")
-        except (urllib.error.URLError, OSError):
-            return 0, ""
-
     def health_url(self, name: str) -> tuple[str, ssl.SSLContext | None]:
         layout = self._layout
         pki, ports = layout.pki, layout.ports
         if name == "etcd":
             return f"http://127.0.0.1:{ports.etcd_metrics}/health", None
         if name == "kube-apiserver":
-            return f"{layout.apiserver_url}/readyz", self._ssl_context((pki.admin.cert, pki.admin.key), pki.ca.cert)
+            return f"{layout.apiserver_url}/readyz", health_get.tls_context((pki.admin.cert, pki.admin.key), pki.ca.cert)
         if name == "kube-controller-manager":
-            return f"https://127.0.0.1:{ports.controller_manager}/healthz", self._ssl_context(None, None)
+            return f"https://127.0.0.1:{ports.controller_manager}/healthz", health_get.tls_context()
         if name == "kube-scheduler":
-            return f"https://127.0.0.1:{ports.scheduler}/healthz", self._ssl_context(None, None)
+            return f"https://127.0.0.1:{ports.scheduler}/healthz", health_get.tls_context()
         raise ClusterError(f"unknown component {name!r}")
 
     def is_healthy(self, name: str) -> bool:
         url, context = self.health_url(name)
-        status, body = self._get(url, context)
+        status, body = health_get.get(url, context)
         return status == 200 and ("true" in body if name == "etcd" else True)
 
     def component_healthy(self, name: str) -> bool | None:
@@ -415,7 +394,7 @@ class LocalCluster(Cluster):
 
     def etcd_server_version(self) -> str:
         access = self.etcd_access()
-        status, body = self._get(f"{access.endpoint}/version", self._ssl_context((access.cert, access.key), access.cacert))
+        status, body = health_get.get(f"{access.endpoint}/version", health_get.etcd_context(access))
         if status != 200:
             raise ClusterError(f"etcd at {access.endpoint} did not answer /version over TLS (HTTP {status}); see {self._layout.log('etcd')}")
         return "v" + str(json.loads(body)["etcdserver"])
