@@ -5,10 +5,16 @@ Every argument is pytest's or the plugin's; the exit code is pytest's (the gate'
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from runbooks.plugin.bundled import FEATURES as BUNDLED
+
+if TYPE_CHECKING:  # the command line starts before pytest; the library loads with the plugin
+    from runbooks.kube.etcd_access import EtcdAccess
+    from runbooks.upgrade.gate import GateOptions
 
 # `python -m runbooks` imports the package before pytest could rewrite its asserts; the plugin has none to rewrite.
 DEFAULTS = [
@@ -27,6 +33,23 @@ DEFAULTS = [
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     return int(pytest.main([*DEFAULTS, *args, str(BUNDLED / "test_bundled_runbooks.py")]))
+
+
+def gate_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAccess | None, options: GateOptions) -> list[str]:
+    """The command a CI job runs against a cluster it did not create: the installed package's bundled
+    gate (`kube-runbooks -m gate ...`, what `make gate` runs from a checkout)."""
+    argv = [python, "-m", "runbooks", "-m", "gate", "-q", "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", str(options.target)]
+    if context:
+        argv += ["--kube-context", context]
+    if access is not None:
+        argv += access.as_options()
+    if options.snapshot_dir is not None:
+        argv += ["--snapshot-dir", str(options.snapshot_dir), "--snapshot-max-age", f"{options.snapshot_max_age_seconds / 3600:g}"]
+    if options.manifest_dir is not None:
+        argv += ["--manifest-dir", str(options.manifest_dir)]
+    for waiver in options.waivers:
+        argv += ["--waive", f"{waiver.check_id}={waiver.reason}"]
+    return argv
 
 
 if __name__ == "__main__":

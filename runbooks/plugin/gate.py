@@ -20,7 +20,7 @@ import pytest
 from runbooks.errors import RunbookError
 from runbooks.plugin import evidence as evidence_plugin
 from runbooks.toolchain.pins import load_pins
-from runbooks.upgrade.gate import CHECK_IDS, GateOptions, GateReport, Waiver
+from runbooks.upgrade.gate import GateOptions, GateReport, Waiver, check_ids
 from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
 from runbooks.versions import Version
 
@@ -61,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="CHECK=REASON",
-        help=f"let the gate pass over a check that cannot run on this cluster, with the reason recorded (repeatable; checks: {', '.join(CHECK_IDS)})",
+        help=f"let the gate pass over a check that cannot run on this cluster, with the reason recorded (repeatable; checks: {', '.join(check_ids())})",
     )
     group.addoption(
         "--gate-json",

@@ -16,6 +16,7 @@ from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.etcd import snapshot as etcd
 from runbooks.evidence import Evidence
 from runbooks.kube.commands import run_command
+from runbooks.plugin import cli
 from runbooks.plugin.fixtures import GateRun
 from runbooks.plugin.gate import remember_report
 from runbooks.policy.removed_apis import LAST_APPLIED
@@ -130,7 +131,7 @@ def ci_gate(target: Cluster, gate_run: GateRun, evidence: Evidence, waiver: str)
     # Through the API alone a cluster whose controllers are not kube-system pods shows no health for
     # them: an operator's gate then needs this waiver, and the drill runs the operator's command.
     options = replace(gate_run.options, waivers=(*gate_run.options.waivers, gate.Waiver.parse(waiver)))
-    argv = gate.ci_argv(sys.executable, target.kubeconfig, target.context, target.etcd_access(), options)
+    argv = cli.gate_argv(sys.executable, target.kubeconfig, target.context, target.etcd_access(), options)
     gate_run.ci = evidence.command("the CI job's gate command", run_command(argv, timeout=600))
 
 

@@ -7,11 +7,14 @@ nothing here creates, changes or deletes anything on the cluster.
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -23,7 +26,6 @@ from runbooks.drills import workloads
 from runbooks.errors import RunbookError
 from runbooks.etcd import snapshot as etcd
 from runbooks.kube import bulk, discovery, objects, raw, rawview
-from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.shared_reads import SharedReads
 from runbooks.measure import cluster_health
 from runbooks.policy import removed_apis, skew
@@ -44,24 +46,6 @@ class CheckStatus(str, enum.Enum):
     WAIVED = "waived"
 
 
-# The names `--waive NAME=REASON` accepts, one per check, in the order the gate runs them.
-CHECK_IDS = ("skew", "nodes", "drain-blockers", "deprecated-requests", "removed-apis", "control-plane", "etcd", "webhooks", "crd-versions")
-
-
-# What each check asks, for a check that could not run (a check that ran words its own, with the target's minor).
-TITLES = {
-    "skew": "version skew allows the target",
-    "nodes": "all nodes Ready",
-    "drain-blockers": "no drain blockers",
-    "deprecated-requests": "no requests to removed APIs (apiserver metric)",
-    "removed-apis": "no objects of removed APIs (static scan)",
-    "control-plane": "control-plane components healthy",
-    "etcd": "etcd healthy with a recent snapshot",
-    "webhooks": "no failing admission webhook without a ready backend",
-    "crd-versions": "every CRD's stored versions are served",
-}
-
-
 @dataclass(frozen=True)
 class Waiver:
     """The operator's explicit, recorded decision that a check which cannot run here may be passed over."""
@@ -76,8 +60,8 @@ class Waiver:
         name, reason = name.strip(), reason.strip()
         if not sep or not reason:
             raise RunbookError(f'--waive {text!r} needs a check and a reason: --waive "etcd=<why it cannot run here>"')
-        if name not in CHECK_IDS:
-            raise RunbookError(f"--waive {text!r}: there is no gate check {name!r}; the checks are {', '.join(CHECK_IDS)}")
+        if name not in check_ids():
+            raise RunbookError(f"--waive {text!r}: there is no gate check {name!r}; the checks are {', '.join(check_ids())}")
         return cls(name, reason)
 
 
@@ -137,8 +121,68 @@ class GateReport:
         return [c.row() for c in self.checks]
 
 
-def _checked(check_id: str, name: str, passed: bool, detail: str, rows: tuple[dict[str, object], ...] = ()) -> GateCheck:
-    return GateCheck(check_id, name, CheckStatus.PASSED if passed else CheckStatus.FAILED, detail, rows)
+def _checked(passed: bool, detail: str, rows: tuple[dict[str, object], ...] = (), name: str = "") -> GateCheck:
+    """A verdict for the registry to stamp with its check's id (and title, unless `name` words it for the target)."""
+    return GateCheck("", name, CheckStatus.PASSED if passed else CheckStatus.FAILED, detail, rows)
+
+
+# -- the registry ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GateInputs:
+    """What a check may ask for, by parameter name: `cluster`, `tools`, `options`, `target`."""
+
+    cluster: Cluster
+    tools: etcd.EtcdTools
+    options: GateOptions
+
+    def argument(self, name: str) -> object:
+        return self.options.target if name == "target" else getattr(self, name)
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    """One gate check: its `--waive` id, what it asks (its title when it could not run), and how to run it.
+    `start_rank` marks the slowest checks on a large cluster, started first (1 the slowest)."""
+
+    check_id: str
+    title: str
+    run: Callable[[GateInputs], GateCheck]
+    start_rank: int | None = None
+
+
+# Every check, in the order the gate reports them (the order they are defined below).
+CHECKS: list[RegisteredCheck] = []
+_INPUTS = {"cluster", "tools", "options", "target"}
+
+
+def gate_check(check_id: str, title: str, start_rank: int | None = None) -> Callable[[Callable[..., GateCheck]], Callable[..., GateCheck]]:
+    """Register a check under `check_id` and `title`: the only place either is named. Its verdict gets
+    both stamped in, so a check words only its judgement (and its name, where it names the target)."""
+
+    def register(function: Callable[..., GateCheck]) -> Callable[..., GateCheck]:
+        wants = list(inspect.signature(function).parameters)
+        if unknown := [name for name in wants if name not in _INPUTS]:
+            raise TypeError(f"gate check {function.__name__} asks for {unknown}; a check may ask for {sorted(_INPUTS)}")
+        if check_id in check_ids():
+            raise TypeError(f"two gate checks are called {check_id!r}")
+
+        @functools.wraps(function)
+        def stamped(*args: Any, **kwargs: Any) -> GateCheck:
+            verdict = function(*args, **kwargs)
+            return replace(verdict, check_id=check_id, name=verdict.name or title)
+
+        def run(inputs: GateInputs) -> GateCheck:
+            return stamped(**{name: inputs.argument(name) for name in wants})
+
+        CHECKS.append(RegisteredCheck(check_id, title, run, start_rank))
+        return stamped
+
+    return register
+
+
+def check_ids() -> tuple[str, ...]:
+    """The names `--waive NAME=REASON` accepts, one per check, in the order the gate reports them."""
+    return tuple(c.check_id for c in CHECKS)
 
 
 # -- the checks ------------------------------------------------------------------------------------
@@ -146,22 +190,25 @@ class CannotCheck(RunbookError):
     """A check could not look at what it judges; the message says how to let it look."""
 
 
+@gate_check("skew", "version skew allows the target")
 def check_skew(cluster: Cluster, target: Version) -> GateCheck:
     versions = live_versions.live_versions(cluster)
     now = skew.check(versions)
     upgrade = skew.check_control_plane_upgrade(versions, target)
     passed = now.ok and upgrade.allowed
     detail = upgrade.explain() if now.ok else f"the cluster is outside the policy already: {now.explain()}"
-    return _checked("skew", "version skew allows the target", passed, detail, tuple(now.rows()))
+    return _checked(passed, detail, tuple(now.rows()))
 
 
+@gate_check("nodes", "all nodes Ready")
 def check_nodes_ready(cluster: Cluster) -> GateCheck:
     nodes = cluster_health.node_health(cluster)
     not_ready = [n.name for n in nodes if not n.ready]
     detail = f"all {len(nodes)} nodes Ready" if nodes and not not_ready else f"not Ready: {', '.join(not_ready) or 'no nodes at all'}"
-    return _checked("nodes", "all nodes Ready", bool(nodes) and not not_ready, detail, tuple(vars(n) for n in nodes))
+    return _checked(bool(nodes) and not not_ready, detail, tuple(vars(n) for n in nodes))
 
 
+@gate_check("drain-blockers", "no drain blockers")
 def check_drain_blockers(cluster: Cluster) -> GateCheck:
     """A PodDisruptionBudget whose pods may not be disrupted at all makes every drain of their nodes hang."""
     # Raw views: four fields of each budget are read, so none is decoded into a model.
@@ -182,7 +229,7 @@ def check_drain_blockers(cluster: Cluster) -> GateCheck:
         if not blockers
         else f"allowing no disruption: {', '.join(blockers)}; relax minAvailable/maxUnavailable or scale up first"
     )
-    return _checked("drain-blockers", "no drain blockers", not blockers, detail, tuple(rows))
+    return _checked(not blockers, detail, tuple(rows))
 
 
 def read_metrics(cluster: Cluster) -> str:
@@ -196,6 +243,8 @@ def read_metrics(cluster: Cluster) -> str:
     return text
 
 
+# The slowest on a large cluster after the scan: /metrics is megabytes of text.
+@gate_check("deprecated-requests", "no requests to removed APIs (apiserver metric)", start_rank=2)
 def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
     requests = removed_apis.parse_deprecated_requests(read_metrics(cluster))
     blocking = [r for r in requests if r.removed_by(target)]
@@ -204,13 +253,7 @@ def check_deprecated_requests(cluster: Cluster, target: Version) -> GateCheck:
         if not blocking
         else "clients still request APIs removed by " + target.minor_line + ": " + ", ".join(f"{r.resource}.{r.api_version}" for r in blocking)
     )
-    return _checked(
-        "deprecated-requests",
-        f"no requests to APIs removed in {target.minor_line} (apiserver metric)",
-        not blocking,
-        detail,
-        tuple(r.row(target) for r in requests),
-    )
+    return _checked(not blocking, detail, tuple(r.row(target) for r in requests), f"no requests to APIs removed in {target.minor_line} (apiserver metric)")
 
 
 # Objects per page of the scan's metadata-only lists: about 600 bytes each, so a page is a few MB and
@@ -260,6 +303,8 @@ def _by_namespace(resource: ResourceType) -> bool:
     return resource.namespaced and (resource.group, resource.resource) in READ_BY_NAMESPACE
 
 
+# The slowest on a large cluster: the scan lists every Event.
+@gate_check("removed-apis", "no objects of removed APIs (static scan)", start_rank=1)
 def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateCheck:
     table = removed_apis.load_table()
     # Only kinds that had a version the target no longer serves can have been applied through one, and
@@ -285,9 +330,10 @@ def check_removed_api_objects(cluster: Cluster, options: GateOptions) -> GateChe
         else f"{len(uses)} use(s) of APIs not served by {options.target.minor_line}: "
         + ", ".join(f"{u.name} ({u.api_version} {u.kind} -> {u.replacement})" for u in uses)
     )
-    return _checked("removed-apis", f"no objects of APIs removed in {options.target.minor_line} (static scan)", not uses, detail, tuple(u.row() for u in uses))
+    return _checked(not uses, detail, tuple(u.row() for u in uses), f"no objects of APIs removed in {options.target.minor_line} (static scan)")
 
 
+@gate_check("control-plane", "control-plane components healthy")
 def check_control_plane(cluster: Cluster) -> GateCheck:
     status, _ = cluster.api_readyz()
     rows: list[dict[str, object]] = [{"component": "kube-apiserver", "healthy": status == 200, "how": f"GET /readyz -> HTTP {status}"}]
@@ -296,20 +342,19 @@ def check_control_plane(cluster: Cluster) -> GateCheck:
         rows.append({"component": name, "healthy": healthy, "how": "provider health endpoint or kube-system static pod Ready"})
     bad = [str(r["component"]) for r in rows if r["healthy"] is False]
     unseen = [str(r["component"]) for r in rows if r["healthy"] is None]
-    name = "control-plane components healthy"
     if bad:
-        return GateCheck("control-plane", name, CheckStatus.FAILED, f"not healthy: {', '.join(bad)}", tuple(rows))
+        return GateCheck("", "", CheckStatus.FAILED, f"not healthy: {', '.join(bad)}", tuple(rows))
     if unseen:
         # A managed control plane shows the API no health signal for its controllers: the gate
         # cannot look, so it says so and stays shut until the operator waives it.
         return GateCheck(
-            "control-plane",
-            name,
+            "",
+            "",
             CheckStatus.NOT_RUN,
             f"not observable through the API (no kube-system static pod, no provider health endpoint): {', '.join(unseen)}",
             tuple(rows),
         )
-    return GateCheck("control-plane", name, CheckStatus.PASSED, "healthy: " + ", ".join(str(r["component"]) for r in rows), tuple(rows))
+    return GateCheck("", "", CheckStatus.PASSED, "healthy: " + ", ".join(str(r["component"]) for r in rows), tuple(rows))
 
 
 def newest_snapshot(directory: Path) -> Path | None:
@@ -317,8 +362,8 @@ def newest_snapshot(directory: Path) -> Path | None:
     return max(files, key=lambda p: p.stat().st_mtime) if files else None
 
 
+@gate_check("etcd", "etcd healthy with a recent snapshot")
 def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateCheck:
-    name = "etcd healthy with a recent snapshot"
     if Capability.ETCD_ACCESS not in cluster.capabilities:
         raise CannotCheck(
             f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
@@ -343,9 +388,10 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
                     f"newest snapshot {snapshot.name} is {age / 3600:.1f} h old, over the {options.snapshot_max_age_seconds / 3600:g} h limit; save a new one"
                 )
     detail = "etcd healthy; a snapshot within the age limit exists" if not problems else "; ".join(problems)
-    return _checked("etcd", name, not problems, detail, tuple(rows))
+    return _checked(not problems, detail, tuple(rows))
 
 
+@gate_check("webhooks", "no failing admission webhook without a ready backend")
 def check_admission_webhooks(cluster: Cluster) -> GateCheck:
     """A webhook with failurePolicy Fail whose backend is down rejects every write it matches: mid-upgrade,
     the control plane's own writes (leases, node status, the new pods) then fail with it."""
@@ -386,9 +432,10 @@ def check_admission_webhooks(cluster: Cluster) -> GateCheck:
         detail = f"{len(rows)} webhook(s), each with failurePolicy Fail has a ready backend"
         if unverified:
             detail += f"; URL webhooks not judged: {', '.join(unverified)}"
-    return _checked("webhooks", "no failing admission webhook without a ready backend", not blockers, detail, tuple(rows))
+    return _checked(not blockers, detail, tuple(rows))
 
 
+@gate_check("crd-versions", "every CRD's stored versions are served")
 def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
     """A CRD whose status.storedVersions names a version it no longer serves has objects in etcd that
     nothing can read at that version; the next CRD (or operator) upgrade that drops it is refused."""
@@ -412,7 +459,7 @@ def check_crd_stored_versions(cluster: Cluster) -> GateCheck:
         + ", ".join(stale)
         + "; re-write every object at the storage version, then remove the old version from status.storedVersions"
     )
-    return _checked("crd-versions", "every CRD's stored versions are served", not stale, detail, tuple(rows))
+    return _checked(not stale, detail, tuple(rows))
 
 
 def _apply_waiver(check: GateCheck, options: GateOptions) -> GateCheck:
@@ -429,25 +476,15 @@ def _apply_waiver(check: GateCheck, options: GateOptions) -> GateCheck:
 
 def run_gate(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateReport:
     """Every check, each judged on its own so that one failing (even with an error) hides no other."""
-    checks: list[tuple[str, partial[GateCheck]]] = [
-        ("skew", partial(check_skew, cluster, options.target)),
-        ("nodes", partial(check_nodes_ready, cluster)),
-        ("drain-blockers", partial(check_drain_blockers, cluster)),
-        ("deprecated-requests", partial(check_deprecated_requests, cluster, options.target)),
-        ("removed-apis", partial(check_removed_api_objects, cluster, options)),
-        ("control-plane", partial(check_control_plane, cluster)),
-        ("etcd", partial(check_etcd, cluster, tools, options)),
-        ("webhooks", partial(check_admission_webhooks, cluster)),
-        ("crd-versions", partial(check_crd_stored_versions, cluster)),
-    ]
+    inputs = GateInputs(cluster, tools, options)
     # The checks only read and change nothing, so a few run at once: each mostly waits on the apiserver or etcdctl.
     # The slowest start first, so that none of them waits in the queue behind the quick ones.
-    started = sorted(checks, key=lambda pair: START_FIRST.index(pair[0]) if pair[0] in START_FIRST else len(START_FIRST))
+    started = sorted(CHECKS, key=lambda c: c.start_rank if c.start_rank is not None else len(CHECKS) + 1)
     # What two checks both list is read once per run and the answer shared (SHARED_READS).
     shared = SharedReads(SHARED_READS)
     with bulk.collector_paused(), cluster.api_chain.using(shared), ThreadPoolExecutor(max_workers=CHECK_WORKERS) as pool:
-        futures = {check_id: pool.submit(shared.bind(lambda i, c: _apply_waiver(_judged(i, c), options)), check_id, check) for check_id, check in started}
-        return GateReport(options.target, tuple(futures[check_id].result() for check_id, _ in checks))
+        futures = {c.check_id: pool.submit(shared.bind(lambda check: _apply_waiver(_judged(check, inputs), options)), c) for c in started}
+        return GateReport(options.target, tuple(futures[c.check_id].result() for c in CHECKS))
 
 
 CHECK_WORKERS = 4
@@ -455,14 +492,12 @@ CHECK_WORKERS = 4
 # versions, the nodes check for readiness) and kube-system's pods (the skew check's static pods and
 # kube-proxies, an existing cluster's component versions).
 SHARED_READS = ("/api/v1/nodes", "/api/v1/namespaces/kube-system/pods")
-# The checks that take longest on a large cluster, slowest first: the scan lists every Event, /metrics is megabytes of text.
-START_FIRST = ("removed-apis", "deprecated-requests")
 
 
-def _judged(check_id: str, check: partial[GateCheck]) -> GateCheck:
+def _judged(check: RegisteredCheck, inputs: GateInputs) -> GateCheck:
     """One check's verdict; whatever it raises becomes NOT_RUN with the reason, so no check hides another."""
     try:
-        result = check()
+        result = check.run(inputs)
     except Exception as error:  # noqa: BLE001 - whatever one check raises, the others still run; the gate stays shut
         if isinstance(error, ApiException):
             reason = f"HTTP {error.status} {error.reason}"
@@ -471,26 +506,9 @@ def _judged(check_id: str, check: partial[GateCheck]) -> GateCheck:
         else:
             reason = f"{type(error).__name__}: {error}"
         result = GateCheck(
-            check_id,
-            TITLES[check_id],
+            check.check_id,
+            check.title,
             CheckStatus.NOT_RUN,
-            f'could not check: {reason}; make it run, or waive it: --waive "{check_id}=<why it cannot run here>"',
+            f'could not check: {reason}; make it run, or waive it: --waive "{check.check_id}=<why it cannot run here>"',
         )
     return result
-
-
-def ci_argv(python: str, kubeconfig: Path, context: str | None, access: EtcdAccess | None, options: GateOptions) -> list[str]:
-    """The command a CI job runs against a cluster it did not create: the installed package's bundled
-    gate (`kube-runbooks -m gate ...`, what `make gate` runs from a checkout)."""
-    argv = [python, "-m", "runbooks", "-m", "gate", "-q", "--cluster", "existing", "--kubeconfig", str(kubeconfig), "--target-version", str(options.target)]
-    if context:
-        argv += ["--kube-context", context]
-    if access is not None:
-        argv += access.as_options()
-    if options.snapshot_dir is not None:
-        argv += ["--snapshot-dir", str(options.snapshot_dir), "--snapshot-max-age", f"{options.snapshot_max_age_seconds / 3600:g}"]
-    if options.manifest_dir is not None:
-        argv += ["--manifest-dir", str(options.manifest_dir)]
-    for waiver in options.waivers:
-        argv += ["--waive", f"{waiver.check_id}={waiver.reason}"]
-    return argv
