@@ -10,6 +10,7 @@ objects.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -219,6 +220,15 @@ class _Files:
     def wait(self) -> None:
         for future in self.written:
             future.result()
+
+
+def export_digest(directory: Path, files: tuple[PurePosixPath, ...]) -> str:
+    """One SHA-256 over an export, for the evidence: each file's relative path and content, in path order,
+    so a file renamed, added, dropped or changed after the run gives another digest."""
+    digest = hashlib.sha256()
+    for relative in sorted(files):
+        digest.update(str(relative).encode() + b"\0" + hashlib.sha256((directory / relative).read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def export(cluster: Cluster, directory: Path) -> ExportResult:

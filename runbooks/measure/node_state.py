@@ -33,6 +33,23 @@ def wait_moved_off(cluster: Cluster, namespace: str, selector: str, node: str, c
     return wait_for(moved, f"{selector} moving off {node}", timeout, "check the pods' tolerations and kube-controller-manager")
 
 
+def terminating_pods(cluster: Cluster, namespace: str, selector: str) -> list[str]:
+    """The pods of `selector` that are being deleted (a deletion timestamp, not yet gone), by name."""
+    pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+    return sorted(p.metadata.name for p in pods if p.metadata.deletion_timestamp)
+
+
+def wait_terminating_gone(cluster: Cluster, namespace: str, selector: str, timeout: float = 60.0) -> float:
+    """Until no pod of `selector` is terminating: a node's kubelet that comes back confirms the deletions
+    the node controller asked for while it was away, and only then does the placement settle."""
+    return wait_for(
+        lambda: not terminating_pods(cluster, namespace, selector),
+        "terminating pods to be confirmed gone by the returned kubelet",
+        timeout,
+        "check kwok on the local provider",
+    )
+
+
 def schedulable_workers(cluster: Cluster) -> list[str]:
     """Nodes a plain pod can land on (not cordoned, no NoSchedule/NoExecute taint), by name;
     fails naming the fix when there is none."""

@@ -228,10 +228,8 @@ def old_kubelets(target: Cluster, upgrade_run: UpgradeRun, first: str, second: s
 
 
 def worker_named(target: Cluster, upgrade_run: UpgradeRun, name: str) -> str:
-    """`name` itself, or for the runbooks' "worker-N" the Nth worker by name on providers that name them otherwise (kind)."""
-    names = target.node_names()
-    if name in names or not name.startswith("worker-") or not name[len("worker-") :].isdigit():
-        return name
-    workers = [n for n in names if n not in {n.metadata.name for n in target.core.list_node(label_selector=upgrade.CONTROL_PLANE_LABEL).items}]
-    upgrade_run.aliases[name] = workers[int(name[len("worker-") :]) - 1]
-    return upgrade_run.aliases[name]
+    """The node the runbook calls `name` on this provider, remembered when it is another (kind's names)."""
+    node = upgrade.worker_named(target, name)
+    if node != name:
+        upgrade_run.aliases[name] = node
+    return node

@@ -353,12 +353,7 @@ def has_ready(target: Cluster, name: str, count: int) -> None:
 @then(parsers.parse('the pods of "{app}" that were on the worker were {fate}'))
 def pod_fate(target: Cluster, maintenance: Maintenance, evidence: Evidence, app: str, fate: str) -> None:
     """Checks the pods of APP that were on the lost worker were kept there or evicted and replaced elsewhere, as FATE says."""
-    waiting.wait_for(
-        lambda: not [p for p in target.core.list_namespaced_pod(NS, label_selector=f"app={app}").items if p.metadata.deletion_timestamp],
-        "terminating pods to be confirmed gone by the returned kubelet",
-        60,
-        "check kwok on the local provider",
-    )
+    node_state.wait_terminating_gone(target, NS, f"app={app}")
     now = workloads.pods_by_node(target, NS, f"app={app}")
     evidence.table(f"Placement of {app} afterwards", [{"node": n, "pods": ", ".join(sorted(p))} for n, p in sorted(now.items())])
     still_there = sorted(set(maintenance.pods_before) & set(now.get(maintenance.node, [])))

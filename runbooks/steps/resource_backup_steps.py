@@ -4,12 +4,11 @@ procedure exports into the operator's --backup-dir and proves it on a fresh loca
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -87,14 +86,6 @@ def application(target: Cluster, backup_run: BackupRun, namespace: str, evidence
     evidence.table("Application", [{"object": str(key)} for key in created])
 
 
-def export_digest(directory: Path, files: tuple[PurePosixPath, ...]) -> str:
-    """One SHA-256 over an export: each file's relative path and content, in path order."""
-    digest = hashlib.sha256()
-    for relative in sorted(files):
-        digest.update(str(relative).encode() + b"\0" + hashlib.sha256((directory / relative).read_bytes()).digest())
-    return digest.hexdigest()
-
-
 @when("I export every listable resource of every served API group")
 def export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
     """Exports every listable object of every served API group as YAML files, server-set fields stripped."""
@@ -108,7 +99,7 @@ def _export(target: Cluster, backup_run: BackupRun, evidence: Evidence) -> None:
     evidence.change(
         "file written",
         str(backup_run.directory),
-        sha256=export_digest(backup_run.directory, backup_run.result.files),
+        sha256=backup.export_digest(backup_run.directory, backup_run.result.files),
         detail=f"resource export, {len(backup_run.result.files)} files (digest over their paths and contents)",
     )
 

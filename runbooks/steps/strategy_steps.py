@@ -113,9 +113,10 @@ def rolling_release(
     target: Cluster, strategy_run: StrategyRun, name: str, replicas: int, release: str, max_surge: str, max_unavailable: str, evidence: Evidence
 ) -> None:
     """Creates deployment NAME of REPLICAS pods of RELEASE with strategy RollingUpdate and the given maxSurge/maxUnavailable."""
-    surge, unavailable = strategies.int_or_percent(max_surge), strategies.int_or_percent(max_unavailable)
-    strategy_run.ceiling = strategies.rolling_bounds(replicas, surge, unavailable).max_pods
-    _create(target, strategy_run, strategies.Release(name, replicas, release, strategy=strategies.rolling_update(surge, unavailable)), evidence)
+    strategy = strategies.rolling_update(strategies.int_or_percent(max_surge), strategies.int_or_percent(max_unavailable))
+    rolling = strategies.Release(name, replicas, release, strategy=strategy)
+    strategy_run.ceiling = rolling.bounds.max_pods
+    _create(target, strategy_run, rolling, evidence)
 
 
 @given(parsers.parse('a deployment "{name}" of {replicas:d} replicas of release "{release}" labelled {labels}'))
@@ -142,19 +143,13 @@ def roll_out(target: Cluster, strategy_run: StrategyRun, name: str, release: str
     )
     if plan.active():
         return
-    budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready if current.strategy["type"] == "RollingUpdate" else 1
     with AvailabilityProbe(
-        target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL, replica_sets=True
+        target, f"app={strategies.APP}", strategy_run.namespace, budget=current.rollout_budget, split_label=strategies.RELEASE_LABEL, replica_sets=True
     ) as probe:
         strategies.roll_out(target, strategy_run.namespace, name, release)
         strategies.wait_rolled_out(target, strategy_run.namespace, name)
     strategy_run.releases[name] = replace(current, release=release)
     _plot(evidence, strategy_run, probe.stop(), f"{current.strategy['type']} of {name}: {current.release} -> {release}")
-
-
-def _surge_unavailable(release: strategies.Release) -> dict[str, int | str]:
-    rolling = release.strategy.get("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
-    return {"max_surge": rolling["maxSurge"], "max_unavailable": rolling["maxUnavailable"]}
 
 
 @when(parsers.parse('I roll "{name}" back with "kubectl rollout undo", watching its pods'))
@@ -165,9 +160,8 @@ def roll_back(target: Cluster, toolchain: Toolchain, strategy_run: StrategyRun, 
         evidence.note("Rollback (plan)", " ".join(strategies.roll_back_argv(kubectl, target, strategy_run.namespace, name)))
         return
     current = strategy_run.releases[name]
-    budget = strategies.rolling_bounds(current.replicas, **_surge_unavailable(current)).min_ready
     with AvailabilityProbe(
-        target, f"app={strategies.APP}", strategy_run.namespace, budget=budget, split_label=strategies.RELEASE_LABEL, replica_sets=True
+        target, f"app={strategies.APP}", strategy_run.namespace, budget=current.bounds.min_ready, split_label=strategies.RELEASE_LABEL, replica_sets=True
     ) as probe:
         evidence.command("kubectl rollout undo", strategies.roll_back(kubectl, target, strategy_run.namespace, name))
         strategies.wait_rolled_out(target, strategy_run.namespace, name)

@@ -75,6 +75,10 @@ def rolling_bounds(replicas: int, max_surge: int | str, max_unavailable: int | s
     return RollingBounds(replicas, surge, unavailable)
 
 
+# apps/v1 defaults of a RollingUpdate Deployment that names no rollingUpdate.
+DEFAULT_ROLLING_UPDATE: dict[str, int | str] = {"maxSurge": "25%", "maxUnavailable": "25%"}
+
+
 @dataclass(frozen=True)
 class Release:
     """One Deployment of the app: its name, size, release (image tag) and the labels that set it
@@ -90,6 +94,19 @@ class Release:
     @property
     def selector(self) -> dict[str, str]:
         return {"app": APP, **self.labels}
+
+    @property
+    def bounds(self) -> RollingBounds:
+        """The controller's bounds for a RollingUpdate of this Deployment; a strategy that sets no
+        rollingUpdate gets the API's defaults (maxSurge and maxUnavailable 25%)."""
+        rolling = self.strategy.get("rollingUpdate", DEFAULT_ROLLING_UPDATE)
+        return rolling_bounds(self.replicas, rolling["maxSurge"], rolling["maxUnavailable"])
+
+    @property
+    def rollout_budget(self) -> int:
+        """The ready pods a rollout promises to keep: replicas - maxUnavailable for RollingUpdate; Recreate
+        promises none, so 1, the least a probe holds it to (the report then shows the window below it)."""
+        return self.bounds.min_ready if self.strategy["type"] == "RollingUpdate" else 1
 
     def manifest(self) -> dict[str, Any]:
         return {

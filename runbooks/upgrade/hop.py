@@ -114,6 +114,21 @@ def control_plane_node(cluster: Cluster) -> str:
     return names[0]
 
 
+def worker_nodes(cluster: Cluster) -> list[str]:
+    """Every node without the control-plane label, by name."""
+    control_plane = {n.metadata.name for n in cluster.core.list_node(label_selector=CONTROL_PLANE_LABEL).items}
+    return [name for name in cluster.node_names() if name not in control_plane]
+
+
+def worker_named(cluster: Cluster, name: str) -> str:
+    """`name` itself, or for the runbooks' "worker-N" the Nth worker by name on providers that name them
+    otherwise (kind calls them <cluster>-worker, <cluster>-worker2, ...)."""
+    number = name.removeprefix("worker-")
+    if name in cluster.node_names() or not name.startswith("worker-") or not number.isdigit():
+        return name
+    return worker_nodes(cluster)[int(number) - 1]
+
+
 def _checker(cluster: Cluster) -> kubeadm.Checked:
     return lambda step, subject, before, after, started, commands: _checked(cluster, step, subject, before, after, started, commands)
 

@@ -8,9 +8,13 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.errors import UnknownNodeError
 from runbooks.kube.fake import FakeApi
+from runbooks.measure import node_state
+from runbooks.upgrade import hop
+from runbooks.upgrade.hop import CONTROL_PLANE_LABEL
 from runbooks.upgrade.live_versions import PodImage, _pods
 from tests.unit.fake_cluster import FakeCluster
 from tests.unit.fake_nodes import cluster_of
+from tests.unit.test_fake_api import node, pod
 
 
 def test_a_node_is_read_by_one_get_of_it() -> None:
@@ -48,3 +52,31 @@ def test_kube_system_pods_that_cannot_be_listed_leave_the_provider_versions_alon
     fake = FakeApi()
     fake.fail("GET", "/api/v1/namespaces/kube-system/pods", 403, "forbidden")
     assert _pods(FakeCluster(fake), "k8s-app=kube-proxy", "kube-proxy") == []
+
+
+def test_the_runbooks_worker_n_is_the_nth_worker_by_name_where_nodes_are_named_otherwise() -> None:
+    fake = FakeApi()
+    for name in ("kind-control-plane", "kind-worker", "kind-worker2"):
+        fake.add(node(name) | {"metadata": {"name": name, "labels": {CONTROL_PLANE_LABEL: ""} if "control" in name else {}}})
+    cluster = FakeCluster(fake)
+    assert hop.worker_nodes(cluster) == ["kind-worker", "kind-worker2"]
+    assert [hop.worker_named(cluster, n) for n in ("worker-1", "worker-2", "kind-worker", "worker-x")] == [
+        "kind-worker",
+        "kind-worker2",
+        "kind-worker",
+        "worker-x",
+    ]
+
+
+def test_a_node_of_the_runbooks_name_is_taken_as_it_is() -> None:
+    assert hop.worker_named(cluster_of("control-plane", "worker-1", "worker-2"), "worker-2") == "worker-2"
+
+
+def test_terminating_pods_are_those_of_the_selector_with_a_deletion_timestamp() -> None:
+    fake = FakeApi()
+    for name, app, deleting in (("web-a", "web", False), ("web-b", "web", True), ("web-c", "web", True), ("db-a", "db", True)):
+        manifest = pod(name, "worker-1", {"app": app}, namespace="demo")
+        if deleting:
+            manifest["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        fake.add(manifest)
+    assert node_state.terminating_pods(FakeCluster(fake), "demo", "app=web") == ["web-b", "web-c"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -185,3 +185,19 @@ def test_an_apply_sends_every_object_of_a_step_and_reports_them_in_order(tmp_pat
     assert list(applied.applied) == sorted(result.configuration.objects, key=lambda key: (order[key], key))
     assert sorted(r.path.rsplit("/", 1)[-1] for r in fake.writes() if "/configmaps/" in r.path) == [f"cm-{index}" for index in range(7)]
     assert fake.get("v1", "secrets", "db", "shop")["data"] == {"password": "aHVudGVyMg=="}
+
+
+def test_the_export_digest_changes_with_any_path_or_content(tmp_path: Path) -> None:
+    files = (PurePosixPath("b/two.yaml"), PurePosixPath("a/one.yaml"))
+    for relative, text in zip(files, ("2", "1"), strict=True):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    digest = backup.export_digest(tmp_path, files)
+    assert digest == backup.export_digest(tmp_path, tuple(reversed(files))), "in path order, whatever the order listed"
+    assert len(digest) == 64
+    (tmp_path / "a/one.yaml").write_text("changed")
+    assert backup.export_digest(tmp_path, files) != digest
+    (tmp_path / "a/one.yaml").write_text("1")
+    assert backup.export_digest(tmp_path, files) == digest
+    (tmp_path / "a/one.yaml").rename(tmp_path / "a/uno.yaml")
+    assert backup.export_digest(tmp_path, (files[0], PurePosixPath("a/uno.yaml"))) != digest

@@ -32,6 +32,20 @@ def test_rolling_bounds_round_like_the_deployment_controller(replicas, surge, un
     assert (bounds.min_ready, bounds.max_pods) == (min_ready, max_pods)
 
 
+@pytest.mark.parametrize(
+    ("strategy", "budget", "max_pods"),
+    [
+        (strategies.rolling_update(1, 0), 4, 5),
+        (strategies.rolling_update("25%", "50%"), 2, 5),
+        ({"type": "RollingUpdate"}, 3, 5),  # the API's defaults, 25% each: surge 1, unavailable 1
+        (strategies.recreate(), 1, 5),  # Recreate keeps none ready; the probe holds it to 1
+    ],
+)
+def test_a_release_knows_its_rollout_bounds(strategy: dict, budget: int, max_pods: int) -> None:
+    release = strategies.Release("web", 4, "v1", strategy=strategy)
+    assert (release.rollout_budget, release.bounds.max_pods) == (budget, max_pods)
+
+
 def test_int_or_percent() -> None:
     assert strategies.int_or_percent("2") == 2 and strategies.int_or_percent(" 25% ") == "25%"
     with pytest.raises(RunbookError, match="25%"):
