@@ -37,17 +37,20 @@ class CommandResult:
         return self.returncode == 0
 
 
-def run_command(argv: Sequence[str | Path], timeout: float = 120.0, env: dict[str, str] | None = None) -> CommandResult:
-    """Run `argv` to completion; a missing binary or a hang becomes a RunbookError naming the fix."""
+def run_command(
+    argv: Sequence[str | Path], timeout: float = 120.0, env: dict[str, str] | None = None, error: type[RunbookError] = RunbookError
+) -> CommandResult:
+    """Run `argv` to completion; a missing binary or a hang becomes `error` naming the fix (a provider
+    raises its own kind, e.g. ClusterError, so its callers see one hierarchy)."""
     # In plan mode kubectl writes become --dry-run=server and etcdctl writes are refused.
     args = plan.guard_argv(tuple(str(part) for part in argv))
     started = time.monotonic()
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     except FileNotFoundError as exc:
-        raise RunbookError(f"{args[0]} is missing: run `python -m runbooks.toolchain build`") from exc
+        raise error(f"{args[0]} is missing: run `python -m runbooks.toolchain build`") from exc
     except subprocess.TimeoutExpired as exc:
-        raise RunbookError(f"`{shlex.join(args)}` did not finish within {timeout:.0f} s") from exc
+        raise error(f"`{shlex.join(args)}` did not finish within {timeout:.0f} s") from exc
     return CommandResult(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 

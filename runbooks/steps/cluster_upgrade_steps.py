@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from runbooks.cluster.local.provider import LocalCluster
 from runbooks.drills.guarded_app import APP_NAMESPACE
 from runbooks.etcd import snapshot as etcd
 from runbooks.evidence import Evidence
+from runbooks.kube.commands import run_command
 from runbooks.measure import cluster_health
 from runbooks.measure.availability import AvailabilityProbe
 from runbooks.plugin.fixtures import GateRun
@@ -142,7 +142,7 @@ def _running_controller(target: Cluster, name: str) -> tuple[str, str]:
     if process is not None and process.pid is not None and Path(f"/proc/{process.pid}/exe").exists():
         # The executable the running process was started from, even if the file was replaced since.
         executable = f"/proc/{process.pid}/exe"
-        answer = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=60, check=False)
+        answer = run_command([executable, "--version"], timeout=60)
         return (
             answer.stdout.split()[-1] if answer.stdout.strip() else f"unknown ({answer.stderr.strip()})",
             f"{os.readlink(executable)} --version, the executable of running pid {process.pid}",

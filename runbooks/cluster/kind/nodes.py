@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import datetime
 import shlex
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from kubernetes import client
@@ -26,7 +24,7 @@ from runbooks import plan
 from runbooks.cluster.kind.network import NodeRoute, node_script
 from runbooks.errors import ClusterError
 from runbooks.kindenv.engine import Engine
-from runbooks.kube.commands import CommandResult
+from runbooks.kube.commands import CommandResult, run_command
 from runbooks.toolchain.cache import sha256_of
 from runbooks.waiting import wait_for
 
@@ -52,13 +50,9 @@ class KindNodes:
         self.addresses: dict[str, str] = {}  # each node's address when it was last seen up
 
     def docker(self, *args: str, timeout: float = 300) -> CommandResult:
-        argv = (self.engine.docker.rsplit("/", 1)[-1], *args)
-        started = time.monotonic()
-        try:
-            done = subprocess.run([self.engine.docker, *args], env=self.engine.env(), capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise ClusterError(f"`{shlex.join(argv)}` did not finish within {timeout:.0f} s") from exc
-        return CommandResult(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        done = run_command([self.engine.docker, *args], timeout=timeout, env=self.engine.env(), error=ClusterError)
+        # The evidence shows the command as an operator types it, not this engine's client path.
+        return replace(done, argv=(Path(self.engine.docker).name, *args))
 
     def run(self, node: str, argv: list[str], timeout: float = 300) -> CommandResult:
         plan.refuse_if_active(f"run `{shlex.join(argv)}` on {node}")

@@ -12,7 +12,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
 from runbooks.kindenv.upgradeimage import bundle_folder, ensure_upgrade_node_image
 from runbooks.kube import objects
-from runbooks.kube.commands import CommandResult
+from runbooks.kube.commands import CommandResult, run_command
 from runbooks.kube.etcd_access import EtcdAccess
 from runbooks.kube.images import image_tag
 from runbooks.toolchain import cache
@@ -187,12 +186,12 @@ class KindCluster(Cluster):
             engines.down(self.progress)
         self.engine = None
 
-    def kind(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kind(self, *args: str, check: bool = True) -> CommandResult:
         assert self.engine is not None
         binary = cache.cache_root() / "bin" / f"kind@{load_kind_pins().kind}" / "kind"
         log = self.folder / "kind.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([str(binary), *args], env=self.engine.env(), capture_output=True, text=True, timeout=900, check=False)
+        result = run_command([binary, *args], timeout=900, env=self.engine.env(), error=ClusterStartError)
         with log.open("a") as handle:
             handle.write(f"$ kind {' '.join(args)}\n{result.stdout}{result.stderr}\n")
         if check and result.returncode != 0:
