@@ -22,6 +22,7 @@ from pathlib import Path
 
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import capwrapper, host_limits
+from runbooks.kube.commands import CommandResult, run_command
 from runbooks.toolchain import cache
 from runbooks.waiting import WaitTimeout, wait_for
 
@@ -52,9 +53,9 @@ class Engine:
         env["PATH"] = f"{Path(self.docker).parent}:{env.get('PATH', '')}"
         return env
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run one docker command against this engine."""
-        result = subprocess.run([self.docker, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False)
+    def run(self, *args: str, check: bool = True, timeout: float = 120) -> CommandResult:
+        """Run one docker command against this engine (through the one command runner)."""
+        result = run_command([self.docker, *args], timeout=timeout, env=self.env(), error=ProviderUnavailableError)
         if check and result.returncode != 0:
             raise ProviderUnavailableError(f"`docker {' '.join(args)}` failed: {result.stderr.strip()}")
         return result

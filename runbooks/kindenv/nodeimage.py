@@ -311,7 +311,7 @@ class NodeImageBuilder:
             self.engine.run("rm", "-f", name, check=False)
         # `docker commit` cannot set STOPSIGNAL; systemd as PID 1 shuts down cleanly only on SIGRTMIN+3.
         dockerfile = f"FROM {self.tag}-unsignalled\nSTOPSIGNAL SIGRTMIN+3\n"
-        result = subprocess.run(
+        built = subprocess.run(
             [self.engine.docker, "build", "-q", "-t", self.tag, "-"],
             input=dockerfile,
             env={**self.engine.env(), "DOCKER_BUILDKIT": "0"},
@@ -319,8 +319,8 @@ class NodeImageBuilder:
             text=True,
             check=False,
         )
-        if result.returncode != 0:
-            raise ProviderUnavailableError(f"setting the node image's stop signal failed: {result.stderr.strip()}")
+        if built.returncode != 0:
+            raise ProviderUnavailableError(f"setting the node image's stop signal failed: {built.stderr.strip()}")
         self.engine.run("rmi", f"{self.tag}-unsignalled", check=False)
 
 

@@ -12,7 +12,7 @@ import pytest
 from runbooks import plan
 from runbooks.cluster.kind.nodes import KindNodes
 from runbooks.cluster.kind.provider import KindCluster, KindClusterConfig
-from runbooks.errors import ClusterError, ClusterStartError
+from runbooks.errors import ClusterError, ClusterStartError, ProviderUnavailableError
 from runbooks.kindenv.engine import Engine
 from runbooks.plan import PlanModeError
 from runbooks.toolchain.pins import load_kind_pins
@@ -76,3 +76,14 @@ def test_a_failed_kind_names_its_kept_log(kind_cluster: KindCluster, tmp_path: P
     with pytest.raises(ClusterStartError, match="(?s)`kind create cluster` failed .*krb-test-kind.log.*already exist"):
         kind_cluster.kind("create", "cluster", "--name", "krb-test")
     assert not kind_cluster.kind("create", "cluster", check=False).ok
+
+
+def test_an_engine_command_passes_its_environment_and_a_failure_names_the_command(tmp_path: Path) -> None:
+    docker = stand_in(tmp_path / "client" / "docker", 'echo "$DOCKER_HOST $*"; [ "$1" = ps ] || { echo "no such image" >&2; exit 1; }\n')
+    engine = Engine(str(docker), "unix:///nowhere.sock", private=True)
+    assert engine.run("ps", "-aq").stdout == "unix:///nowhere.sock ps -aq\n"
+    assert engine.run("rmi", "x", check=False).returncode == 1
+    with pytest.raises(ProviderUnavailableError, match="`docker rmi x` failed: no such image"):
+        engine.run("rmi", "x")
+    with pytest.raises(ProviderUnavailableError, match="did not finish within 1 s"):
+        Engine(str(stand_in(tmp_path / "slow" / "docker", "sleep 5\n")), None, private=False).run("ps", timeout=1)
