@@ -110,5 +110,6 @@ def decide(scenarios: Sequence[ScenarioLog], not_run: Sequence[str] = (), exit_s
         step, _ = _failed_step(first, "skipped")
         outcome = "planned" if all(o == "planned" for o in outcomes) else "skipped"
         words = "planned only (--plan): nothing was changed" if outcome == "planned" else "skipped: nothing was checked"
-        return Verdict(outcome, f"Every scenario {words}. {summary}.", scenario_title(first), step, short_message(first.message), counts)
+        reason = short_message((first.message or "").removeprefix("Skipped: "))
+        return Verdict(outcome, f"Every scenario {words}. {summary}.", scenario_title(first), step, reason, counts)
     return Verdict("passed", f"{summary}.", counts=counts)
