@@ -63,11 +63,13 @@ def _css_class(outcome: str) -> str:
     return outcome.replace(" ", "-")
 
 
-def banner_html(run: RunLog, verdict: Verdict) -> str:
-    """The outcome, the cluster it was (context, API server, kube-system UID), the change and its approver."""
+def banner_html(run: RunLog, verdict: Verdict, named: str | None = None) -> str:
+    """The outcome, the cluster it was (context, API server, kube-system UID), the change and its approver;
+    `named` is the cluster the options name, for a run none of whose steps reached it."""
     cluster = run.header()["cluster"] or {}
+    unused = f"{named} (not contacted: no step reached it)" if named else "(no cluster was used)"
     rows = [
-        ("Cluster", f"{cluster.get('context') or '(current context)'} — {run.provider}" if cluster else f"(no cluster was used) — {run.provider}"),
+        ("Cluster", f"{cluster.get('context') or '(current context)'} — {run.provider}" if cluster else f"{unused} — {run.provider}"),
         ("API server", cluster.get("api_server", "")),
         ("kube-system UID", cluster.get("kube_system_uid", "")),
         ("Change", run.change_id or "(none given: --change-id)"),
@@ -150,14 +152,14 @@ def runbook_sections_html(run: RunLog) -> str:
     return "".join(parts)
 
 
-def overview_html(run: RunLog, verdict: Verdict, outputs: dict[str, str]) -> str:
+def overview_html(run: RunLog, verdict: Verdict, outputs: dict[str, str], named: str | None = None) -> str:
     """The whole block, redacted: banner, run-level verdicts (the gate's), runbooks, then details collapsed."""
     total_changes = sum(len(rows) for rows in run.changes.values())
     parts = [
         CSS,
         STYLE,
         f"<div id='{OVERVIEW_ID}'>",
-        banner_html(run, verdict),
+        banner_html(run, verdict, named),
         *(f"<div class='rb-header'>{verdict_html(name, v)}</div>" for name, v in run.verdicts.items()),
         runbook_sections_html(run),
         "<details class='rb-more' id='rb-run-details'><summary>Run details and environment: operator, commit, cluster versions and nodes,"

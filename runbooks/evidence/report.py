@@ -1,4 +1,4 @@
-"""The report's run header: who ran what, when, for which change and with whose approval, against
+"""The report's run details: who ran what, when, for which change and with whose approval, against
 which cluster (its identity, versions and nodes), what the run changed, the controls evidenced,
 and the evidence chain's final digest."""
 
@@ -11,8 +11,7 @@ from kubernetes import client
 
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
-from runbooks.evidence import redact
-from runbooks.evidence.render import CSS, table_html
+from runbooks.evidence.render import table_html
 from runbooks.evidence.run import RunLog
 from runbooks.kube import objects
 
@@ -106,24 +105,6 @@ def run_details_html(run: RunLog, outputs: dict[str, str]) -> str:
         )
     else:
         parts.append("<p>No scenario in this run is tagged @control:&lt;id&gt;.</p>")
-    return "".join(parts)
-
-
-def header_html(run: RunLog, outputs: dict[str, str]) -> str:
-    """The run header as one block (the report rebuilt from a journal)."""
-    parts = [CSS, "<div class='rb-header'><h2>Run header</h2>"]
-    if not run.complete:
-        parts.append(
-            "<p class='rb-banner'>INCOMPLETE: rebuilt from a journal that ends without a closing record "
-            "(the run was killed or its journal cut); everything after its last record is unknown.</p>"
-        )
-    if run.emergency:
-        parts.append(f"<p class='rb-banner'>EMERGENCY CHANGE without independent approval: {html.escape(redact.text(run.emergency))}</p>")
-    parts.append(run_details_html(run, outputs))
-    parts.append(changes_html(run.changes))
-    for name, verdict in run.verdicts.items():
-        parts.append(verdict_html(name, verdict))
-    parts.append("</div>")
     return "".join(parts)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from runbooks import plan
 from runbooks.cluster import Cluster
+from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.errors import CapabilityMissingError, RunbookError
 from runbooks.evidence import attestation, changes, journal, redact, sidecar, verdict
 from runbooks.evidence.overview import overview_html
@@ -362,7 +363,7 @@ class EvidencePlugin:
         # The verdict, the runbooks and the details lead the page; pytest's results table (node ids, logs) follows.
         not_run = getattr(self.config.pluginmanager.get_plugin(NOT_RUN_PLUGIN), "not_run", {})
         decided = verdict.decide(self.run.scenarios, list(not_run.values()), int(session.exitstatus))
-        prefix.append(overview_html(self.run, decided, self.outputs))
+        prefix.append(overview_html(self.run, decided, self.outputs, named_cluster(self.config)))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="runbook">Runbook: scenario</th>')
@@ -386,6 +387,19 @@ class EvidencePlugin:
         signed = " (signed)" if self.key else ""
         terminalreporter.write_sep("-", f"evidence {self.directory}: final digest sha256:{self.run.final_digest}{signed}")
         terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory} --expect-digest sha256:{self.run.final_digest}")
+
+
+def named_cluster(config: pytest.Config) -> str | None:
+    """On --cluster existing, the context the kubeconfig names: a run that never reached its cluster
+    (every procedure skipped) still says which one it was asked to work on."""
+    opts = config.option
+    if getattr(opts, "cluster", None) != "existing":
+        return None
+    try:
+        kubeconfig = resolve_kubeconfig(opts.kubeconfig)
+        return f"{resolve_context(kubeconfig, opts.kube_context)} in {kubeconfig}"
+    except RunbookError:
+        return None
 
 
 def skip_sentence(message: str) -> str:
