@@ -26,10 +26,9 @@ class Verdict:
 
 
 def scenario_title(log: ScenarioLog) -> str:
-    """A scenario in the operator's words: its feature and name, the node id only when it has neither."""
-    if log.feature:
-        return f"{log.feature}: {log.name}"
-    return log.name or log.nodeid
+    """A scenario in the operator's words (its feature and name); a plain test (no feature) by its node id,
+    which is how its author finds it."""
+    return f"{log.feature}: {log.name}" if log.feature else log.nodeid
 
 
 def scenario_outcome(log: ScenarioLog) -> str:

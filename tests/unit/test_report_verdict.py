@@ -60,6 +60,11 @@ def test_a_failure_names_its_scenario_step_and_message_not_the_traceback() -> No
     assert verdict.headline.startswith("Take a worker out: Reboot failed (and 1 more).")
 
 
+def test_a_plain_test_that_failed_is_named_by_its_node_id() -> None:
+    plain = ScenarioLog("tests/unit/test_x.py::test_y", name="test_y", outcome="failed", message=TRACEBACK)
+    assert decide([scenario("Drain", "passed"), plain], exit_status=1).scenario == "tests/unit/test_x.py::test_y"
+
+
 def test_a_failure_outside_any_step_shows_the_error_lines_of_its_traceback() -> None:
     verdict = decide([scenario("Drain", "failed", ("not run",), message=TRACEBACK)], exit_status=1)
     assert verdict.step is None and verdict.message == "AssertionError: web had 4 available replicas\nassert 4 >= 5"
