@@ -12,7 +12,7 @@ too. Everything shown is escaped, and the whole block is redacted once more befo
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from runbooks.evidence import redact
 from runbooks.evidence.render import CSS, STATUS_MARK, scenario_html
@@ -110,8 +110,7 @@ def _by_feature(scenarios: Sequence[ScenarioLog]) -> dict[str, list[ScenarioLog]
     return grouped
 
 
-def scenario_section_html(log: ScenarioLog) -> str:
-    outcome = scenario_outcome(log)
+def scenario_section_html(log: ScenarioLog, outcome: str) -> str:
     parts = [
         f"<div class='rb-scenario {_css_class(outcome)}'>",
         f"<h3>{STATUS_MARK.get(outcome, '?')} Scenario: {html.escape(log.name or log.nodeid)} — {html.escape(outcome)}, {log.seconds:.1f} s</h3>",
@@ -128,8 +127,13 @@ def scenario_section_html(log: ScenarioLog) -> str:
     return "".join(parts)
 
 
-def runbook_sections_html(run: RunLog) -> str:
-    """One section per runbook (feature), in the order they ran; plain tests (no feature, no steps) in one line."""
+def runbook_sections_html(run: RunLog, not_run: Collection[str] = ()) -> str:
+    """One section per runbook (feature), in the order they ran; plain tests (no feature, no steps) in one line.
+    `not_run` holds the node ids of procedures asked for and not done, shown as such rather than as skips."""
+
+    def outcome_of(log: ScenarioLog) -> str:
+        return "not run" if log.nodeid in not_run else scenario_outcome(log)
+
     parts: list[str] = []
     others: list[ScenarioLog] = []
     for index, (feature, logs) in enumerate(_by_feature(run.scenarios).items()):
@@ -138,11 +142,11 @@ def runbook_sections_html(run: RunLog) -> str:
             logs = [log for log in logs if log.steps]
             if not logs:
                 continue
-        outcome = worst([scenario_outcome(log) for log in logs])
+        outcome = worst([outcome_of(log) for log in logs])
         title = feature or "Scenarios outside a feature"
         parts.append(f"<section class='rb-runbook {_css_class(outcome)}' id='rb-runbook-{index}'>")
         parts.append(f"<h2>{STATUS_MARK.get(outcome, '?')} Runbook: {html.escape(title)} — {html.escape(outcome)}</h2>")
-        parts += [scenario_section_html(log) for log in logs]
+        parts += [scenario_section_html(log, outcome_of(log)) for log in logs]
         parts.append("</section>")
     if others:
         failed = [log.nodeid for log in others if log.outcome == "failed"]
@@ -152,7 +156,7 @@ def runbook_sections_html(run: RunLog) -> str:
     return "".join(parts)
 
 
-def overview_html(run: RunLog, verdict: Verdict, outputs: dict[str, str], named: str | None = None) -> str:
+def overview_html(run: RunLog, verdict: Verdict, outputs: dict[str, str], named: str | None = None, not_run: Collection[str] = ()) -> str:
     """The whole block, redacted: banner, run-level verdicts (the gate's), runbooks, then details collapsed."""
     total_changes = sum(len(rows) for rows in run.changes.values())
     parts = [
@@ -161,7 +165,7 @@ def overview_html(run: RunLog, verdict: Verdict, outputs: dict[str, str], named:
         f"<div id='{OVERVIEW_ID}'>",
         banner_html(run, verdict, named),
         *(f"<div class='rb-header'>{verdict_html(name, v)}</div>" for name, v in run.verdicts.items()),
-        runbook_sections_html(run),
+        runbook_sections_html(run, not_run),
         "<details class='rb-more' id='rb-run-details'><summary>Run details and environment: operator, commit, cluster versions and nodes,"
         " controls, evidence files</summary><div class='rb-header'>",
         run_details_html(run, outputs),

@@ -363,7 +363,7 @@ class EvidencePlugin:
         # The verdict, the runbooks and the details lead the page; pytest's results table (node ids, logs) follows.
         not_run = getattr(self.config.pluginmanager.get_plugin(NOT_RUN_PLUGIN), "not_run", {})
         decided = verdict.decide(self.run.scenarios, list(not_run.values()), int(session.exitstatus))
-        prefix.append(overview_html(self.run, decided, self.outputs, named_cluster(self.config)))
+        prefix.append(overview_html(self.run, decided, self.outputs, named_cluster(self.config), set(not_run)))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="runbook">Runbook: scenario</th>')

@@ -164,7 +164,8 @@ def test_the_report_leads_with_its_verdict(outcome: str, cluster: LocalCluster, 
     if outcome in ("skipped", "not run"):
         assert "needs a cluster of its own to break" in banner, banner
     runbook = page.text(".rb-runbook", "#rb-run-details")
-    assert "Runbook: Take a worker out for OS maintenance" in runbook and "Scenario: Check the workers before the drain" in runbook
+    assert f"Runbook: Take a worker out for OS maintenance — {outcome}" in runbook, runbook  # a skipped procedure on existing is not run
+    assert f"Scenario: Check the workers before the drain — {outcome}" in runbook, runbook
     assert "::test_" not in runbook  # the operator's words, not pytest's node ids
 
     # What a person sees: the banner's colour across the page just below the title.

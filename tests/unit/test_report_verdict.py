@@ -98,3 +98,13 @@ def test_the_overview_never_shows_a_secret() -> None:
     redact.register("db-password-7f3a9c")  # as the API seam teaches the redactor when a Secret is read
     page = overview_html(run, decide(run.scenarios, exit_status=1), {})
     assert "s3cr3t-token-value" not in page and "db-password-7f3a9c" not in page and "[REDACTED]" in page
+
+
+def test_a_procedure_asked_for_and_not_done_reads_not_run_in_its_section_too() -> None:
+    run = run_log()
+    backup = ScenarioLog(
+        "features/b.feature::test_save", feature="Back up etcd", name="Save a snapshot", outcome="skipped", message="Skipped: needs --snapshot-dir."
+    )
+    run.scenarios = [backup]
+    page = overview_html(run, decide(run.scenarios, ["Back up etcd: Save a snapshot: needs --snapshot-dir."], 1), {}, not_run={backup.nodeid})
+    assert "Runbook: Back up etcd — not run" in page and "Scenario: Save a snapshot — not run" in page and "— skipped" not in page
