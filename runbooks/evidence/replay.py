@@ -112,8 +112,9 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
     if not run.complete:
         run.finished = "(no closing record: the run did not finish)"
     run.changes = changes.summarize(records)
+    per_scenario = changes.by_scenario(records)  # each runbook's section lists what its scenarios changed
     for log in run.scenarios:
-        log.changes = changes.summarize([r for r in records if r.get("scenario") == log.nodeid])
+        log.changes = per_scenario.get(log.nodeid, {})
     return run
 
 

@@ -1,6 +1,6 @@
 """The audit trail's pytest wiring: per-step status, duration and evidence through pytest-bdd's
-step hooks, the run header through pytest-html's hooks, redaction of every report before any
-writer sees it, and in reports/<run-id>/: the crash-safe journal (appended as the run happens),
+step hooks, the verdict-first report (banner, runbook sections, details) through pytest-html's
+hooks, redaction of every report before any writer sees it, and in reports/<run-id>/: the crash-safe journal (appended as the run happens),
 the sealed sidecar, cucumber JSON, JUnit XML and the signed in-toto attestation."""
 
 from __future__ import annotations
@@ -341,8 +341,9 @@ class EvidencePlugin:
         for log in self.run.scenarios:
             counts[log.outcome] = counts.get(log.outcome, 0) + 1
         self.run.changes = changes.summarize(self.journal.records)
-        for log in self.run.scenarios:  # each runbook's section lists what its scenarios changed
-            log.changes = changes.summarize([r for r in self.journal.records if r.get("scenario") == log.nodeid])
+        per_scenario = changes.by_scenario(self.journal.records)  # each runbook's section lists what its scenarios changed
+        for log in self.run.scenarios:
+            log.changes = per_scenario.get(log.nodeid, {})
         self.run.final_digest = self.journal.close(
             {
                 "finished_utc": self.run.finished,

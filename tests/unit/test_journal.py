@@ -169,6 +169,12 @@ def test_changes_made_come_from_writes_and_change_records_but_not_dry_runs(tmp_p
     assert summary["Pods evicted"] == [{"pod": "web/web-1", "scenario": "Drain a worker"}]
     assert summary["Objects created"] == [{"request": "POST /api/v1/namespaces/web/configmaps", "scenario": "Drain a worker"}]
     assert "Objects deleted" not in summary
+    other = {**BODY[3], "scenario": "s2", "name": "Back up etcd", "path": "/api/v1/namespaces/etcd/configmaps"}
+    per_scenario = changes.by_scenario([*BODY, other, dry])
+    assert set(per_scenario) == {"s1", "s2"} and per_scenario["s2"] == {
+        "Objects created": [{"request": other["method"] + " " + other["path"], "scenario": "Back up etcd"}]
+    }
+    assert per_scenario["s1"]["Pods evicted"] == [{"pod": "web/web-1", "scenario": "Drain a worker"}] and "Objects created" not in per_scenario["s1"]
 
 
 def test_the_attestation_is_a_dsse_envelope_over_an_in_toto_statement(tmp_path: Path) -> None:
