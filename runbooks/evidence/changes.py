@@ -78,3 +78,12 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             if row not in rows:
                 rows.append(row)
     return {heading: found[heading] for heading in ORDER if heading in found}
+
+
+def by_scenario(records: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """summarize() per scenario node id, for each runbook's section of the report (one pass over the records)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("scenario") is not None:
+            grouped.setdefault(str(record["scenario"]), []).append(record)
+    return {scenario: summary for scenario, own in grouped.items() if (summary := summarize(own))}

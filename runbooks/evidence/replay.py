@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.evidence import changes, journal
+from runbooks.evidence.overview import overview_html
 from runbooks.evidence.recorder import EvidenceRecord
-from runbooks.evidence.render import CSS, scenario_html
-from runbooks.evidence.report import header_html
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog
 from runbooks.evidence.sidecar import EvidenceFileError
+from runbooks.evidence.verdict import decide
 from runbooks.kube.audit import ApiAction
 from runbooks.kube.commands import CommandResult
 
@@ -112,29 +112,26 @@ def replay(records: list[dict[str, Any]]) -> RunLog:
     if not run.complete:
         run.finished = "(no closing record: the run did not finish)"
     run.changes = changes.summarize(records)
+    per_scenario = changes.by_scenario(records)  # each runbook's section lists what its scenarios changed
+    for log in run.scenarios:
+        log.changes = per_scenario.get(log.nodeid, {})
     return run
 
 
 def page_html(run: RunLog, final_digest: str, verdict: str) -> str:
-    """One self-contained page: the header, then each scenario with its steps and evidence."""
+    """One self-contained page, read like the run's own report: the verdict, each runbook with its steps
+    and evidence, then the details and the change list (an interrupted run's verdict says so)."""
     run.final_digest = final_digest
+    decided = decide(run.scenarios, complete=run.complete)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>kube-runbooks evidence — run {html.escape(run.run_id)} (from the journal)</title>",
-        CSS,
-        "<style>body{font-family:sans-serif;margin:1em 2em} h2.scenario{border-top:2px solid #999;padding-top:.5em}</style></head><body>",
-        f"<h1>kube-runbooks evidence — run {html.escape(run.run_id)}</h1>",
+        "<style>body{font-family:sans-serif;margin:1em 2em}</style></head><body>",
+        f"<h1 id='title'>kube-runbooks evidence — run {html.escape(run.run_id)}</h1>",
+        overview_html(run, decided, {}),
         f"<p>Rebuilt from the journal by <code>python -m runbooks.evidence render</code>. Journal: <b>{html.escape(verdict)}</b></p>",
-        header_html(run, {}),
+        "</body></html>",
     ]
-    for log in run.scenarios:
-        title = f"{log.feature}: {log.name}" if log.feature else log.name
-        outcome = log.outcome if log.outcome != "not run" or run.complete else "interrupted"
-        parts.append(f"<h2 class='scenario'>{html.escape(title)} — {html.escape(outcome)}</h2>")
-        if log.message:
-            parts.append(f"<p>{html.escape(log.message)}</p>")
-        parts.append(scenario_html(log))
-    parts.append("</body></html>")
     return "".join(parts)
 
 

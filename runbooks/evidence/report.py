@@ -1,4 +1,4 @@
-"""The report's run header: who ran what, when, for which change and with whose approval, against
+"""The report's run details: who ran what, when, for which change and with whose approval, against
 which cluster (its identity, versions and nodes), what the run changed, the controls evidenced,
 and the evidence chain's final digest."""
 
@@ -11,7 +11,7 @@ from kubernetes import client
 
 from runbooks.cluster import Cluster
 from runbooks.errors import RunbookError
-from runbooks.evidence.render import CSS, table_html
+from runbooks.evidence.render import table_html
 from runbooks.evidence.run import RunLog
 from runbooks.kube import objects
 
@@ -61,8 +61,8 @@ def kubernetes_identity(cluster: Cluster) -> dict[str, Any]:
     return {"username": user.username, "uid": user.uid or "", "groups": list(user.groups or [])}
 
 
-def header_html(run: RunLog, outputs: dict[str, str]) -> str:
-    """The block shown above the results table."""
+def run_details_rows(run: RunLog, outputs: dict[str, str]) -> list[tuple[str, str]]:
+    """Who ran what, when, from which commit, against which cluster, and where the evidence files are."""
     header = run.header()
     cluster = header["cluster"] or {}
     kube_user = header.get("kubernetes_user") or {}
@@ -84,25 +84,19 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
     ]
     if cluster.get("error"):
         rows.append(("Cluster identity", cluster["error"]))
-    rows += [(name, path) for name, path in outputs.items()]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in rows)
-    parts = [CSS, "<div class='rb-header'><h2>Run header</h2>"]
-    if not run.complete:
-        parts.append(
-            "<p class='rb-banner'>INCOMPLETE: rebuilt from a journal that ends without a closing record "
-            "(the run was killed or its journal cut); everything after its last record is unknown.</p>"
-        )
-    if header.get("emergency"):
-        parts.append(f"<p class='rb-banner'>EMERGENCY CHANGE without independent approval: {html.escape(str(header['emergency']))}</p>")
-    parts.append(f"<table>{body}</table>")
-    parts.append(changes_html(run.changes))
+    return rows + [(name, path) for name, path in outputs.items()]
+
+
+def run_details_html(run: RunLog, outputs: dict[str, str]) -> str:
+    """The run's details below its verdict: the header table, component versions, nodes and controls."""
+    cluster = run.header()["cluster"] or {}
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in run_details_rows(run, outputs))
+    parts = [f"<table>{body}</table>"]
     components = cluster.get("components") or {}
     if components:
         parts.append("<h3>Component versions</h3>" + table_html([{"component": k, "version": v or "(not visible)"} for k, v in components.items()]))
     if cluster.get("nodes"):
         parts.append("<h3>Nodes</h3>" + table_html(cluster["nodes"]))
-    for name, verdict in run.verdicts.items():
-        parts.append(verdict_html(name, verdict))
     controls = run.controls()
     parts.append("<h3>Controls evidenced</h3>")
     if controls:
@@ -111,7 +105,6 @@ def header_html(run: RunLog, outputs: dict[str, str]) -> str:
         )
     else:
         parts.append("<p>No scenario in this run is tagged @control:&lt;id&gt;.</p>")
-    parts.append("</div>")
     return "".join(parts)
 
 

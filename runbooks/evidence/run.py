@@ -49,6 +49,7 @@ class ScenarioLog:
     started: str = ""
     seconds: float = 0.0
     message: str | None = None
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # what this scenario changed (changes.summarize)
 
 
 def git_commit(root: Path) -> str:

@@ -1,6 +1,6 @@
 """The audit trail's pytest wiring: per-step status, duration and evidence through pytest-bdd's
-step hooks, the run header through pytest-html's hooks, redaction of every report before any
-writer sees it, and in reports/<run-id>/: the crash-safe journal (appended as the run happens),
+step hooks, the verdict-first report (banner, runbook sections, details) through pytest-html's
+hooks, redaction of every report before any writer sees it, and in reports/<run-id>/: the crash-safe journal (appended as the run happens),
 the sealed sidecar, cucumber JSON, JUnit XML and the signed in-toto attestation."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import pytest
 
 from runbooks import plan
 from runbooks.cluster import Cluster
+from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.errors import CapabilityMissingError, RunbookError
-from runbooks.evidence import attestation, changes, journal, redact, sidecar
+from runbooks.evidence import attestation, changes, journal, redact, sidecar, verdict
+from runbooks.evidence.overview import overview_html
 from runbooks.evidence.recorder import Evidence, EvidenceRecord
-from runbooks.evidence.render import scenario_html
-from runbooks.evidence.report import cluster_identity, header_html, kubernetes_identity
+from runbooks.evidence.report import cluster_identity, kubernetes_identity
 from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
 from runbooks.kube import session
 from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
@@ -29,6 +30,7 @@ from runbooks.kube.commands import CommandResult
 from runbooks.plugin import safety
 
 PLUGIN_NAME = "kube-runbooks-evidence"
+NOT_RUN_PLUGIN = "kube-runbooks-not-run"  # runbooks/plugin/not_run.py registers it on --cluster existing
 SCENARIO_KEY = pytest.StashKey[ScenarioLog]()
 
 
@@ -296,12 +298,6 @@ class EvidencePlugin:
         # pytest-html reads what a plugin sets on the report (extras) and our title hook reads it back:
         # attributes TestReport does not declare.
         report.runbook_title = f"{log.feature}: {log.name}" if log.feature else log.name  # type: ignore[attr-defined]
-        if report.when == "call" or (report.failed and report.when == "setup"):
-            html_plugin = item.config.pluginmanager.get_plugin("html")
-            if html_plugin is not None and (log.steps or log.evidence.records):
-                from pytest_html import extras
-
-                report.extras = [*getattr(report, "extras", []), extras.html(scenario_html(log))]  # type: ignore[attr-defined]
         if report.when == "call" or report.failed or (report.when == "setup" and report.skipped):
             log.outcome = report.outcome
             log.seconds += report.duration
@@ -345,6 +341,9 @@ class EvidencePlugin:
         for log in self.run.scenarios:
             counts[log.outcome] = counts.get(log.outcome, 0) + 1
         self.run.changes = changes.summarize(self.journal.records)
+        per_scenario = changes.by_scenario(self.journal.records)  # each runbook's section lists what its scenarios changed
+        for log in self.run.scenarios:
+            log.changes = per_scenario.get(log.nodeid, {})
         self.run.final_digest = self.journal.close(
             {
                 "finished_utc": self.run.finished,
@@ -362,7 +361,10 @@ class EvidencePlugin:
         report.title = f"kube-runbooks evidence — run {self.run.run_id}" + (" (plan mode)" if self.run.plan_mode else "")
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session) -> None:
-        prefix.append(header_html(self.run, self.outputs))
+        # The verdict, the runbooks and the details lead the page; pytest's results table (node ids, logs) follows.
+        not_run = getattr(self.config.pluginmanager.get_plugin(NOT_RUN_PLUGIN), "not_run", {})
+        decided = verdict.decide(self.run.scenarios, list(not_run.values()), int(session.exitstatus))
+        prefix.append(overview_html(self.run, decided, self.outputs, named_cluster(self.config), set(not_run)))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="runbook">Runbook: scenario</th>')
@@ -386,6 +388,19 @@ class EvidencePlugin:
         signed = " (signed)" if self.key else ""
         terminalreporter.write_sep("-", f"evidence {self.directory}: final digest sha256:{self.run.final_digest}{signed}")
         terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory} --expect-digest sha256:{self.run.final_digest}")
+
+
+def named_cluster(config: pytest.Config) -> str | None:
+    """On --cluster existing, the context the kubeconfig names: a run that never reached its cluster
+    (every procedure skipped) still says which one it was asked to work on."""
+    opts = config.option
+    if getattr(opts, "cluster", None) != "existing":
+        return None
+    try:
+        kubeconfig = resolve_kubeconfig(opts.kubeconfig)
+        return f"{resolve_context(kubeconfig, opts.kube_context)} in {kubeconfig}"
+    except RunbookError:
+        return None
 
 
 def skip_sentence(message: str) -> str:

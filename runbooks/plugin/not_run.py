@@ -11,7 +11,7 @@ import pytest
 
 from runbooks.plugin.bundled import DRILLS
 from runbooks.plugin.collect import scenario_key
-from runbooks.plugin.evidence import skip_sentence
+from runbooks.plugin.evidence import NOT_RUN_PLUGIN, skip_sentence
 
 PLANNED = "planned only (--plan)"
 
@@ -53,4 +53,4 @@ class NotRun:
 
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "cluster", None) == "existing":
-        config.pluginmanager.register(NotRun(), "kube-runbooks-not-run")
+        config.pluginmanager.register(NotRun(), NOT_RUN_PLUGIN)

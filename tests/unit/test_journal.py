@@ -154,6 +154,10 @@ def test_render_rebuilds_the_report_of_an_incomplete_journal(tmp_path: Path) -> 
     assert verdict.status == "incomplete" and "INCOMPLETE" in page and "CHG-1" in page
     assert "I drain worker-1 — interrupted" in page and "it is empty — not run" in page
     assert "Pods evicted" in page and "web/web-1" in page and "Nodes cordoned" in page
+    # Verdict first, as in the run's own report: the run did not finish, in the step it was in.
+    banner = page[page.index("id='rb-banner'") : page.index("class='rb-runbook")]
+    assert page.index("id='rb-banner'") < page.index("Runbook: Node maintenance") < page.index("id='rb-changes'")
+    assert "FAILED" in banner and "did not finish" in banner and "When I drain worker-1" in banner and "CHG-1" in banner
 
 
 def test_changes_made_come_from_writes_and_change_records_but_not_dry_runs(tmp_path: Path) -> None:
@@ -165,6 +169,12 @@ def test_changes_made_come_from_writes_and_change_records_but_not_dry_runs(tmp_p
     assert summary["Pods evicted"] == [{"pod": "web/web-1", "scenario": "Drain a worker"}]
     assert summary["Objects created"] == [{"request": "POST /api/v1/namespaces/web/configmaps", "scenario": "Drain a worker"}]
     assert "Objects deleted" not in summary
+    other = {**BODY[3], "scenario": "s2", "name": "Back up etcd", "path": "/api/v1/namespaces/etcd/configmaps"}
+    per_scenario = changes.by_scenario([*BODY, other, dry])
+    assert set(per_scenario) == {"s1", "s2"} and per_scenario["s2"] == {
+        "Objects created": [{"request": other["method"] + " " + other["path"], "scenario": "Back up etcd"}]
+    }
+    assert per_scenario["s1"]["Pods evicted"] == [{"pod": "web/web-1", "scenario": "Drain a worker"}] and "Objects created" not in per_scenario["s1"]
 
 
 def test_the_attestation_is_a_dsse_envelope_over_an_in_toto_statement(tmp_path: Path) -> None:
