@@ -29,6 +29,7 @@ from runbooks.etcd import restore_proof
 from runbooks.kube import node_shell, objects
 from runbooks.waiting import wait_for
 from tests.integration.procedure_runs import tables
+from tests.integration.readme_commands import readme_command
 from tests.integration.runbook_project import Run, run_bundled, start_bundled
 
 pytestmark = pytest.mark.kind
@@ -101,9 +102,11 @@ def test_backup_then_restore_etcd_on_the_control_plane_node(kind_cluster: KindCl
     config_map(kind_cluster, "restore-proof", "before")
     snapshot = backup(kind_cluster, tmp_path)
     config_map(kind_cluster, "restore-after", "after")
-    run = run_bundled(
-        tmp_path / "restore", "-m", "restore_etcd", *node_options(kind_cluster), *disruptive(kind_cluster, "CHG-23-restore"), f"--snapshot={snapshot}"
-    )
+    # The README's restore command as written there, its placeholders given values.
+    context = resolve_context(resolve_kubeconfig(str(kind_cluster.kubeconfig)), None)
+    values = {"K": str(kind_cluster.kubeconfig), "DIR/etcd-snapshot-20261206T101500Z.db": str(snapshot), "CTX": context, "CHG-2": "CHG-23-restore"}
+    argv = readme_command("kube-runbooks -m restore_etcd", values)
+    run = run_bundled(tmp_path / "restore", *argv[1:], f"--node-shell-image={image()}")
     assert run.returncode == 0 and "1 passed" in run.output, run.output
     kind_cluster.reset_api()
     assert objects.read_or_none(kind_cluster.core.read_namespaced_config_map, "before", "restore-proof") is not None
