@@ -86,6 +86,7 @@ class RestorePlan:
     tools: snap.EtcdTools  # node paths
     api_check: str  # a shell command on the node that succeeds when the API server is ready
     bound_seconds: int = DEFAULT_BOUND
+    prove_rollback: bool = False  # a rollback drill: the restored control plane comes up, the old data goes back anyway
 
     @property
     def folder(self) -> PurePosixPath:
@@ -105,6 +106,11 @@ class RestorePlan:
                 "step": "start",
                 "on the node": f"manifests back, `systemctl restart kubelet`; etcd healthy and the API server ready within {self.bound_seconds} s",
             },
+            *(
+                [{"step": "roll back on purpose", "on the node": "--prove-rollback: once it is up, the original manifest back as below"}]
+                if self.prove_rollback
+                else []
+            ),
             {
                 "step": "or roll back",
                 "on the node": f"otherwise the original manifest (data dir {self.etcd.data_dir}, untouched) back, and wait for the API again",
@@ -129,6 +135,7 @@ def script(plan: RestorePlan) -> str:
         "ROLLBACK_BOUND": str(rollback_bound(plan.bound_seconds)),
         "GONE": str(GONE_BOUND),
         "PROC": str(PROC),
+        "PROVE_ROLLBACK": "1" if plan.prove_rollback else "0",
         "ETCDCTL": str(plan.tools.etcdctl),
     }
     head = "\n".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
@@ -180,6 +187,7 @@ unpark
 restart_kubelet
 until_within etcd_healthy "$BOUND" || rollback "etcd was not healthy on the restored data within $BOUND s"
 until_within api_ready "$BOUND" || rollback "the API server was not ready within $BOUND s"
+[ "$PROVE_ROLLBACK" = 1 ] && rollback "rollback drill (--prove-rollback): the restored control plane is up; the old data goes back on purpose"
 phase "restored"
 exit {RESTORED}
 """

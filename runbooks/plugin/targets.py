@@ -75,6 +75,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help=f"how long @restore_etcd gives etcd, then the API server, to come back before it puts the old data back (default {DEFAULT_RESTORE_TIMEOUT})",
     )
+    group.addoption(
+        "--prove-rollback",
+        action="store_true",
+        default=False,
+        help="rollback drill for @restore_etcd: once the restored control plane is up, put the old data back anyway, "
+        "proving on this cluster that a restore which does not come back returns it to where it was (the run ends rolled back)",
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class OperatorTargets:
     claim: str | None = None
     snapshot: Path | None = None
     restore_timeout: int = DEFAULT_RESTORE_TIMEOUT
+    prove_rollback: bool = False
     change_id: str | None = None
     node_shell_namespace: str | None = None
 
@@ -140,6 +148,7 @@ def operator_targets(request: pytest.FixtureRequest) -> OperatorTargets:
         claim=opts.claim,
         snapshot=Path(opts.snapshot).expanduser() if opts.snapshot else None,
         restore_timeout=int(opts.restore_timeout),
+        prove_rollback=bool(opts.prove_rollback),
         change_id=opts.change_id,
         node_shell_namespace=opts.node_shell_namespace if opts.node_access == "pod" else None,
     )

@@ -96,7 +96,9 @@ def snapshot_checked(operator_targets: OperatorTargets, etcd_tools: etcd.EtcdToo
     evidence.command("etcdutl snapshot status", result)
     evidence.table("Snapshot status", [status.row()])
     etcd_restore.snapshot, etcd_restore.sha256 = snapshot, now
-    etcd_restore.job = node_restore.job_name(now, operator_targets.change_id or "no-change-id")
+    # A rollback drill is a job of its own: a real restore under the same change must not find it and stop there.
+    change = operator_targets.change_id or "no-change-id"
+    etcd_restore.job = node_restore.job_name(now, f"{change} rollback drill" if operator_targets.prove_rollback else change)
 
 
 @when("I check that the snapshot is this cluster's and list what it holds")
@@ -172,6 +174,7 @@ def restore_on_node(target: Cluster, operator_targets: OperatorTargets, etcd_res
             source.tools,
             node_restore.api_check(target, node),
             operator_targets.restore_timeout,
+            operator_targets.prove_rollback,
         )
         evidence.table(f"Restore on {node}", restore_plan.rows())
         original = node_restore.read_manifest(target, node, source.static.manifest)

@@ -118,10 +118,11 @@ def test_backup_then_restore_etcd_on_the_control_plane_node(kind_cluster: KindCl
     assert node_shell_pods(kind_cluster) == []
 
 
-def test_a_restore_that_does_not_come_back_in_time_puts_the_old_data_back(kind_cluster: KindCluster, tmp_path: Path) -> None:
+def test_a_restore_rolled_back_on_purpose_puts_the_old_data_back_and_the_control_plane_works(kind_cluster: KindCluster, tmp_path: Path) -> None:
     snapshot = backup(kind_cluster, tmp_path)
     config_map(kind_cluster, "rollback-after", "after")
-    # One second is too short for etcd to come up: the script must give up and put the old data dir back.
+    # The rollback drill: the restored control plane comes up, and the script puts the old data dir back on purpose,
+    # as it does when the API server is not back in time (a bound a quiet machine may still meet, so not a bound here).
     run = run_bundled(
         tmp_path / "restore",
         "-m",
@@ -129,12 +130,13 @@ def test_a_restore_that_does_not_come_back_in_time_puts_the_old_data_back(kind_c
         *node_options(kind_cluster),
         *disruptive(kind_cluster, "CHG-23-rollback"),
         f"--snapshot={snapshot}",
-        "--restore-timeout=1",
+        "--prove-rollback",
     )
     assert run.returncode != 0 and "rolled back" in run.output, run.output
     kind_cluster.reset_api()
     assert objects.read_or_none(kind_cluster.core.read_namespaced_config_map, "after", "rollback-after") is not None
-    assert "the old data serves again" in html.unescape((run.reports / "runbooks.html").read_text())
+    page = html.unescape((run.reports / "runbooks.html").read_text())
+    assert "the old data serves again" in page and "rollback drill (--prove-rollback)" in page
     assert node_shell_pods(kind_cluster) == []
     # The control plane works again, not only answers: its kubelet starts a new pod (one that ran a command on the
     # node during the rollback was killed by the kubelet that briefly saw the restored data, which predates it).

@@ -294,7 +294,7 @@ def test_the_operator_side_waits_longer_than_the_script_can_run(bound: int) -> N
 OTHERS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
-def run_on_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_check: str, bound: int) -> tuple[int, Path, str, str]:
+def run_on_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_check: str, bound: int, prove_rollback: bool = False) -> tuple[int, Path, str, str]:
     """Run the generated script with the node's folders, CLIs and systemctl under `tmp_path`; its exit
     code, the manifests folder, and the original and restored etcd.yaml."""
     manifests, jobs, bin_dir = tmp_path / "manifests", tmp_path / "jobs", tmp_path / "bin"
@@ -305,6 +305,7 @@ def run_on_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_check: 
     (tmp_path / "proc").mkdir(exist_ok=True)
     monkeypatch.setattr(nr, "PROC", PurePosixPath(tmp_path / "proc"))
     plan = plan_for(PurePosixPath(tmp_path / "etcd"), PurePosixPath(bin_dir), api_check.replace("MANIFESTS", shlex.quote(str(manifests))), bound)
+    plan = replace(plan, prove_rollback=prove_rollback)
     for folder in (manifests, Path(str(plan.folder)), bin_dir):
         folder.mkdir(parents=True)
     fakes = {
@@ -354,3 +355,12 @@ def test_an_api_server_that_does_not_stop_is_never_restored_under(tmp_path: Path
     assert rc == nr.ROLLED_BACK
     assert not (tmp_path / "bin" / "etcdutl.args").exists()
     assert (manifests / "etcd.yaml").read_text() == original
+
+
+def test_a_rollback_drill_restores_then_puts_the_original_back_and_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--prove-rollback: the restore runs and comes up, then the rollback runs as it would for a restore that did not."""
+    rc, manifests, original, _ = run_on_stand_in(tmp_path, monkeypatch, "true", bound=5, prove_rollback=True)
+    assert rc == nr.ROLLED_BACK
+    assert "--mark-compacted" in (tmp_path / "bin" / "etcdutl.args").read_text()
+    assert (manifests / "etcd.yaml").read_text() == original
+    assert (tmp_path / "bin" / "systemctl.calls").read_text() == "restart kubelet\nrestart kubelet\n"
