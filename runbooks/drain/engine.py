@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 
 from runbooks.cluster.base import Cluster
 from runbooks.errors import RunbookError
-from runbooks.kube import objects, rawview
+from runbooks.kube import node_shell, objects, rawview
 from runbooks.waiting import WaitTimeout, wait_for
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
@@ -172,6 +172,8 @@ def classify(pod: client.V1Pod, options: DrainOptions) -> PodVerdict:
         return verdict("skip", ALREADY_TERMINATING)
     if (meta.annotations or {}).get(MIRROR_ANNOTATION):
         return verdict("skip", "mirror pod of a static pod: only its kubelet can remove it")
+    if node_shell.is_node_shell(pod):
+        return verdict("skip", "kube-runbooks node access: it runs this maintenance on the node and is deleted when the run ends")
     if status and status.phase in ("Succeeded", "Failed"):
         return verdict(remove, "finished pod")
     if controller and controller.kind == "DaemonSet":

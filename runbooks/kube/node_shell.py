@@ -58,6 +58,12 @@ class NodeShellSpec:
         return base if run_id is None else f"{base},{RUN_LABEL}={label_value(run_id)}"
 
 
+def is_node_shell(pod: client.V1Pod) -> bool:
+    """A node-shell pod of any kube-runbooks run (a drain leaves it: it is the run's own hands on the node)."""
+    labels = pod.metadata.labels or {}
+    return labels.get(MANAGED_BY) == MANAGER and labels.get(COMPONENT) == ROLE
+
+
 def label_value(text: str) -> str:
     """A label value made of `text` (63 characters of [a-z0-9-], ends alphanumeric)."""
     value = _NOT_DNS.sub("-", text.lower()).strip("-")[:63].rstrip("-")

@@ -13,10 +13,10 @@ from pytest_bdd import given, parsers, then, when
 from runbooks import plan, waiting
 from runbooks.cluster import Cluster, node_jobs
 from runbooks.drain import engine as drain
+from runbooks.drain import ledger, ownership
 from runbooks.drills import node_workload, workloads
 from runbooks.evidence import Evidence
 from runbooks.maintenance import action as maintenance
-from runbooks.maintenance import ledger, ownership
 from runbooks.maintenance.facts import NodeFacts, side_by_side
 from runbooks.maintenance.preflight import Preflight, check_target, preflight
 from runbooks.measure import node_state

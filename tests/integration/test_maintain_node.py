@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from runbooks.cluster.local.provider import LocalCluster, LocalClusterConfig
+from runbooks.drain import ledger, ownership
 from runbooks.drills import node_workload, workloads
-from runbooks.maintenance import ledger, ownership
 from runbooks.toolchain import ensure_toolchain
 from runbooks.waiting import wait_for
 from tests.integration.runbook_project import Run, journal_records, run_bundled, start_bundled

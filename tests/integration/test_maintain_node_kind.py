@@ -14,8 +14,8 @@ import pytest
 
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
+from runbooks.drain import ownership
 from runbooks.drills.container import image
-from runbooks.maintenance import ownership
 from tests.integration.runbook_project import run_bundled
 
 pytestmark = pytest.mark.kind

@@ -10,7 +10,7 @@ from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 
 from runbooks.drain.engine import NAMESPACE_TERMINATING, DrainBlockedError, DrainOptions, PodVerdict, _Evictor, _recovering, classify, drain_node
-from runbooks.kube import objects
+from runbooks.kube import node_shell, objects
 from runbooks.kube.fake import FakeApi
 from runbooks.kube.transport import Request
 from tests.unit import test_fake_api as fake_objects
@@ -219,3 +219,12 @@ def test_a_403_without_the_namespace_cause_still_fails_at_once() -> None:
     with pytest.raises(DrainBlockedError, match=r"evicting web/web-1 failed: HTTP 403 pods \"web-1\" is forbidden"):
         drain_node(FakeCluster(fake), "worker-1", DrainOptions(timeout=10))
     assert time.monotonic() - started < 5
+
+
+def test_a_node_shell_pod_of_kube_runbooks_is_left_by_the_drain() -> None:
+    """The run's own hands on the node: a bare pod a drain would otherwise refuse without --force."""
+    labels = {node_shell.MANAGED_BY: node_shell.MANAGER, node_shell.COMPONENT: node_shell.ROLE}
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="node-shell-w-1", namespace="kube-runbooks", labels=labels), spec=client.V1PodSpec(containers=[]))
+    assert classify(pod, DrainOptions(ignore_daemonsets=True)).action == "skip"
+    pod.metadata.labels = {}
+    assert classify(pod, DrainOptions(ignore_daemonsets=True)).action == "refuse"

@@ -10,9 +10,9 @@ import pytest
 from kubernetes import client
 
 from runbooks.drain.engine import stuck_terminating, tolerates_cordon
+from runbooks.drain.ownership import Claim
 from runbooks.maintenance.action import MaintenanceError, render
 from runbooks.maintenance.facts import NodeFacts, side_by_side
-from runbooks.maintenance.ownership import Claim
 
 
 def pod(tolerations: list[client.V1Toleration] | None = None, finalizers: list[str] | None = None, deleted: bool = False) -> client.V1Pod:
