@@ -49,7 +49,7 @@ test: toolchain lint
 #    restore_etcd (restored, rolled back, resumed after kill -9, bad inputs refused), backup_resources
 #    and backup_etcd as the README writes them (tests/integration, marker kind). These replace the etcd
 #    drill and the kind-provider runs of maintain_node, backup_etcd and backup_resources: one run each.
-KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd and not backup_resources and not maintain_node
+KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd and not backup_resources and not maintain_node and not upgrade and not upgrade_cluster
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
 	@failed=0; \

@@ -217,11 +217,6 @@ class Cluster(ApiHandles, abc.ABC):
         self.require(Capability.REBOOT_NODES)
         raise NotImplementedError
 
-    def upgrade_bundle(self, version: str) -> str:
-        """The folder on every node holding kubeadm, kubelet and kubectl of `version` (its images preloaded)."""
-        self.require(Capability.KUBEADM_UPGRADE)
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
 class NodeReboot:

@@ -13,6 +13,7 @@ STEP_MODULES = (
     "runbooks.steps.pod_network_steps",
     "runbooks.steps.resource_backup_steps",
     "runbooks.steps.restore_etcd_steps",
+    "runbooks.steps.upgrade_cluster_steps",
     "runbooks.steps.strategy_steps",
     "runbooks.steps.upgrade_gate_steps",
     "runbooks.steps.volume_backup_steps",

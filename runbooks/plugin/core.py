@@ -192,11 +192,7 @@ def own_cluster_factory(request: pytest.FixtureRequest) -> Iterator[Callable[...
     started: list[Cluster] = []
     progress = terminal_progress(request.config)
 
-    # An upgrade runbook's cluster carries the next pinned version on its nodes (kind: its node image's bundle).
-    prepared = {"upgrade_bundle": True} if request.node.get_closest_marker("upgrade") is not None else {}
-
     def start(**options: object) -> Cluster:
-        options = {**prepared, **options}
         fresh = create_cluster(opts.cluster, progress=progress, keep=False, **{**_created_options(opts), **options})
         started.append(fresh)
         with evidence_plugin.unrecorded(request.config):

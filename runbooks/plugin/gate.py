@@ -3,7 +3,7 @@
 them, and the gate's fail-closed verdict over the whole run.
 
 A run is a gate run when its -m expression names `gate`, or it passes --target-version or --waive
-(`make gate` does both). Its exit code is 0 only when the gate's verdict is PASSED
+(`make gate` does both), unless it runs `upgrade_cluster`, which runs the gate as its own step. Its exit code is 0 only when the gate's verdict is PASSED
 (runbooks/upgrade/gate_verdict.py); the verdict is printed last, written to gate.json beside the
 report, appended to $GITHUB_STEP_SUMMARY when set, and recorded in the evidence.
 """
@@ -25,6 +25,7 @@ from runbooks.upgrade.gate_verdict import GateVerdict, ScenarioOutcome, judge
 from runbooks.versions import Version
 
 GATE_MARKER = "gate"
+UPGRADE_MARKER = "upgrade_cluster"  # the upgrade procedure runs the gate itself and refuses when it fails
 REPORT_KEY = pytest.StashKey[GateReport]()
 _WORD = re.compile(r"[\w:.-]+")
 
@@ -74,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def is_gate_run(config: pytest.Config) -> bool:
     opts = config.option
     words = set(_WORD.findall(getattr(opts, "markexpr", "") or "")) - {"and", "or", "not"}
+    if UPGRADE_MARKER in words and GATE_MARKER not in words:
+        return False
     return GATE_MARKER in words or bool(opts.target_version) or bool(opts.waive)
 
 
@@ -171,11 +174,13 @@ class GatePlugin:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         waivers = tuple(Waiver.parse(text) for text in config.option.waive)
-        target = parse_target(config.option.target_version)
+        gate_run = is_gate_run(config)
+        # An upgrade run checks its target itself, first, with the planner's words (one minor at a time).
+        target = parse_target(config.option.target_version) if gate_run else Version.parse(config.option.target_version or "v0.0")
     except RunbookError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[WAIVERS_KEY] = waivers
-    if is_gate_run(config):
+    if gate_run:
         config.pluginmanager.register(GatePlugin(config, target), "kube-runbooks-gate")
 
 

@@ -76,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"how long @restore_etcd gives etcd, then the API server, to come back before it puts the old data back (default {DEFAULT_RESTORE_TIMEOUT})",
     )
     group.addoption(
+        "--package-source",
+        default="auto",
+        metavar="SOURCE",
+        help="where @upgrade_cluster gets kubeadm, kubelet and kubectl of the target on each node: auto (the node's apt, dnf or yum, "
+        "its pkgs.k8s.io repository line switched to the target minor), apt, dnf, yum, or dir:/PATH (binaries already on every node)",
+    )
+    group.addoption(
         "--prove-rollback",
         action="store_true",
         default=False,

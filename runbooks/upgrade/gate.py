@@ -24,8 +24,10 @@ from runbooks.backup import resources as backup
 from runbooks.cluster.base import Capability, Cluster
 from runbooks.drills import workloads
 from runbooks.errors import RunbookError
+from runbooks.etcd import on_node
 from runbooks.etcd import snapshot as etcd
 from runbooks.kube import bulk, discovery, objects, raw, rawview
+from runbooks.kube.commands import CommandResult
 from runbooks.kube.shared_reads import SharedReads
 from runbooks.measure import cluster_health
 from runbooks.policy import removed_apis, skew
@@ -364,14 +366,23 @@ def newest_snapshot(directory: Path) -> Path | None:
 
 @gate_check("etcd", "etcd healthy with a recent snapshot")
 def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) -> GateCheck:
-    if Capability.ETCD_ACCESS not in cluster.capabilities:
+    if Capability.ETCD_ACCESS in cluster.capabilities:
+        result = cluster_health.etcd_endpoint_health(cluster, str(tools.etcdctl))
+        where = "from this machine"
+    elif Capability.NODE_EXEC in cluster.capabilities:
+        source, _ = on_node.source_for(cluster, tools)  # etcdctl on etcd's own node, with the node's certificates
+        where = source.where
+        try:
+            result = source.health()
+        except RunbookError as error:
+            result = CommandResult(("etcdctl", "endpoint", "health"), 1, "", str(error), 0.0)
+    else:
         raise CannotCheck(
             f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
-            "so the gate can check etcd and its snapshot"
+            "or --node-access=pod so the gate can check etcd and its snapshot"
         )
-    result = cluster_health.etcd_endpoint_health(cluster, str(tools.etcdctl))
     healthy = result.ok and "true" in result.stdout
-    rows: list[dict[str, object]] = [{"what": "etcdctl endpoint health", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
+    rows: list[dict[str, object]] = [{"what": f"etcdctl endpoint health ({where})", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
     problems = [] if healthy else ["etcd endpoint is not healthy"]
     if options.snapshot_dir is None:
         problems.append("no --snapshot-dir given: the gate cannot see a snapshot to fall back on")

@@ -4,6 +4,7 @@ step, stopping at the first step that leaves the cluster outside it."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ def _component_version(cluster: Cluster, name: str) -> str:
     return (found.controller_manager if name == "kube-controller-manager" else found.scheduler) or "unknown"
 
 
-def _checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float, commands: tuple[CommandResult, ...] = ()) -> StepRecord:
+def checked(cluster: Cluster, step: str, subject: str, before: str, after: str, started: float, commands: tuple[CommandResult, ...] = ()) -> StepRecord:
     report = skew.check(live_versions(cluster))
     record = StepRecord(step, subject, before, after, time.monotonic() - started, report.ok, tuple(report.rows()), commands)
     if not report.ok:
@@ -86,7 +87,8 @@ def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]
     can run kubeadm on the nodes, `kubeadm upgrade apply` on the control-plane node does it instead."""
     if Capability.KUBEADM_UPGRADE in cluster.capabilities:
         refuse_unless_allowed(cluster, target)
-        return kubeadm.upgrade_control_plane(cluster, target, control_plane_node(cluster), DRAIN_OPTIONS, _checker(cluster))  # type: ignore[return-value]
+        outcome = _kubeadm(cluster, target).upgrade(control_plane_node(cluster), first_control_plane=True, role="control-plane")
+        return outcome.records  # type: ignore[return-value]
     cluster.require(Capability.SWAP_CONTROL_PLANE_BINARIES)
     refuse_unless_allowed(cluster, target)
     records = []
@@ -97,7 +99,7 @@ def upgrade_control_plane(cluster: Cluster, target: Version) -> list[StepRecord]
         after = _component_version(cluster, name)
         if Version.parse(after) != target:
             raise UpgradeStepError(f"{name} reports {after} after its restart, not {target}; check its log and start it again")
-        records.append(_checked(cluster, "upgrade", name, before, after, started))
+        records.append(checked(cluster, "upgrade", name, before, after, started))
     return records
 
 
@@ -129,8 +131,14 @@ def worker_named(cluster: Cluster, name: str) -> str:
     return worker_nodes(cluster)[int(number) - 1]
 
 
+def _kubeadm(cluster: Cluster, target: Version) -> kubeadm.NodeUpgrader:
+    """The drill's kubeadm upgrade: the same node steps as @upgrade_cluster, under the drill's own change."""
+    settings = kubeadm.UpgradeSettings(target, "drill", f"drill-{os.getpid()}", "drill", None, DRAIN_OPTIONS)
+    return kubeadm.NodeUpgrader(cluster, settings, _checker(cluster))
+
+
 def _checker(cluster: Cluster) -> kubeadm.Checked:
-    return lambda step, subject, before, after, started, commands: _checked(cluster, step, subject, before, after, started, commands)
+    return lambda step, subject, before, after, started, commands: checked(cluster, step, subject, before, after, started, commands)
 
 
 def raise_node_versions(cluster: Cluster, node: str, version: Version) -> None:
@@ -149,15 +157,19 @@ def upgrade_node(cluster: Cluster, node: str, target: Version) -> tuple[StepReco
     uncordon; then the skew check. A failed drain leaves the node cordoned and says so. With kubeadm
     on the nodes, `kubeadm upgrade node` and the target's kubelet (the drain is None for the control
     plane's own node, upgraded with it)."""
-    if Capability.KUBEADM_UPGRADE in cluster.capabilities:
-        return kubeadm.upgrade_worker(cluster, target, node, DRAIN_OPTIONS, _checker(cluster))  # type: ignore[return-value]
     started = time.monotonic()
+    if Capability.KUBEADM_UPGRADE in cluster.capabilities:
+        before = cluster.get_node(node).status.node_info.kubelet_version
+        outcome = _kubeadm(cluster, target).upgrade(node, first_control_plane=False, role="worker")
+        if not outcome.records:  # the control plane's own node, upgraded with it
+            return checked(cluster, "already upgraded with the control plane", node, before, before, started), None  # type: ignore[return-value]
+        return outcome.records[-1], None  # type: ignore[return-value]
     before = cluster.get_node(node).status.node_info.kubelet_version
     drained = drain.drain_node(cluster, node, DRAIN_OPTIONS)
     raise_node_versions(cluster, node, target)
     drain.uncordon(cluster, node)
     after = cluster.get_node(node).status.node_info.kubelet_version
-    return _checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started), drained
+    return checked(cluster, "drain, upgrade kubelet/kube-proxy, uncordon", node, before, after, started), drained
 
 
 def set_kubelet_versions(cluster: Cluster, nodes: list[str], version: Version) -> list[CommandResult]:

@@ -51,7 +51,6 @@ class LocalClusterConfig:
     keep: bool = False  # leave processes and folder for inspection; `python -m runbooks.cluster down` ends them
     node_monitor_grace_period: str = "50s"  # the upstream default; node-down runbooks shorten it
     node_lease_seconds: int = 40  # the kubelet's default
-    upgrade_bundle: bool = False  # nothing to prepare: the toolchain holds every pinned version's binaries
     start_timeout: float = 60.0
     name: str = "local"
     # The first `own_kubelets` workers get a kwok process each, so that a runbook can cut one node's
