@@ -32,8 +32,11 @@ _JOB_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,100}")
 WRAPPER = """#!/bin/sh
 cd "$(dirname "$0")" || exit 1
 date -u +%Y-%m-%dT%H:%M:%SZ > started
+date +%s.%N > started.epoch
 sh ./script > out 2>&1
-echo $? > rc.part && mv rc.part rc
+rc=$?
+date +%s.%N > ended.epoch
+echo $rc > rc.part && mv rc.part rc
 """
 # Starts the wrapper once: `launched` is made atomically, so a second start of the same job does nothing.
 LAUNCH = """d="$1"; unit="$2"
@@ -52,6 +55,7 @@ STATE = """d="$1"
 [ -d "$d/launched" ] && echo launched
 [ -f "$d/rc" ] && echo "rc $(cat "$d/rc")"
 [ -f "$d/phase" ] && echo "phase $(tail -n 1 "$d/phase")"
+[ -f "$d/ended.epoch" ] && echo "ran $(cat "$d/started.epoch") $(cat "$d/ended.epoch")"
 exit 0
 """
 
@@ -66,6 +70,7 @@ class JobState:
     launched: bool
     returncode: int | None
     phase: str
+    seconds: float | None = None  # how long the script ran, by the node's clock, once it ended
 
     @property
     def finished(self) -> bool:
@@ -76,7 +81,17 @@ class JobState:
         lines = text.splitlines()
         rc = next((line.split()[1] for line in lines if line.startswith("rc ") and len(line.split()) > 1), None)
         phase = next((line[len("phase ") :] for line in lines if line.startswith("phase ")), "")
-        return cls(node, job, "absent" not in lines, "launched" in lines, int(rc) if rc is not None and rc.lstrip("-").isdigit() else None, phase)
+        returncode = int(rc) if rc is not None and rc.lstrip("-").isdigit() else None
+        return cls(node, job, "absent" not in lines, "launched" in lines, returncode, phase, _ran(lines))
+
+
+def _ran(lines: list[str]) -> float | None:
+    """The seconds between the `ran STARTED ENDED` epochs, when the node's date printed them."""
+    words = next((line.split()[1:] for line in lines if line.startswith("ran ")), [])
+    try:
+        return float(words[1]) - float(words[0]) if len(words) == 2 else None
+    except ValueError:
+        return None
 
 
 def folder(job: str) -> PurePosixPath:

@@ -311,7 +311,7 @@ class NodeUpgrader:
             session.commands.append(node_jobs.launch(cluster, node, job))
         state = node_jobs.wait(cluster, node, job, timeout, progress=self.settings.say)
         text = node_jobs.output(cluster, node, job)
-        result = CommandResult(("sh", "-c", script), state.returncode if state.returncode is not None else -1, text, "", 0.0)
+        result = CommandResult(("sh", "-c", script), state.returncode if state.returncode is not None else -1, text, "", state.seconds or 0.0)
         session.commands.append(result)
         if state.returncode != 0:
             raise failed(node, session.step, f"`{script.splitlines()[-1]}` exited {state.returncode} (job {job})", text)

@@ -97,10 +97,11 @@ def finished(job: Path, path: str) -> JobState:
 
 def test_a_launched_job_keeps_its_start_output_phase_and_exit_code(node: tuple[Path, str]) -> None:
     job, path = node
-    (job / "script").write_text('echo "copying data" >> phase\necho to stdout\necho to stderr >&2\necho "done copying" >> phase\nexit 3\n')
+    (job / "script").write_text('sleep 0.2\necho "copying data" >> phase\necho to stdout\necho to stderr >&2\necho "done copying" >> phase\nexit 3\n')
     assert sh(node_jobs.LAUNCH, path, str(job), "kube-runbooks-the-job").strip() == "started with setsid"
     state = finished(job, path)
     assert (state.exists, state.launched, state.returncode, state.phase) == (True, True, 3, "done copying")
+    assert state.seconds is not None and 0.2 <= state.seconds < 20  # the script sleeps 0.2 s first
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n", (job / "started").read_text())
     assert sorted((job / "out").read_text().splitlines()) == ["to stderr", "to stdout"]
     assert not (job / "rc.part").exists()
