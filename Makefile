@@ -77,7 +77,7 @@ unit: $(VENV)/.installed
 # Benchmarks against the upstream tools in the same run (figures printed, never asserted): cluster start with
 # its timeline, export of 5,000 ConfigMaps and etcd snapshots, drain plan and drain vs kubectl drain, the
 # manifest scan vs pluto detect-files, on kind as --cluster existing (where an engine can start) the node-shell round trip
-# vs kubectl exec and the RTO of @restore_etcd for a 50 MB snapshot, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
+# vs kubectl exec, the RTO of @restore_etcd for a 50 MB snapshot and @upgrade_cluster's overhead over its own kubeadm, apt and drain work, and the gate (vs kubent and pluto)/drain plan/export at each of SIZES
 # nodes (PODS_PER_NODE pods each). Each writes reports/bench/<name>.json; bench.report renders
 # reports/bench.html and ends with one GOAL line per goal. About an hour on 2 cores, most of it kubectl drain
 # (its client-side rate limiter) and kubectl get -A -o yaml at 1,000 nodes.
@@ -91,6 +91,7 @@ bench: toolchain
 	$(PY) -m bench.drain --runs $(RUNS)
 	$(PY) -m bench.manifests --runs $(RUNS)
 	$(PY) -m bench.node_access
+	$(PY) -m bench.upgrade
 	$(PY) -m bench.scale --sizes $(SIZES) --pods-per-node $(PODS_PER_NODE) --runs $(RUNS)
 	$(PY) -m bench.report
 
