@@ -5,6 +5,7 @@ Feature: Back up etcd and prove the snapshot restores, without touching the clus
   restores it into a scratch data dir as a cluster of its own, a scratch etcd serves it and a scratch
   kube-apiserver on top must list what the live API listed around the save. The cluster is only read;
   the scratch control plane is removed afterwards, and the time it took to come back is the RTO.
+  Needs --snapshot-dir on --cluster existing, and etcd reached through --node-access=pod or --etcd-*.
 
   Background:
     Given the cluster under maintenance

@@ -6,6 +6,7 @@ Feature: Back up the resource configuration and prove it restores into a fresh c
   on this machine for the proof, whatever the cluster under maintenance is, the export is applied
   into it in dependency order, and the two clusters must show no semantic difference. The cluster
   under maintenance is only read.
+  Needs --backup-dir on --cluster existing.
 
   Background:
     Given the cluster under maintenance

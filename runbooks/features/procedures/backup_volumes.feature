@@ -8,6 +8,7 @@ Feature: Back up the data of a volume claim, with a checksum for every file
   the run created, a claim of sample files is made) and the place with --backup-dir. Quiesce the
   application for a consistent copy: a volume being written is archived as it is at that moment.
   Only kubelets that run containers can do this (kind, an existing cluster), not kwok.
+  Needs --claim and --backup-dir on --cluster existing, and kubelets that run containers.
 
   Background:
     Given the cluster under maintenance

@@ -1,7 +1,8 @@
-@smoke @control:ISO27001-A.8.16
+@smoke @cluster_health @control:ISO27001-A.8.16
 Feature: Check that the cluster is healthy before any maintenance
   Every maintenance procedure starts from a cluster whose API answers, whose nodes are Ready,
   whose components run the versions we expect and whose etcd is healthy. These checks only read.
+  Needs nothing but the kubeconfig; it only reads.
 
   Background:
     Given the cluster under maintenance

@@ -7,6 +7,7 @@ Feature: Maintain a named node
   so a run that dies is finished by running the same command again, and a node someone else
   cordoned is never uncordoned by us. On a cluster the run created, the node is the first worker and
   the maintenance is the provider's reboot. Its drill: drills/node_maintenance.feature.
+  Needs --node, --allow-disruption and a change id on --cluster existing.
 
   Background:
     Given the cluster under maintenance

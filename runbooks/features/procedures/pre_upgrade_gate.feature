@@ -17,6 +17,7 @@ Feature: Pre-upgrade gate: may this cluster be upgraded to the target version?
   and a run in which no gate scenario ran, or one was skipped, exits non-zero.
   Run it as: make gate TARGET=vX.Y (or pytest -m gate --target-version vX.Y --snapshot-dir DIR; without
   --target-version the target is the newer pinned version of runbooks/toolchain/pins.toml).
+  Needs --target-version and --snapshot-dir, and etcd reached through --node-access=pod or --etcd-*.
 
   @gate
   Scenario: The cluster under maintenance passes every check for the target version
