@@ -38,8 +38,8 @@ CONTROL_PREFIX = "control:"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kube-runbooks")
     group.addoption("--cluster", choices=PROVIDERS, default="local", help="cluster provider to run the runbooks against (default: local)")
-    group.addoption("--kube-context", default=None, help="kubeconfig context for --cluster existing (default: the current context)")
-    group.addoption("--kubeconfig", default=None, help="kubeconfig for --cluster existing (default: $KUBECONFIG, then ~/.kube/config)")
+    group.addoption("--kube-context", default=None, metavar="NAME", help="kubeconfig context for --cluster existing (default: the current context)")
+    group.addoption("--kubeconfig", default=None, metavar="FILE", help="kubeconfig for --cluster existing (default: $KUBECONFIG, then ~/.kube/config)")
     group.addoption(
         "--kubernetes-version",
         default=None,
@@ -57,7 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--plan", action="store_true", help="change nothing: API writes are server-side dry runs, steps record their plans; the report is still written"
     )
     for flag, what in (("endpoint", "etcd client URL"), ("cacert", "etcd CA certificate"), ("cert", "etcd client certificate"), ("key", "etcd client key")):
-        group.addoption(f"--etcd-{flag}", default=None, help=f"{what}, gives --cluster existing direct etcd access (all four needed)")
+        group.addoption(
+            f"--etcd-{flag}",
+            default=None,
+            metavar="URL" if flag == "endpoint" else "FILE",
+            help=f"{what}, gives --cluster existing direct etcd access (all four needed)",
+        )
     group.addoption(
         "--node-access",
         choices=("none", "pod"),

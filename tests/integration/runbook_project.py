@@ -96,7 +96,8 @@ def bundled_command(workdir: Path, *args: str) -> tuple[list[str], dict[str, str
     """The command line and environment of an operator's `python -m runbooks ARGS` (the bundled runbooks),
     its reports in workdir/reports."""
     reports = workdir / "reports"
-    command = [sys.executable, "-m", "runbooks", f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={workdir / 'tmp'}", *args]
+    # The report options go last: after a verb (`kube-runbooks gate ...`) they reach pytest as they are.
+    command = [sys.executable, "-m", "runbooks", *args, f"--html={reports / 'runbooks.html'}", "--self-contained-html", f"--basetemp={workdir / 'tmp'}"]
     return command, {**os.environ, "PYTHONPATH": str(ROOT)}
 
 

@@ -40,5 +40,10 @@ def test_a_command_the_readme_no_longer_has_fails_naming_it(tmp_path: Path) -> N
 
 
 def test_the_projects_readme_has_the_operator_commands_the_kind_tests_run() -> None:
-    for start in ('kube-runbooks -m "backup_etcd or backup_resources"', "kube-runbooks -m restore_etcd"):
+    for start in (
+        'kube-runbooks -m "backup_etcd or backup_resources"',
+        "kube-runbooks -m restore_etcd",
+        "kube-runbooks -m upgrade_cluster",
+        "kube-runbooks gate",
+    ):
         assert readme_command(start, {})[0] == "kube-runbooks"
