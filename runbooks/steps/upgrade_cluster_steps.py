@@ -70,6 +70,7 @@ def target_and_nodes(
     operator_targets: OperatorTargets,
     cluster_upgrade: ClusterUpgrade,
     plan_mode: bool,
+    terminal: Terminal,
     evidence: Evidence,
 ) -> None:
     """Refuses, before anything changes, a target more than one minor from the API server's; orders the nodes (control planes first,
@@ -88,9 +89,10 @@ def target_and_nodes(
     # The gate looks for the snapshot this procedure saves, where @backup_etcd's steps save it.
     snapshots = operator_targets.directory("--snapshot-dir", operator_targets.snapshot_dir, "snapshots", "where the etcd snapshot taken first is saved")
     gate_run.options = replace(gate_run.options, snapshot_dir=snapshots)
-    if plan_mode:
+    if plan_mode:  # the package repositories are read through node access, which --plan does not create
         cluster_upgrade.target = wanted
-        return
+        show_plan(target, cluster_upgrade, operator_targets, terminal, evidence)
+        plan.skip_effect("plan mode: the plan above is what would run; nothing changes")
     target.require(Capability.NODE_EXEC)
     rows = []
     for node in cluster_upgrade.nodes:
@@ -114,6 +116,11 @@ def target_and_nodes(
 def plan_upgrade(target: Cluster, cluster_upgrade: ClusterUpgrade, operator_targets: OperatorTargets, terminal: Terminal, evidence: Evidence) -> None:
     """Shows the ordered plan: each node's role, the commands it will run, its progress recorded by an earlier run of this change,
     and the disruption budgets that a drain of it would wait on."""
+    show_plan(target, cluster_upgrade, operator_targets, terminal, evidence)
+
+
+def show_plan(target: Cluster, cluster_upgrade: ClusterUpgrade, operator_targets: OperatorTargets, terminal: Terminal, evidence: Evidence) -> None:
+    """The ordered plan as a table in the report and one line per node on the terminal (under --plan, all the run does)."""
     assert cluster_upgrade.target is not None
     target_version, rows = cluster_upgrade.target, list[dict[str, object]]()
     first = cluster_upgrade.control_planes[0]

@@ -79,6 +79,14 @@ def test_upgrade_refuses_bad_targets_then_resumes_after_kill_and_finishes(upgrad
     snapshots = tmp_path / "snapshots"
     guarded_app.create_guarded_deployment(upgradable, guarded_app.APP_NAMESPACE, "web", 4, 3)
 
+    # --plan: the ordered plan, control plane first, and nothing changes.
+    planned = run_bundled(tmp_path / "plan", *upgrade_args(upgradable, snapshots, f"v{newer.minor_line}"), "--plan")
+    assert planned.returncode == 0, planned.output[-3000:]
+    [plan] = [rows for title, rows in tables(planned).items() if title.startswith("Upgrade plan to")]
+    assert [row["node"] for row in plan][0] == upgradable.control_plane and len(plan) == 3, plan
+    assert f"1. {upgradable.control_plane} (control-plane)" in planned.output
+    untouched(upgradable, str(older))
+
     # Refusals, each before anything changes.
     two_ahead = f"v{newer.major}.{newer.minor + 1}"
     refused(run_bundled(tmp_path / "two-ahead", *upgrade_args(upgradable, snapshots, two_ahead)), "skips 1 minor release")
