@@ -20,15 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.cluster import create_cluster
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
 from runbooks.drills import guarded_app
 from runbooks.drills.container import image
-from runbooks.kindenv import engine as engines
 from runbooks.toolchain.pins import load_pins
 from runbooks.upgrade import node_progress
 from runbooks.versions import Version
+from tests.integration.conftest import kind_cluster_named
 from tests.integration.procedure_runs import tables
 from tests.integration.readme_commands import readme_command
 from tests.integration.runbook_project import Run, run_bundled, start_bundled
@@ -41,12 +40,7 @@ CHANGE = "CHG-24-upgrade"
 @pytest.fixture(scope="module")
 def upgradable() -> Iterator[KindCluster]:
     """A kind cluster of its own at the older pin: the upgrade changes it for good."""
-    reason = engines.why_not()
-    if reason is not None:
-        pytest.skip(f"no Docker engine for kind here: {reason}")
-    with create_cluster("kind", workers=2, name="kind-upgrade") as started:
-        assert isinstance(started, KindCluster)
-        yield started
+    yield from kind_cluster_named("kind-upgrade")
 
 
 def upgrade_args(cluster: KindCluster, snapshots: Path, target: str, change: str = CHANGE) -> list[str]:

@@ -37,5 +37,5 @@ Feature: Upgrade the cluster under maintenance one minor, with kubeadm and the n
     And I upgrade the control-plane nodes one at a time, checking the skew after every step
     And I upgrade every worker in turn, checking the skew after every step
     Then every node runs the target kubelet, Ready and schedulable, and the control plane runs the target
-    And the cluster is within the version skew policy after the upgrade
+    And the cluster is within the version skew policy
     And no workload guarded by a disruption budget fell below it during the upgrade
