@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from runbooks.kindenv import debs
+from runbooks.kindenv.nodeimage import fingerprint, next_pin
+from runbooks.toolchain.pins import load_kind_pins, load_pins
 
 needs_dpkg = pytest.mark.skipif(
     not (shutil.which("dpkg-deb") and shutil.which("dpkg-scanpackages")), reason="dpkg-deb or dpkg-scanpackages missing: apt-get install -y dpkg-dev"
@@ -84,3 +86,18 @@ def test_a_repository_indexes_its_minors_three_packages(tmp_path: Path, binaries
     release = (folder / "Release").read_text()
     packages = (folder / "Packages").read_bytes()
     assert f" {hashlib.sha256(packages).hexdigest()} {len(packages)} Packages" in release
+
+
+def test_the_older_pins_node_image_preloads_the_newer_ones_upgrade() -> None:
+    pins = load_pins()
+    assert next_pin(pins, pins.kubernetes_older) == pins.kubernetes_newer
+    assert next_pin(pins, pins.kubernetes_newer) is None
+
+
+def test_a_change_to_a_packaged_unit_rebuilds_the_node_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pins, kind = load_pins(), load_kind_pins()
+    before = fingerprint(pins, kind, pins.kubernetes_older)
+    changed = shutil.copytree(debs.PACKAGE_FILES, tmp_path / "packages")
+    (changed / "kubelet.service").write_text((changed / "kubelet.service").read_text() + "# changed\n")
+    monkeypatch.setattr(debs, "PACKAGE_FILES", changed)
+    assert fingerprint(pins, kind, pins.kubernetes_older) != before
