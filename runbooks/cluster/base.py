@@ -36,7 +36,7 @@ class Capability(str, enum.Enum):
     DISPOSABLE = "created for this run and thrown away after it"
     NODE_EXEC = "run a command on a node"
     NODE_COPY = "copy a file onto a node"
-    KUBEADM_UPGRADE = "upgrade the cluster with kubeadm on its nodes (an upgrade bundle of the next version on every node)"
+    KUBEADM_UPGRADE = "upgrade the cluster with kubeadm on its nodes (kubeadm, kubelet and kubectl packages of the next minor in a repository on every node)"
 
 
 class Cluster(ApiHandles, abc.ABC):

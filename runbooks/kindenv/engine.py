@@ -214,11 +214,16 @@ def start_private_engine(layout: Layout, progress: Progress) -> Engine:
 
 
 # Debian packages the kind tier needs on the host: the engine, the rootfs builder, a C compiler for pause.
-HOST_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap", "gcc": "gcc"}
+HOST_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap", "gcc": "gcc", "dpkg-scanpackages": "dpkg-dev"}
 
 
 def missing_host_tools() -> list[str]:
     return [tool for tool in HOST_PACKAGES if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())]
+
+
+def host_packages(tools: list[str]) -> list[str]:
+    """The Debian packages that bring `tools` (gcc links pause statically: it needs libc6-dev too)."""
+    return sorted({HOST_PACKAGES[tool] for tool in tools} | ({"libc6-dev"} if "gcc" in tools else set()))
 
 
 def install_host_packages(progress: Progress) -> None:
@@ -226,7 +231,7 @@ def install_host_packages(progress: Progress) -> None:
     missing = missing_host_tools()
     if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    packages = sorted({HOST_PACKAGES[tool] for tool in missing} | ({"libc6-dev"} if "gcc" in missing else set()))
+    packages = host_packages(missing)
     progress(f"installing {' '.join(packages)} from Debian")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
@@ -239,12 +244,12 @@ def why_not(layout: Layout | None = None) -> str | None:
     """None when the kind tier can run here, else the reason and the fix, for `make test` to print."""
     if current_engine(layout) is not None:
         missing = [tool for tool in missing_host_tools() if tool != "dockerd"]
-        return f"{', '.join(missing)} missing: run `apt-get install -y debootstrap gcc libc6-dev`" if missing else None
+        return f"{', '.join(missing)} missing: run `apt-get install -y {' '.join(host_packages(missing))}`" if missing else None
     if os.geteuid() != 0:
         return "no Docker engine answers and starting a private one needs root: start Docker or run as root"
     missing = missing_host_tools()
     if missing:
-        return f"{', '.join(missing)} missing: run `apt-get install -y docker.io debootstrap gcc libc6-dev`"
+        return f"{', '.join(missing)} missing: run `apt-get install -y {' '.join(host_packages(missing))}`"
     return None
 
 

@@ -1,9 +1,12 @@
-"""Builds the kind node image offline: a Debian rootfs, our node layout, and preloaded images.
+"""Builds the kind node image offline: a Debian rootfs, our node layout, Kubernetes' packages and preloaded images.
 
 Nothing is pulled: the rootfs comes from Debian through debootstrap, every binary from the
-toolchain's Go-module builds, pause from its C source in the k8s.io/kubernetes module. Each
-component becomes a one-layer image under the exact name kubeadm asks for, preloaded into the
-node's containerd (k8s.io namespace). The image tag carries a fingerprint of the pins and of
+toolchain's Go-module builds, pause from its C source in the k8s.io/kubernetes module. kubeadm,
+kubelet and kubectl come as .deb packages from an apt repository per pinned minor on the node
+(runbooks/kindenv/debs.py), installed and held as an operator would. Each component becomes a
+one-layer image under the exact name kubeadm asks for, preloaded into the node's containerd
+(k8s.io namespace); the older pin's node also holds the images `kubeadm upgrade apply` of the next
+pin runs, so its clusters upgrade offline. The image tag carries a fingerprint of the pins and of
 these recipes, so it is built once and rebuilt only when either changes.
 """
 
@@ -20,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runbooks.errors import ProviderUnavailableError
-from runbooks.kindenv import workload
+from runbooks.kindenv import debs, workload
 from runbooks.kindenv.engine import Engine, Layout
 from runbooks.kindenv.workload_image import reference
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import AddonPins, KindPins, Pins, load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
+from runbooks.versions import Version
 
 Progress = Callable[[str], None]
 NODE_FILES = Path(__file__).with_name("node")
@@ -82,12 +86,21 @@ def etcd_image_tag(etcd_version: str) -> str:
     return f"{etcd_version.lstrip('v')}-0"
 
 
+def next_pin(pins: Pins, version: str) -> str | None:
+    """The pinned version one minor above `version`, whose upgrade images its node image preloads."""
+    mine = Version.parse(version)
+    return next((v for v in pins.kubernetes_versions if Version.parse(v).major == mine.major and Version.parse(v).minor == mine.minor + 1), None)
+
+
 def fingerprint(pins: Pins, kind: KindPins, version: str) -> str:
-    """Changes whenever a pin, a package or one of our node files changes."""
-    digest = hashlib.sha256(repr((pins.etcd, version, kind.kind, kind.addons_for(version), DEBIAN_SUITE, DEBIAN_PACKAGES)).encode())
+    """Changes whenever a pin, a package or one of our node files changes. Every pinned version counts:
+    each node holds every pinned minor's repository, and the older also the newer's images."""
+    addons = tuple(kind.addons_for(pinned) for pinned in pins.kubernetes_versions)
+    digest = hashlib.sha256(repr((pins.etcd, version, pins.kubernetes_versions, kind.kind, addons, DEBIAN_SUITE, DEBIAN_PACKAGES)).encode())
     for path in sorted(NODE_FILES.iterdir()):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(__file__).read_bytes() + COLLECT_IPTABLES.read_bytes() + workload.fingerprint_of_recipe().encode())
+    digest.update(debs.fingerprint_of_recipe().encode())
     return digest.hexdigest()[:12]
 
 
@@ -150,24 +163,33 @@ class NodeImageBuilder:
             return NodeImage(self.tag, self.version, (), 0.0)
         self.progress(f"building node image {self.tag} (first time: several minutes)")
         toolchain = ensure_toolchain(self.pins, self.progress)
-        ensure_recipes(kind_recipes_for(self.kind, self.version), self.pins, self.progress, lock=".lock-kind")
+        upgrade_to = next_pin(self.pins, self.version)
+        for version in (self.version, upgrade_to):
+            if version is not None:
+                ensure_recipes(kind_recipes_for(self.kind, version), self.pins, self.progress, lock=".lock-kind")
         stage = self.new_stage(f"stage-{self.version}")
         base = self.base_image()
-        pause = self.build_pause(stage)
-        images = component_images(toolchain, self.pins, self.addons, self.version, pause)
-        images.append(local_path_provisioner_image(toolchain, self.kind))
+        images = component_images(toolchain, self.pins, self.addons, self.version, self.build_pause(stage, self.version))
+        provisioner = local_path_provisioner_image(toolchain, self.kind)
+        images.append(provisioner)
+        if upgrade_to is not None:
+            images += self.upgrade_images(toolchain, stage, upgrade_to, {image.ref for image in images})
         for image in images:
             self.progress(f"packaging {image.ref}")
             self.import_image(image, stage / "images" / f"{len(list((stage / 'images').iterdir())):02d}.tar")
-        proxy_ref = f"{REGISTRY}/kube-proxy:{self.version}"
-        self.progress(f"packaging {proxy_ref} (with the node's iptables and conntrack)")
-        self.kube_proxy_image(base, proxy_ref, toolchain, stage, stage / "images" / "kube-proxy.tar")
-        for name in ("kubelet", "kubeadm", "kube-proxy"):
-            shutil.copy(toolchain.folder("kubernetes-node", self.version) / name, stage / "bin" / name)
-        shutil.copy(toolchain.kubernetes("kubectl", self.version), stage / "bin" / "kubectl")
+        proxy_refs = []
+        for version in (self.version, upgrade_to):
+            if version is not None:
+                proxy_refs.append(f"{REGISTRY}/kube-proxy:{version}")
+                self.progress(f"packaging {proxy_refs[-1]} (with the node's iptables and conntrack)")
+                self.kube_proxy_image(base, proxy_refs[-1], toolchain, stage, stage / "images" / f"kube-proxy-{version}.tar", version)
+        for version in self.pins.kubernetes_versions:
+            self.progress(f"packaging kubeadm, kubelet and kubectl {debs.package_version(version)} into their repository")
+            debs.build_repository(version, self.package_binaries(toolchain, version), stage / "pkgs.k8s.io")
+        (stage / "kubernetes.list").write_text(debs.sources_line(self.version) + "\n")
         workload_image = workload.ensure_workload_image(self.engine, self.progress, self.layout)
         shutil.copy(workload_image.archive, stage / "images" / "workload.tar")
-        substitutions = {"@PAUSE@": self.addons.pause, "@LOCAL_PATH_IMAGE@": images[-1].ref, "@HELPER_IMAGE@": reference()}
+        substitutions = {"@PAUSE@": self.addons.pause, "@LOCAL_PATH_IMAGE@": provisioner.ref, "@HELPER_IMAGE@": reference()}
         for path in NODE_FILES.iterdir():
             text = path.read_text()
             for placeholder, value in substitutions.items():
@@ -175,22 +197,41 @@ class NodeImageBuilder:
             (stage / path.name).write_text(text)
             (stage / path.name).chmod(path.stat().st_mode)
         (stage / "version").write_text(self.version + "\n")
-        self.progress("laying out the node and preloading images into its containerd")
+        (stage / "package-version").write_text(debs.package_version(self.version) + "\n")
+        self.progress("laying out the node, installing its packages and preloading images into its containerd")
         self.commit_node(base, stage)
         shutil.rmtree(stage, ignore_errors=True)
-        refs = (*(image.ref for image in images), proxy_ref)
+        refs = (*(image.ref for image in images), *proxy_refs)
         # The node holds these now; in the engine they would only pile up with every rebuild.
         self.engine.run("rmi", *refs, check=False)
         self.remove_stale_node_images()
         refs = (*refs, *workload_image.refs)
         return NodeImage(self.tag, self.version, refs, time.monotonic() - started)
 
+    def upgrade_images(self, toolchain: Toolchain, stage: Path, version: str, present: set[str]) -> list[ComponentImage]:
+        """What `kubeadm upgrade apply <version>` runs that this node has not got, except kube-proxy
+        (built apart) and etcd (it stays at its pinned tag: the upgrade runs with --etcd-upgrade=false)."""
+        addons = self.kind.addons_for(version)
+        wanted = [
+            image
+            for image in component_images(toolchain, self.pins, addons, version, stage / "pause")
+            if image.ref not in present and not image.ref.startswith(f"{REGISTRY}/etcd:")
+        ]
+        if any(image.ref.startswith(f"{REGISTRY}/pause:") for image in wanted):  # a new pause tag: built from its own source
+            pause = self.build_pause(stage, version, stage / f"pause-{version}")
+            wanted = [ComponentImage(i.ref, (("pause", pause),), i.entrypoint) if i.ref.startswith(f"{REGISTRY}/pause:") else i for i in wanted]
+        return wanted
+
+    def package_binaries(self, toolchain: Toolchain, version: str) -> dict[str, Path]:
+        """The toolchain's builds the packages of `version` are made of."""
+        node = toolchain.folder("kubernetes-node", version)
+        return {"kubeadm": node / "kubeadm", "kubelet": node / "kubelet", "kubectl": toolchain.kubernetes("kubectl", version)}
+
     def new_stage(self, name: str) -> Path:
-        """An empty staging folder with images/ and bin/ for one build."""
+        """An empty staging folder with images/ for one build."""
         stage = self.layout.root / name
         shutil.rmtree(stage, ignore_errors=True)
         (stage / "images").mkdir(parents=True)
-        (stage / "bin").mkdir()
         return stage
 
     def remove_stale_node_images(self) -> None:
@@ -229,17 +270,17 @@ class NodeImageBuilder:
                 raise ProviderUnavailableError(f"debootstrap failed (is the Debian mirror reachable?): see {log}")
         (rootfs / ".complete").touch()
 
-    def build_pause(self, stage: Path) -> Path:
-        """pause from the C source shipped in the pinned k8s.io/kubernetes module, linked statically."""
+    def build_pause(self, stage: Path, version: str, output: Path | None = None) -> Path:
+        """pause from the C source shipped in `version`'s k8s.io/kubernetes module, linked statically."""
         go_mod_cache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
-        source = Path(go_mod_cache) / f"k8s.io/kubernetes@{self.version}/build/pause/linux/pause.c"
+        source = Path(go_mod_cache) / f"k8s.io/kubernetes@{version}/build/pause/linux/pause.c"
         if not source.exists():
             raise ProviderUnavailableError(f"{source} is missing: run `python -m runbooks.toolchain build` first")
         compiler = shutil.which("gcc")
         if not compiler:
             raise ProviderUnavailableError("gcc is missing: run `apt-get install -y gcc libc6-dev`")
-        output = stage / "pause"
-        argv = [compiler, "-Os", "-static", "-Wall", f"-DVERSION=v{self.addons.pause}", "-o", str(output), str(source)]
+        output = output or stage / "pause"
+        argv = [compiler, "-Os", "-static", "-Wall", f"-DVERSION=v{self.kind.addons_for(version).pause}", "-o", str(output), str(source)]
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ProviderUnavailableError(f"compiling pause failed: {result.stderr.strip()}")
@@ -261,10 +302,10 @@ class NodeImageBuilder:
             raise ProviderUnavailableError(f"docker import of {image.ref} failed: {result.stderr.decode().strip()}")
         self.engine.run("save", "-o", str(archive), image.ref, timeout=600)
 
-    def kube_proxy_image(self, base: str, ref: str, toolchain: Toolchain, stage: Path, archive: Path) -> None:
+    def kube_proxy_image(self, base: str, ref: str, toolchain: Toolchain, stage: Path, archive: Path, version: str) -> None:
         """kube-proxy with only what its iptables mode runs, collected from the node's own rootfs
         (about 6 MB instead of the 500 MB rootfs: it starts as fast as the other components)."""
-        tree = stage / "kube-proxy-root"
+        tree = stage / f"kube-proxy-root-{version}"
         tree.mkdir()
         result = self.engine.run(
             "run",
@@ -283,7 +324,7 @@ class NodeImageBuilder:
         )
         if result.returncode != 0:
             raise ProviderUnavailableError(f"collecting iptables for kube-proxy failed: {result.stderr.strip()}")
-        binary = toolchain.folder("kubernetes-node", self.version) / "kube-proxy"
+        binary = toolchain.folder("kubernetes-node", version) / "kube-proxy"
         self.import_image(ComponentImage(ref, ((".", tree), ("usr/local/bin/kube-proxy", binary))), archive)
 
     def commit_node(self, base: str, stage: Path) -> None:

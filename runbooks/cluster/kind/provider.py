@@ -27,7 +27,6 @@ from runbooks.cluster.kind.static_pods import StaticPods
 from runbooks.errors import CapabilityMissingError, ClusterError, ClusterStartError
 from runbooks.kindenv import engine as engines
 from runbooks.kindenv.nodeimage import ensure_node_image, etcd_image_tag
-from runbooks.kindenv.upgradeimage import bundle_folder, ensure_upgrade_node_image
 from runbooks.kube import objects
 from runbooks.kube.commands import CommandResult, run_command
 from runbooks.kube.etcd_access import EtcdAccess
@@ -36,7 +35,7 @@ from runbooks.toolchain import cache
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import load_kind_pins, load_pins
 from runbooks.toolchain.recipes import kind_recipes_for
-from runbooks.versions import ComponentVersions, Version
+from runbooks.versions import ComponentVersions
 from runbooks.waiting import wait_for
 
 Progress = Callable[[str], None]
@@ -57,8 +56,6 @@ class KindClusterConfig:
     # The local provider's node-loss knobs, through kubeadm: controller-manager's flag and the kubelet's Lease.
     node_monitor_grace_period: str | None = None  # None: the upstream default (50s)
     node_lease_seconds: int | None = None  # None: the kubelet's default (40)
-    # Nodes carry the next pinned minor's kubeadm, kubelet, kubectl and images (kindenv/upgradeimage.py).
-    upgrade_bundle: bool = False
 
 
 def kind_config(workers: int, etcd_tag: str, node_monitor_grace_period: str | None = None, node_lease_seconds: int | None = None) -> str:
@@ -130,7 +127,6 @@ class KindCluster(Cluster):
         self.etcd_endpoint: str | None = None  # known while the apiserver is down (a restore)
         self.etcd_data_dir = ETCD_DATA_DIR
         self._nodes: KindNodes | None = None
-        self.bundle_version: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -139,12 +135,7 @@ class KindCluster(Cluster):
         self.started_engine = existing is None and self.engine.private
         self.toolchain = ensure_toolchain(self.pins, self.progress)
         ensure_recipes(kind_recipes_for(load_kind_pins(), self.version), self.pins, self.progress, lock=".lock-kind")
-        self.bundle_version = self._next_pin() if self.config.upgrade_bundle else None
-        if self.bundle_version is not None:
-            ensure_recipes(kind_recipes_for(load_kind_pins(), self.bundle_version), self.pins, self.progress, lock=".lock-kind")
-            image = ensure_upgrade_node_image(self.engine, self.version, self.bundle_version, self.progress)
-        else:
-            image = ensure_node_image(self.engine, self.progress, version=self.version)
+        image = ensure_node_image(self.engine, self.progress, version=self.version)
         if image.seconds:
             self.progress(f"node image {image.tag} built in {image.seconds:.0f} s")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -264,12 +255,19 @@ class KindCluster(Cluster):
     def capabilities(self) -> frozenset[Capability]:
         # Real kubelets; etcd reachable with kubeadm's healthcheck client certificate; the control
         # plane's static pods stopped and started through their manifests; nodes are containers of
-        # the engine, so commands run in them and they restart (see kind/nodes.py).
-        offered = {Capability.ETCD_ACCESS, Capability.RESTART_CONTROL_PLANE, Capability.NODE_EXEC, Capability.NODE_COPY, Capability.REBOOT_NODES}
+        # the engine, so commands run in them and they restart (see kind/nodes.py). Every node holds
+        # each pinned minor's apt repository and the older pin's node the newer's images, so kubeadm
+        # upgrades any cluster at the older pin (kindenv/debs.py, kindenv/nodeimage.py).
+        offered = {
+            Capability.ETCD_ACCESS,
+            Capability.RESTART_CONTROL_PLANE,
+            Capability.NODE_EXEC,
+            Capability.NODE_COPY,
+            Capability.REBOOT_NODES,
+            Capability.KUBEADM_UPGRADE,
+        }
         if not self.config.keep:
             offered.add(Capability.DISPOSABLE)
-        if self.bundle_version is not None:
-            offered.add(Capability.KUBEADM_UPGRADE)
         return frozenset(offered)
 
     def expected_kubernetes_version(self) -> str:
@@ -415,14 +413,3 @@ class KindCluster(Cluster):
         return NodeReboot(
             name, boot_id, self.nodes.boot_id(name), up, time.monotonic() - started, (stopped, *powered.commands), powered.address_before, powered.address_after
         )
-
-    def _next_pin(self) -> str | None:
-        """The pinned version one minor above this cluster's, if there is one."""
-        mine = Version.parse(self.version)
-        return next((v for v in self.pins.kubernetes_versions if Version.parse(v).minor == mine.minor + 1), None)
-
-    def upgrade_bundle(self, version: str) -> str:
-        self.require(Capability.KUBEADM_UPGRADE)
-        if version != self.bundle_version:
-            raise CapabilityMissingError(f"kind cluster {self.name}'s nodes carry the upgrade bundle of {self.bundle_version}, not {version}")
-        return bundle_folder(version)
