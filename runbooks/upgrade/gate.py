@@ -381,7 +381,8 @@ def check_etcd(cluster: Cluster, tools: etcd.EtcdTools, options: GateOptions) ->
             f"the {cluster.provider} provider has no etcd access: pass --etcd-endpoint/--etcd-cacert/--etcd-cert/--etcd-key "
             "or --node-access=pod so the gate can check etcd and its snapshot"
         )
-    healthy = result.ok and "true" in result.stdout
+    # `-w json` says "health":true; the plain form (on the node) prints "... is healthy" on stderr.
+    healthy = result.ok and ("true" in result.stdout or "is healthy" in result.stdout + result.stderr)
     rows: list[dict[str, object]] = [{"what": f"etcdctl endpoint health ({where})", "result": "healthy" if healthy else result.stderr.strip()[:200]}]
     problems = [] if healthy else ["etcd endpoint is not healthy"]
     if options.snapshot_dir is None:

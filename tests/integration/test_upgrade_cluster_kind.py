@@ -19,11 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.cluster.kind.provider import KindCluster
 from runbooks.drills import guarded_app
 from runbooks.drills.container import image
+from runbooks.errors import RunbookError
 from runbooks.toolchain.pins import load_pins
 from runbooks.upgrade import node_progress
 from runbooks.versions import Version
@@ -62,6 +65,16 @@ def untouched(cluster: KindCluster, older: str) -> None:
         assert f"/v{Version.parse(older).minor_line}/" in listed, listed
 
 
+def progress_on(cluster: KindCluster, node: str) -> bool:
+    """Whether the upgrade recorded a step done on `node`; False while the API server restarts under `kubeadm upgrade apply`."""
+    try:
+        found = node_progress.NodeProgress.parse((cluster.get_node(node).metadata.annotations or {}).get(node_progress.ANNOTATION))
+    except (ApiException, HTTPError, OSError, RunbookError):
+        cluster.reset_api()
+        return False
+    return found is not None and bool(found.done)
+
+
 def refused(run: Run, expected: str) -> None:
     assert run.returncode != 0, run.output
     assert expected in run.output, f"expected {expected!r} in:\n{run.output[-3000:]}"
@@ -89,11 +102,11 @@ def test_upgrade_refuses_bad_targets_then_resumes_after_kill_and_finishes(upgrad
         run_bundled(tmp_path / "missing", *upgrade_args(upgradable, snapshots, missing)),
         f"kubeadm {newer.major}.{newer.minor}.{newer.patch + 40} is not in the node's apt repository",
     )
-    blocker = guarded_app.create_guarded_deployment(upgradable, guarded_app.APP_NAMESPACE, "stuck", 1, 1)
+    guarded_app.create_guarded_deployment(upgradable, guarded_app.APP_NAMESPACE, "stuck", 1, 1)
     gate = run_bundled(tmp_path / "gate", *upgrade_args(upgradable, snapshots, f"v{newer.minor_line}"))
     refused(gate, "drain-blockers")
     assert "stuck" in html.unescape((gate.reports / "runbooks.html").read_text())
-    upgradable.core.delete_namespaced_pod_disruption_budget(blocker.name, guarded_app.APP_NAMESPACE)
+    upgradable.policy.delete_namespaced_pod_disruption_budget("stuck", guarded_app.APP_NAMESPACE)
     untouched(upgradable, str(older))
 
     # The upgrade, killed while the second node is upgraded, then run again.
@@ -102,8 +115,7 @@ def test_upgrade_refuses_bad_targets_then_resumes_after_kill_and_finishes(upgrad
     second = sorted(n.metadata.name for n in upgradable.core.list_node().items if "control-plane" not in n.metadata.name)[0]
     deadline = time.monotonic() + 1500
     while first.poll() is None and time.monotonic() < deadline:
-        found = node_progress.NodeProgress.parse((upgradable.get_node(second).metadata.annotations or {}).get(node_progress.ANNOTATION))
-        if found is not None and found.done:
+        if progress_on(upgradable, second):
             break
         time.sleep(1)
     output = (tmp_path / "first" / "output.txt").read_text()
