@@ -38,17 +38,18 @@ test: toolchain lint
 # run even when one before it failed (every report is evidence); the tier fails if any of them did:
 # 1. at the older pin, every runbook but those of 2 and 4, on the session's shared cluster or on fresh
 #    clusters of their own one at a time: smoke, node maintenance (real reboots and power cuts of node
-#    containers), the gate and its proofs, upgrade (kubeadm upgrade apply/node to the
-#    newer pin), deployment strategies, and backup_volumes on the shared cluster;
+#    containers), the gate and its proofs, deployment strategies, and backup_volumes on the shared cluster;
 # 2. resource backup alone (it boots two fresh clusters; beside the shared one, three kind clusters at
 #    once outran kind's and kubeadm's timeouts on 2 cores);
 # 3. smoke again at the newer pin;
 # 4. the procedures the way an operator runs them: one kind cluster driven as --cluster existing (its
 #    kubeconfig and --node-access=pod only): maintain_node with a --node-command on the node and a
 #    --maintenance-command that reboots the node container, backup_etcd on the control-plane node,
-#    restore_etcd (restored, rolled back, resumed after kill -9, bad inputs refused), backup_resources
-#    and backup_etcd as the README writes them (tests/integration, marker kind). These replace the etcd
-#    drill and the kind-provider runs of maintain_node, backup_etcd and backup_resources: one run each.
+#    restore_etcd (restored, rolled back, resumed after kill -9, bad inputs refused), backup_resources,
+#    backup_etcd and the gate as the README writes them; and on a kind cluster of its own, upgrade_cluster
+#    from the older pin to the newer with apt packages (--plan, refusals, killed with -9 mid-way and
+#    resumed) (tests/integration, marker kind). These replace the etcd and upgrade drills and the
+#    kind-provider runs of maintain_node, backup_etcd and backup_resources on kind: one run each.
 KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd and not backup_resources and not maintain_node and not upgrade and not upgrade_cluster
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
 test-kind: $(VENV)/.installed
