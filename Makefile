@@ -27,12 +27,13 @@ demo: toolchain
 # Everything: lint, then two tiers side by side (tests/tiers.py: the local tier leaves half the cores
 # idle waiting on its clusters): unit, integration and every runbook against the real local cluster,
 # and the kind tier wherever a Docker engine can be started (it says why when it cannot). Each line
-# carries its tier's prefix; the end prints each tier's wall time.
+# carries its tier's prefix; the end prints each tier's wall time. The kind tier keeps its scratch folders (restore
+# proofs, local clusters) under a runtime root of its own, so neither tier's checks see the other's.
 test: toolchain lint
 	@$(PY) -m runbooks.kindenv install || true
 	$(PY) -m tests.tiers \
 	  "local=$(PYTEST) tests -v --durations=20 --html=$(REPORTS)/test-report.html --self-contained-html $(EVIDENCE)" \
-	  "kind=if $(PY) -m runbooks.kindenv check; then $(MAKE) --no-print-directory test-kind; fi"
+	  "kind=if $(PY) -m runbooks.kindenv check; then KUBE_RUNBOOKS_RUNTIME=$${TMPDIR:-/tmp}/kube-runbooks-kind-tier $(MAKE) --no-print-directory test-kind; fi"
 
 # Real kind nodes (first time: builds the node images, several minutes), one pytest session per line, each
 # run even when one before it failed (every report is evidence); the tier fails if any of them did:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from runbooks.cluster.local import state
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.etcd import restore_proof
 from tests.integration.procedure_runs import run_as_existing, tables
@@ -68,7 +69,7 @@ def scratch_processes() -> list[str]:
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if f"/{restore_proof.FOLDER_PREFIX}" in text:
+        if f"{state.runtime_root()}/{restore_proof.FOLDER_PREFIX}" in text:  # this tier's, not another's beside it
             found.append(text)
     return found
 
