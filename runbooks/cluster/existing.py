@@ -14,7 +14,9 @@ from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
 from runbooks import plan
+from runbooks.cluster import in_cluster
 from runbooks.cluster.base import Capability, Cluster
+from runbooks.cluster.local.state import runtime_root
 from runbooks.cluster.pod_nodes import NodeAccessConfig, Observer, PodNodeAccess, SweptPod
 from runbooks.errors import CapabilityMissingError, ClusterError
 from runbooks.kube import rawview
@@ -27,7 +29,8 @@ CONNECT_TIMEOUT = 15.0
 
 
 def resolve_kubeconfig(explicit: str | Path | None) -> Path:
-    """--kubeconfig, else $KUBECONFIG (one file), else ~/.kube/config; an error names what was tried."""
+    """--kubeconfig, else $KUBECONFIG (one file), else ~/.kube/config, else inside a pod its ServiceAccount
+    (runbooks/cluster/in_cluster.py); an error names what was tried."""
     if explicit:
         path, source = Path(explicit).expanduser(), "--kubeconfig"
     elif os.environ.get("KUBECONFIG"):
@@ -37,6 +40,8 @@ def resolve_kubeconfig(explicit: str | Path | None) -> Path:
         path, source = Path(entries[0]).expanduser(), "$KUBECONFIG"
     else:
         path, source = Path("~/.kube/config").expanduser(), "the default location"
+        if not path.is_file() and in_cluster.in_pod():
+            return in_cluster.write_kubeconfig(runtime_root() / "in-cluster")
     if not path.is_file():
         raise ClusterError(f"kubeconfig {path} (from {source}) does not exist; pass --kubeconfig <file> or set KUBECONFIG")
     return path

@@ -5,11 +5,13 @@ maintenance), to the network or to the `terminal` a test hands it (a fake API)."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+import yaml
 from kubernetes import client, config
 
 from runbooks.errors import ClusterError
@@ -20,6 +22,39 @@ SHARED = Chain()
 
 
 A = TypeVar("A")
+TOKEN_FILE_REREAD_SECONDS = 60.0  # client-go's cached token file source rereads once a minute too
+
+
+def token_file(kubeconfig: Path, context: str | None) -> Path | None:
+    """The `tokenFile` of the context's user (relative to the kubeconfig's folder), or None."""
+    try:
+        document = yaml.safe_load(kubeconfig.read_text()) or {}
+        name = context or document.get("current-context")
+        user = next(c["context"].get("user") for c in document.get("contexts") or [] if c.get("name") == name)
+        found = next(u.get("user") or {} for u in document.get("users") or [] if u.get("name") == user).get("tokenFile")
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, StopIteration, TypeError):
+        return None
+    return None if not found else kubeconfig.parent / Path(found).expanduser()
+
+
+class TokenFileRefresh:
+    """A `refresh_api_key_hook` that rereads a kubeconfig's `tokenFile`: the python client reads it once,
+    but a projected ServiceAccount token is rotated on disk by the kubelet while a long run goes on."""
+
+    def __init__(self, path: Path, now: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self.now = now
+        self.read_at: float | None = None
+
+    def __call__(self, configuration: client.Configuration) -> None:
+        if self.read_at is not None and self.now() - self.read_at < TOKEN_FILE_REREAD_SECONDS:
+            return
+        try:
+            token = self.path.read_text().strip()
+        except OSError:
+            return  # keep the token in hand; the API server says so if it has expired
+        self.read_at = self.now()
+        configuration.api_key["BearerToken"] = f"Bearer {token}"
 
 
 class Handle(Generic[A]):
@@ -96,6 +131,8 @@ class Session(ApiHandles):
             raise ClusterError(
                 f"cannot load kubeconfig {self.kubeconfig} (context {self.context or 'current'}): {exc}; check --kubeconfig / --kube-context"
             ) from exc
+        if self.kubeconfig is not None and (path := token_file(self.kubeconfig, self.context)) is not None:
+            loaded.refresh_api_key_hook = TokenFileRefresh(path)
         return loaded
 
     @cached_property
