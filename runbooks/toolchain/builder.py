@@ -20,10 +20,11 @@ from pathlib import Path
 
 from runbooks.errors import ToolchainError
 from runbooks.toolchain import cache
-from runbooks.toolchain.pins import Pins, load_pins
+from runbooks.toolchain.pins import Pins, load_helm_pin, load_pins
 from runbooks.toolchain.recipes import (
     KUBERNETES_MODULE,
     Recipe,
+    helm_recipe,
     recipes_for,
     render_go_mod,
     staging_modules_from_go_mod,
@@ -231,6 +232,14 @@ class Builder:
         return Path(match[1]).read_text()
 
 
+def ensure_helm(pins: Pins | None = None, progress: Progress = stderr_progress, root: Path | None = None) -> Path:
+    """The pinned helm, built on first use under its own lock (a cold build takes minutes)."""
+    pins = pins or load_pins()
+    recipe = helm_recipe(load_helm_pin())
+    toolchain = ensure_recipes([recipe], pins, progress, root, lock=".lock-helm")
+    return toolchain.folder(recipe.component, recipe.version) / "helm"
+
+
 def ensure_toolchain(pins: Pins | None = None, progress: Progress = stderr_progress, root: Path | None = None) -> Toolchain:
     """Return the cached toolchain, building whatever is missing, partial or corrupt."""
     pins = pins or load_pins()
@@ -251,6 +260,10 @@ def ensure_recipes(
     """
     root = root or cache.cache_root()
     toolchain = Toolchain(pins, root)
+    # A warm check only reads (manifests are written last and atomically), so it takes no lock: it then
+    # works on a cache nobody may write, such as the one in the runbooks' image on a read-only root.
+    if not any(missing_binaries(toolchain.folder(r.component, r.version), r) for r in recipes):
+        return toolchain
     with cache_lock(root, lock):
         stale = [r for r in recipes if missing_binaries(toolchain.folder(r.component, r.version), r)]
         if not stale:

@@ -99,6 +99,19 @@ class KindPins:
         return self.addons[minor]
 
 
+def load_helm_pin(path: Path = PIN_FILE) -> str:
+    """The [helm] version: only the chart's tests build helm."""
+    try:
+        value: str = tomllib.loads(path.read_text())["helm"]["version"]
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
+    except KeyError as exc:
+        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [helm] table") from exc
+    if not value.startswith("v") or value.count(".") != 2:
+        raise ToolchainError(f"pin helm.version in {path} must be an exact version like v1.2.3, not {value!r}")
+    return value
+
+
 def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
     """The [kind] table of the pin file, validated like the other pins."""
     try:

@@ -25,6 +25,7 @@ KUBERNETES_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
 KIND_MODULE = "sigs.k8s.io/kind"
 COREDNS_MODULE = "github.com/coredns/coredns"
 LOCAL_PATH_MODULE = "github.com/rancher/local-path-provisioner"
+HELM_MODULE = "helm.sh/helm/v4"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,17 @@ def kind_recipes_for(kind: KindPins, kubernetes_version: str) -> list[Recipe]:
             version_ldflags=(f"-X main.VERSION={kind.local_path_provisioner}",),
         ),
     ]
+
+
+def helm_recipe(version: str) -> Recipe:
+    """helm, for the chart's tests only (built on their first use, never by `toolchain build`)."""
+    return Recipe(
+        component="helm",
+        version=version,
+        requires=((HELM_MODULE, version),),
+        binaries=(Binary("helm", f"{HELM_MODULE}/cmd/helm"),),
+        version_ldflags=(f"-X {HELM_MODULE}/internal/version.version={version}",),
+    )
 
 
 def render_go_mod(recipe: Recipe, go_minimum: str, staging_modules: list[str]) -> str:

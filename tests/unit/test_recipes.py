@@ -1,7 +1,8 @@
 """The build recipes: our own throw-away Go modules, and the version flags that make binaries truthful."""
 
-from runbooks.toolchain.pins import load_pins
+from runbooks.toolchain.pins import load_helm_pin, load_pins
 from runbooks.toolchain.recipes import (
+    helm_recipe,
     kubernetes_version_ldflags,
     recipes_for,
     render_go_mod,
@@ -46,3 +47,12 @@ def test_every_pinned_version_has_a_recipe() -> None:
     pins = load_pins()
     keys = {r.key for r in recipes_for(pins)}
     assert keys == {f"etcd@{pins.etcd}", f"kwok@{pins.kwok}", *(f"kubernetes@{v}" for v in pins.kubernetes_versions)}
+
+
+def test_helm_is_built_from_its_go_module_only_for_the_chart_tests() -> None:
+    version = load_helm_pin()
+    recipe = helm_recipe(version)
+    assert recipe.requires == (("helm.sh/helm/v4", version),)
+    assert [(b.name, b.package) for b in recipe.binaries] == [("helm", "helm.sh/helm/v4/cmd/helm")]
+    assert recipe.version_ldflags == (f"-X helm.sh/helm/v4/internal/version.version={version}",)  # `helm version` tells the pin
+    assert recipe.key not in {r.key for r in recipes_for(load_pins())}  # `make toolchain` never builds it
