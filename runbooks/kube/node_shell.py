@@ -120,7 +120,15 @@ def pod_manifest(spec: NodeShellSpec, node: str) -> dict[str, Any]:
 
 
 def ensure_namespace(cluster: ApiTarget, name: str) -> bool:
-    """Create the node-shell namespace unless it exists; True when this call created it."""
+    """Create the node-shell namespace unless it exists; True when this call created it. Looked up first,
+    so a user who may only get it (the chart's etcd backup: its namespace is made at install) never
+    needs the cluster-wide right to create namespaces."""
+    try:
+        cluster.core.read_namespace(name)
+        return False
+    except client.ApiException as exc:
+        if exc.status not in (403, 404):
+            raise
     return objects.create_unless_exists(cluster.core.create_namespace, namespace_manifest(name))
 
 

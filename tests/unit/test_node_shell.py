@@ -228,3 +228,18 @@ def test_a_pod_the_api_no_longer_has_is_unusable_and_an_api_that_does_not_answer
     cluster.fake.add({**ns.pod_manifest(SPEC, "worker-1"), "status": ENDED})
     cluster.fake.fail("GET", f"/api/v1/namespaces/{SPEC.namespace}/pods/{name}", 503, "the API server is restarting")
     assert ns.unusable(cluster, SPEC.namespace, name) is False
+
+
+def test_a_namespace_that_exists_is_only_read_so_creating_namespaces_need_not_be_granted() -> None:
+    cluster = FakeCluster()
+    cluster.fake.add(ns.namespace_manifest(SPEC.namespace))
+    cluster.fake.fail("POST", "/api/v1/namespaces", 403, 'namespaces is forbidden: User "system:serviceaccount:ops:etcd-backup" cannot create')
+    assert ns.ensure_namespace(cluster, SPEC.namespace) is False
+    assert cluster.fake.writes() == []
+
+
+def test_a_missing_namespace_is_created_labelled_for_privileged_pods() -> None:
+    cluster = FakeCluster()
+    assert ns.ensure_namespace(cluster, SPEC.namespace) is True
+    created = cluster.fake.get("v1", "namespaces", SPEC.namespace)
+    assert created is not None and created["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
