@@ -126,6 +126,8 @@ def version_command(name: str) -> list[str]:
         return ["version"]
     if name == "kubeadm":
         return ["version", "-o", "short"]
+    if name == "helm":
+        return ["version", "--short"]
     if name == "coredns":
         return ["-version"]
     return ["--version"]
