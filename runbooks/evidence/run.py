@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import os
 import secrets
 import socket
 import subprocess
@@ -14,6 +15,15 @@ from typing import Any
 
 from runbooks.evidence import redact
 from runbooks.evidence.recorder import Evidence
+
+
+def os_user() -> str:
+    """The login name, or `uid-N` for a UID nobody named (a pod's runAsUser, e.g. the image's 65532):
+    getpass raises there, and a run must not die for want of an /etc/passwd line."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
 
 
 def utc_now() -> str:
@@ -70,7 +80,7 @@ class RunLog:
     root: Path
     provider: str
     plan_mode: bool = False
-    operator: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
+    operator: str = field(default_factory=lambda: f"{os_user()}@{socket.gethostname()}")
     started: str = field(default_factory=utc_now)
     finished: str = ""
     commit: str = ""

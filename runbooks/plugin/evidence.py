@@ -6,7 +6,6 @@ the sealed sidecar, cucumber JSON, JUnit XML and the signed in-toto attestation.
 from __future__ import annotations
 
 import base64
-import getpass
 import html
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from runbooks.evidence import attestation, changes, journal, redact, sidecar, ve
 from runbooks.evidence.overview import overview_html
 from runbooks.evidence.recorder import Evidence, EvidenceRecord
 from runbooks.evidence.report import cluster_identity, kubernetes_identity
-from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, utc_now
+from runbooks.evidence.run import RunLog, ScenarioLog, StepLog, git_commit, new_run_id, os_user, utc_now
 from runbooks.kube import session
 from runbooks.kube.audit import ApiAction, Audit, LearnSecrets
 from runbooks.kube.commands import CommandResult
@@ -96,7 +95,7 @@ class EvidencePlugin:
 
     def operator_names(self) -> list[str]:
         """Every name the operator goes by: OS user, user@host and, once known, the Kubernetes user."""
-        return [getpass.getuser(), self.run.operator, str(self.run.kubernetes_user.get("username") or "")]
+        return [os_user(), self.run.operator, str(self.run.kubernetes_user.get("username") or "")]
 
     def journal_append(self, record: dict[str, Any]) -> None:
         if self.journal is not None and not self.journal.closed:

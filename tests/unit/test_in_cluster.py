@@ -120,3 +120,17 @@ def test_a_kubeconfig_without_a_token_file_gets_no_hook(tmp_path: Path) -> None:
     )
     assert token_file(plain, None) is None
     assert token_file(plain, "b") == tmp_path / "tok"  # relative to the kubeconfig's folder, as client-go reads it
+
+
+def test_a_uid_without_a_passwd_entry_names_the_operator_by_its_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+    import os
+
+    from runbooks.evidence.run import RunLog, os_user
+
+    def unnamed() -> str:
+        raise KeyError(f"getpwuid(): uid not found: {os.getuid()}")  # what getpass raises for the image's 65532
+
+    monkeypatch.setattr(getpass, "getuser", unnamed)
+    assert os_user() == f"uid-{os.getuid()}"
+    assert RunLog("run", Path("."), "existing").operator.startswith(f"uid-{os.getuid()}@")
