@@ -8,7 +8,7 @@ REPORTS := reports
 # EVIDENCE_KEY=<Ed25519 PEM> signs the chain (python -m runbooks.evidence keygen <path> makes one).
 EVIDENCE := --evidence-dir=$(REPORTS) $(if $(EVIDENCE_KEY),--evidence-key=$(EVIDENCE_KEY))
 
-.PHONY: demo test test-kind unit lint toolchain bench clean gate
+.PHONY: demo test test-kind unit lint toolchain bench clean gate image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ test-kind: $(VENV)/.installed
 	$(PYTEST) -v --durations=10 tests/features --cluster kind --kubernetes-version $(NEWER) -m smoke --html=$(REPORTS)/kind-report-$(NEWER).html --self-contained-html || failed=1; \
 	$(PYTEST) -v --durations=10 tests/integration -m kind --html=$(REPORTS)/kind-report-as-existing.html --self-contained-html || failed=1; \
 	exit $$failed
+
+# kube-runbooks:<version>, the image charts/kube-runbooks runs, built offline into the private engine (the first time
+# several minutes; afterwards seconds, rebuilt only when its fingerprint changes). Prints the image reference.
+# Onto a kind cluster's nodes: $(PY) -m runbooks.kindenv load-runbooks-image --kind-cluster NAME
+image: toolchain
+	$(PY) -m runbooks.kindenv runbooks-image
 
 # The pre-upgrade gate: exit code 0 only when every check passes for TARGET (e.g. make gate TARGET=v1.37).
 # GATE_ARGS passes the rest, e.g. GATE_ARGS="--cluster existing --snapshot-dir /backups/etcd".

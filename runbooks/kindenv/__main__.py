@@ -1,8 +1,10 @@
-"""`python -m runbooks.kindenv up|down|status|image|install|check`: the Docker engine and node image kind uses.
+"""`python -m runbooks.kindenv up|down|status|image|runbooks-image|load-runbooks-image|install|check`: the Docker engine and images kind uses.
 
 up/down start and stop the private engine (down also removes its containers and bridge);
-image builds the node image and the workload image; install apt-installs missing host packages; check exits 0 when the
-kind tier can run here and otherwise prints why (make test uses it).
+image builds the node image and the workload image; runbooks-image builds kube-runbooks:<version>, the
+image the chart runs (`make image`), and load-runbooks-image --kind-cluster NAME puts it on that kind
+cluster's nodes; install apt-installs missing host packages; check exits 0 when the kind tier can run here
+and otherwise prints why (make test uses it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 
 from runbooks.errors import RunbookError
-from runbooks.kindenv import engine
+from runbooks.kindenv import engine, runbooks_image
 from runbooks.kindenv.nodeimage import ensure_node_image
 from runbooks.kindenv.workload import ensure_workload_image
 from runbooks.toolchain.pins import load_pins
@@ -23,7 +25,8 @@ def progress(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runbooks.kindenv", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "image", "install", "check"])
+    parser.add_argument("command", choices=["up", "down", "status", "image", "runbooks-image", "load-runbooks-image", "install", "check"])
+    parser.add_argument("--kind-cluster", metavar="NAME", help="load-runbooks-image: the kind cluster whose nodes get the image")
     parser.add_argument(
         "--kubernetes-version",
         action="append",
@@ -43,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
                 if built.seconds:
                     progress(f"node image {built.tag} built in {built.seconds:.0f} s")
             print(ensure_workload_image(running, progress).archive)
+        elif args.command in ("runbooks-image", "load-runbooks-image"):
+            image = runbooks_image.ensure_image(engine.up(progress), progress)
+            progress(f"{image.pinned_ref} built in {image.seconds:.0f} s" if image.seconds else f"{image.pinned_ref} was built already")
+            if args.command == "load-runbooks-image":
+                if not args.kind_cluster:
+                    parser.error("load-runbooks-image needs --kind-cluster NAME")
+                runbooks_image.load_into_kind(engine.up(progress), image.ref, args.kind_cluster)
+            print(image.ref)
         elif args.command == "install":
             engine.install_host_packages(progress)
         elif args.command == "check":

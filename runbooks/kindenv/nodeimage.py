@@ -25,6 +25,7 @@ from pathlib import Path
 from runbooks.errors import ProviderUnavailableError
 from runbooks.kindenv import debs, workload
 from runbooks.kindenv.engine import Engine, Layout
+from runbooks.kindenv.rootfs import DEBIAN_SUITE, debian_base_image
 from runbooks.kindenv.workload_image import reference
 from runbooks.toolchain.builder import Toolchain, ensure_recipes, ensure_toolchain
 from runbooks.toolchain.pins import AddonPins, KindPins, Pins, load_kind_pins, load_pins
@@ -36,8 +37,6 @@ NODE_FILES = Path(__file__).with_name("node")
 COLLECT_IPTABLES = Path(__file__).with_name("kube-proxy") / "collect-iptables"
 REGISTRY = "registry.k8s.io"
 LOCAL_IMAGES = "kube-runbooks"  # images of ours, never pulled: the node holds them
-DEBIAN_SUITE = "bookworm"  # systemd 252: still boots on cgroup v1 hosts (systemd >= 258 does not)
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # What kind's nodes need from the distribution (see runbooks/kindenv/node/install.sh for the rest).
 DEBIAN_PACKAGES = (
     "systemd",
@@ -243,32 +242,7 @@ class NodeImageBuilder:
 
     def base_image(self) -> str:
         """The Debian rootfs as an image, debootstrapped once per package list."""
-        digest = hashlib.sha256(repr((DEBIAN_SUITE, DEBIAN_PACKAGES)).encode()).hexdigest()[:12]
-        ref = f"kube-runbooks/node-base:{DEBIAN_SUITE}-{digest}"
-        if self.exists(ref):
-            return ref
-        rootfs = self.layout.root / f"rootfs-{digest}"
-        if not (rootfs / ".complete").exists():
-            self.debootstrap(rootfs)
-        self.progress(f"importing the rootfs as {ref}")
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "--exclude=./.complete", "-c", "."], stdout=subprocess.PIPE)
-        result = subprocess.run([self.engine.docker, "import", "-", ref], stdin=tar.stdout, env=self.engine.env(), capture_output=True, text=True, check=False)
-        tar.wait()
-        if result.returncode != 0 or tar.returncode != 0:
-            raise ProviderUnavailableError(f"importing {rootfs} failed: {result.stderr.strip()}")
-        return ref
-
-    def debootstrap(self, rootfs: Path) -> None:
-        if not shutil.which("debootstrap"):
-            raise ProviderUnavailableError("debootstrap is missing: run `apt-get install -y debootstrap`")
-        self.progress(f"debootstrapping Debian {DEBIAN_SUITE} into {rootfs} (about a minute)")
-        shutil.rmtree(rootfs, ignore_errors=True)
-        log = self.layout.root / "debootstrap.log"
-        argv = ["nice", "-n", "19", "debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR]
-        with log.open("w") as handle:
-            if subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode != 0:
-                raise ProviderUnavailableError(f"debootstrap failed (is the Debian mirror reachable?): see {log}")
-        (rootfs / ".complete").touch()
+        return debian_base_image(self.engine, self.layout, "kube-runbooks/node-base", "rootfs", DEBIAN_PACKAGES, self.progress)
 
     def build_pause(self, stage: Path, version: str, output: Path | None = None) -> Path:
         """pause from the C source shipped in `version`'s k8s.io/kubernetes module, linked statically."""
