@@ -6,7 +6,10 @@ authorizer gives each ServiceAccount exactly what README.md says."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 import yaml
 
 from runbooks.cluster.local.provider import LocalCluster
+from runbooks.toolchain import cache
 from runbooks.toolchain.builder import ensure_helm, ensure_toolchain
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "kube-runbooks"
@@ -259,3 +263,80 @@ def test_the_authorizer_gives_each_job_what_the_readme_says(
     argv += [f"--namespace={namespace}"] if namespace else (["--all-namespaces"] if not what.split()[1].startswith("/") else [])
     result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
     assert result.stdout.strip() == ("yes" if allowed else "no"), f"{job} {what} in {namespace}: {result.stdout} {result.stderr}"
+
+
+# -- the jobs as their pods run them: no kubeconfig, the ServiceAccount's token and CA mounted ------------------
+
+
+def as_pod(installed: tuple[LocalCluster, Path], job: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of the job's pod: the service host, a mounted ServiceAccount folder holding a real
+    token of the chart's ServiceAccount (TokenRequest), no kubeconfig anywhere."""
+    cluster, kubectl = installed
+    base = [str(kubectl), f"--kubeconfig={cluster.kubeconfig}"]
+    token = subprocess.run([*base, "create", "token", f"{PREFIX}-{job}", "-n", NAMESPACE, "--duration=20m"], capture_output=True, text=True, check=True)
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text(token.stdout.strip())
+    (account / "namespace").write_text(NAMESPACE)
+    kubeconfig = yaml.safe_load(cluster.kubeconfig.read_text())
+    (account / "ca.crt").write_bytes(Path(kubeconfig["clusters"][0]["cluster"]["certificate-authority"]).read_bytes())
+    host, port = kubeconfig["clusters"][0]["cluster"]["server"].removeprefix("https://").rsplit(":", 1)
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    return env | {
+        "HOME": str(tmp_path / "home"),
+        "KUBE_RUNBOOKS_CACHE": str(cache.cache_root()),  # the image sets it too: the binaries are built already
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": port,
+        "KUBE_RUNBOOKS_SERVICE_ACCOUNT_DIR": str(account),
+        "KUBE_RUNBOOKS_CLUSTER_NAME": "test-fleet-1",
+    }
+
+
+def run_as_pod(env: dict[str, str], args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [sys.executable, "-m", "runbooks", *args, f"--evidence-dir={reports}"], env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+    (journal,) = reports.glob("*/journal.jsonl")
+    return result, [json.loads(line)["record"] for line in journal.read_text().splitlines()]
+
+
+def refused(records: list[dict[str, Any]]) -> list[str]:
+    """Every API request of the run the authorizer refused."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("status") == 403 and "path" in value:
+                found.append(f"{value.get('method')} {value['path']}")
+            for inner in value.values():
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(records)
+    return found
+
+
+def identity(records: list[dict[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in records if r.get("type") == "cluster")
+    return found
+
+
+def test_the_gate_runs_in_its_pod_with_its_read_only_account_and_nothing_is_refused(installed: tuple[LocalCluster, Path], tmp_path: Path) -> None:
+    result, records = run_as_pod(as_pod(installed, "gate", tmp_path), ["gate", "--target=v1.37"], tmp_path)
+    assert identity(records)["kubernetes_user"]["username"] == f"system:serviceaccount:{NAMESPACE}:{PREFIX}-gate", result.stdout[-2000:]
+    assert refused(records) == [], result.stdout[-2000:]
+    verdict = json.loads(next((tmp_path / "reports").glob("*/gate.json")).read_text())
+    # etcd: no node access; control-plane: this cluster's controllers are processes, not kube-system static pods.
+    assert {c["id"] for c in verdict["checks"] if c["status"] not in ("passed", "failed")} <= {"etcd", "control-plane"}, verdict
+    assert "403" not in json.dumps(verdict) and "forbidden" not in json.dumps(verdict).lower()
+
+
+def test_the_resource_backup_runs_in_its_pod_with_its_account_and_proves_its_restore(installed: tuple[LocalCluster, Path], tmp_path: Path) -> None:
+    result, records = run_as_pod(as_pod(installed, "resource-backup", tmp_path), ["backup", "resources", f"--to={tmp_path / 'backup'}"], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert identity(records)["kubernetes_user"]["username"] == f"system:serviceaccount:{NAMESPACE}:{PREFIX}-resource-backup"
+    assert refused(records) == []
+    assert "test-fleet-1" in json.dumps(identity(records))  # the context the evidence names: the chart's clusterName
