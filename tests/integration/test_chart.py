@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from runbooks.cluster import in_cluster
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.toolchain import cache
 from runbooks.toolchain.builder import ensure_helm, ensure_toolchain
@@ -340,3 +341,13 @@ def test_the_resource_backup_runs_in_its_pod_with_its_account_and_proves_its_res
     assert identity(records)["kubernetes_user"]["username"] == f"system:serviceaccount:{NAMESPACE}:{PREFIX}-resource-backup"
     assert refused(records) == []
     assert "test-fleet-1" in json.dumps(identity(records))  # the context the evidence names: the chart's clusterName
+
+
+def test_kubectl_reads_the_token_file_of_the_in_pod_kubeconfig(installed: tuple[LocalCluster, Path], tmp_path: Path) -> None:
+    """Node access runs kubectl with the run's kubeconfig: it must authenticate by the mounted token's path too."""
+    env = as_pod(installed, "etcd-backup", tmp_path)
+    kubeconfig = in_cluster.write_kubeconfig(tmp_path / "runtime", env, Path(env["KUBE_RUNBOOKS_SERVICE_ACCOUNT_DIR"]))
+    _, kubectl = installed
+    argv = [str(kubectl), f"--kubeconfig={kubeconfig}", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]
+    whoami = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    assert whoami.stdout == f"system:serviceaccount:{NAMESPACE}:{PREFIX}-etcd-backup", whoami.stderr
