@@ -205,6 +205,22 @@ def test_without_a_cluster_name_the_context_is_in_cluster_and_no_store_option_is
     assert not any(a.startswith("--evidence-store") or a.startswith("--change-id") for a in args_of(docs, "etcd-backup"))
 
 
+@pytest.mark.parametrize(("key", "job"), [("etcdBackup", "etcd-backup"), ("resourceBackup", "resource-backup"), ("gate", "gate")])
+def test_a_disabled_job_leaves_no_cronjob_identity_or_rights_behind(helm: Path, key: str, job: str) -> None:
+    docs = render(helm, "--set", f"jobs.{key}.enabled=false")
+    names = [doc["metadata"]["name"] for doc in docs]
+    assert not any(name.startswith(f"{PREFIX}-{job}") for name in names), names
+    assert len(of_kind(docs, "CronJob")) == 2
+    assert ("Namespace" in {doc["kind"] for doc in docs}) is (key != "etcdBackup")  # the node-access namespace is the etcd backup's
+
+
+def test_an_existing_claim_is_used_and_none_is_created(helm: Path) -> None:
+    docs = render(helm, "--set", "storage.type=pvc", "--set", "storage.pvc.existingClaim=backups-on-nfs")
+    assert of_kind(docs, "PersistentVolumeClaim") == {}
+    claims = {v["persistentVolumeClaim"]["claimName"] for c in of_kind(docs, "CronJob").values() for v in pod_of(c)["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"backups-on-nfs"}
+
+
 # -- against the API server of a real local cluster ------------------------------------------------------
 
 
