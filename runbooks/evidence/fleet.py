@@ -209,7 +209,8 @@ tr.cluster-first td{border-top:2px solid #afb8c1}
 .badge{display:inline-block;padding:.1em .6em;border-radius:1em;font-size:.85em;font-weight:600;white-space:nowrap}
 .passed,.verified,.yes{background:#dafbe1;color:#116329} .failed,.no,.error{background:#ffebe9;color:#a40e26}
 .incomplete,.silent{background:#fff8c5;color:#7d4e00} .skipped,.unsigned,.not-run{background:#eaeef2;color:#424a53}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;word-break:break-all}
+.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8em;white-space:nowrap}
+td.name{white-space:nowrap} td.what{overflow-wrap:anywhere;min-width:18em}
 .muted{color:#57606a;font-size:.85em} ul.steps{margin:0;padding-left:1.1em}
 """
 
@@ -243,14 +244,14 @@ def render(rows: list[Row], source: str, now: datetime.datetime, silent_after: d
         started = row.started.strftime("%Y-%m-%d %H:%M UTC") if row.started else "unknown"
         body.append(
             f"<tr class='{'cluster-first' if row.cluster != previous else ''}'>"
-            f"<td><b>{html.escape(row.cluster) if row.cluster != previous else ''}</b></td>"
-            f"<td>{html.escape(row.runbook)}</td>"
+            f"<td class='name'><b>{html.escape(row.cluster) if row.cluster != previous else ''}</b></td>"
+            f"<td class='name'>{html.escape(row.runbook)}</td>"
             f"<td>{html.escape(started)}<div class='mono muted'>{html.escape(row.run_id)}</div><div class='muted'>{row.runs} run(s) stored</div></td>"
             f"<td>{_badge(row.outcome.verdict)}</td>"
-            f"<td>{_badge(format_age(age), 'silent' if late else 'muted')}{' <b>silent</b>' if late else ''}</td>"
+            f"<td class='name'>{_badge(format_age(age) + (' — silent' if late else ''), 'silent' if late else 'muted')}</td>"
             f"<td>{_badge(row.verification, 'failed' if row.verification == 'failed' else None)}</td>"
             f"<td>{_badge(row.signature)}</td>"
-            f"<td>{what_failed}</td>"
+            f"<td class='what'>{what_failed}</td>"
             "</tr>"
         )
         previous = row.cluster

@@ -35,6 +35,9 @@ class S3Server:
     secret_key: str
     region: str = "us-east-1"
     log: Path | None = None
+    # The filer's own HTTP API: SeaweedFS enforces Object Lock in its S3 gateway only, and this port
+    # deletes locked versions without asking (tests/integration/test_evidence_store.py shows it).
+    filer: str = ""
 
     def env(self) -> dict[str, str]:
         """The variables boto3 (and so --evidence-store and `verify s3://`) reads."""
@@ -100,6 +103,8 @@ def server_argv(weed: Path, data: Path, config: Path, address: str, ports: list[
         "-s3",
         f"-s3.port={s3}",
         f"-s3.port.grpc={s3_grpc}",
+        "-s3.port.iceberg=0",  # the Iceberg and Lance catalogues would take fixed ports; evidence needs neither
+        "-s3.port.lance=0",
         f"-s3.config={config}",
     ]
 
@@ -141,7 +146,7 @@ def seaweedfs(workdir: Path, address: str = "127.0.0.1", progress: Progress = st
     config.chmod(0o600)
     ports = free_ports(address, 8)
     log = workdir / "weed.log"
-    server = S3Server(f"http://{address}:{ports[6]}", access_key, secret_key, log=log)
+    server = S3Server(f"http://{address}:{ports[6]}", access_key, secret_key, log=log, filer=f"http://{address}:{ports[4]}")
     with log.open("wb") as output:
         process = subprocess.Popen(
             server_argv(weed, workdir / "data", config, address, ports), stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir
