@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class S3Server:
 
     endpoint: str  # http://ADDRESS:PORT
     access_key: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     region: str = "us-east-1"
     log: Path | None = None
     # The filer's own HTTP API: SeaweedFS enforces Object Lock in its S3 gateway only, and this port

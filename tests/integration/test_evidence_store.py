@@ -11,7 +11,6 @@ import datetime
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,8 @@ from runbooks.cluster.existing import resolve_context
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.evidence import sidecar, store
 from runbooks.evidence.seaweedfs import S3Server, seaweedfs
-from tests.integration.runbook_project import HEALTH_FEATURE, Run, run_pytest, start_pytest, write_project
+from tests.integration.procedure_runs import run_as_existing
+from tests.integration.runbook_project import HEALTH_FEATURE, Run, kill_when, run_pytest, start_pytest, write_project
 
 LOCKED, PLAIN = "evidence-locked", "evidence-plain"
 
@@ -91,11 +91,10 @@ def stored(s3: S3Server, local_cluster: LocalCluster, tmp_path_factory: pytest.T
     """The health runbook, signed, on the local cluster, its evidence in the locked bucket."""
     workdir = tmp_path_factory.mktemp("stored")
     private, public = sidecar.keygen(workdir / "operator.pem")
-    project = write_project(workdir / "project", HEALTH_FEATURE, "")
-    run = run_pytest(
-        project,
-        "--cluster=existing",
-        f"--kubeconfig={local_cluster.kubeconfig}",
+    run = run_as_existing(
+        workdir,
+        local_cluster,
+        HEALTH_FEATURE,
         f"--evidence-key={private}",
         f"--evidence-store=s3://{LOCKED}/fleet",
         "--evidence-retention-days=2",
@@ -211,8 +210,7 @@ def test_seaweedfs_enforces_the_lock_only_in_its_s3_gateway_its_filer_deletes_a_
 
 
 def test_a_bucket_without_object_lock_is_refused_in_one_line_before_the_cluster(s3: S3Server, local_cluster: LocalCluster, tmp_path: Path) -> None:
-    project = write_project(tmp_path / "project", HEALTH_FEATURE, "")
-    run = run_pytest(project, "--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}", f"--evidence-store=s3://{PLAIN}/fleet", env=s3.env())
+    run = run_as_existing(tmp_path, local_cluster, HEALTH_FEATURE, f"--evidence-store=s3://{PLAIN}/fleet", env=s3.env())
     assert run.returncode == 4, run.output
     refusal = f"bucket {PLAIN} has no Object Lock: evidence there can be deleted; enable Object Lock (compliance) or pass --evidence-store-unlocked"
     assert [line for line in run.output.splitlines() if line.strip()] == [f"ERROR: {refusal}"], run.output
@@ -220,15 +218,7 @@ def test_a_bucket_without_object_lock_is_refused_in_one_line_before_the_cluster(
 
 
 def test_with_evidence_store_unlocked_the_bucket_is_used_and_the_choice_recorded(s3: S3Server, local_cluster: LocalCluster, tmp_path: Path) -> None:
-    project = write_project(tmp_path / "project", HEALTH_FEATURE, "")
-    run = run_pytest(
-        project,
-        "--cluster=existing",
-        f"--kubeconfig={local_cluster.kubeconfig}",
-        f"--evidence-store=s3://{PLAIN}/fleet",
-        "--evidence-store-unlocked",
-        env=s3.env(),
-    )
+    run = run_as_existing(tmp_path, local_cluster, HEALTH_FEATURE, f"--evidence-store=s3://{PLAIN}/fleet", "--evidence-store-unlocked", env=s3.env())
     assert run.returncode == 0, run.output
     records = [json.loads(line)["record"] for line in (run.run_dir / "journal.jsonl").read_text().splitlines() if '"record"' in line]
     recorded = next(r for r in records if r.get("type") == "evidence_store")
@@ -260,26 +250,19 @@ def killed(s3: S3Server, local_cluster: LocalCluster, tmp_path_factory: pytest.T
     """A run killed with -9 while its step waits (a Job's pod killed mid-run), its journal in the store."""
     project = write_project(tmp_path_factory.mktemp("killed") / "project", WAITING_FEATURE, WAITING_STEPS)
     args = ("--cluster=existing", f"--kubeconfig={local_cluster.kubeconfig}", f"--evidence-store=s3://{LOCKED}/fleet", "--evidence-store-cluster=nightly")
-    child = start_pytest(project, *args, env=s3.env())
-    client, found = s3.client(), None
-    try:
-        deadline = time.monotonic() + 180
-        while found is None and time.monotonic() < deadline:
-            assert child.poll() is None, (project / "output.txt").read_text()
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=LOCKED, Prefix="fleet/nightly/"):
-                for entry in page.get("Contents", []):
-                    body = client.get_object(Bucket=LOCKED, Key=entry["Key"])["Body"].read() if entry["Key"].endswith("journal.jsonl") else b""
-                    if b"the check waits for its killer" in body and b'"step_start"' in body:
-                        found = store.StoreURL(LOCKED, entry["Key"].rsplit("/", 1)[0])
-            time.sleep(0.5)
-        assert found is not None, (project / "output.txt").read_text()
-        os.killpg(child.pid, signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(timeout=30)
-    return found
+    client, found = s3.client(), []
+
+    def waiting_in_the_store() -> bool:
+        """The stored journal (not the local one) has reached the step that hangs."""
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=LOCKED, Prefix="fleet/nightly/"):
+            for entry in page.get("Contents", []):
+                body = client.get_object(Bucket=LOCKED, Key=entry["Key"])["Body"].read() if entry["Key"].endswith("journal.jsonl") else b""
+                if b"the check waits for its killer" in body and b'"step_start"' in body:
+                    found.append(store.StoreURL(LOCKED, entry["Key"].rsplit("/", 1)[0]))
+        return bool(found)
+
+    kill_when(start_pytest(project, *args, env=s3.env()), waiting_in_the_store, project / "output.txt", 180)
+    return found[0]
 
 
 def test_a_run_killed_mid_way_leaves_an_incomplete_journal_that_verify_reports(s3: S3Server, killed: store.StoreURL) -> None:
