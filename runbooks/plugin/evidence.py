@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from runbooks import plan
 from runbooks.cluster import Cluster
@@ -152,7 +153,7 @@ class EvidencePlugin:
         if self.store_target is None or self.journal is None or self.uploader is not None:
             return
         s3, url, locked = self.store_target
-        where = store.run_path(self.store_cluster_name(), store.runbook_name(i.nodeid for i in session.items), self.run.started, self.run.run_id)
+        where = store.run_path(self.store_cluster_name(), store.runbook_name(map(feature_file, session.items)), self.run.started, self.run.run_id)
         self.uploader = store.RunUploader(s3, url.child(where), self.run.run_id, self.config.option.evidence_retention_days, locked)
         self.journal_append({"type": "evidence_store", "location": str(self.uploader.run_url), "object_lock": self.uploader.lock})
         try:
@@ -476,6 +477,13 @@ class EvidencePlugin:
         signed = " (signed)" if self.key else ""
         terminalreporter.write_sep("-", f"evidence {self.directory}: final digest sha256:{self.run.final_digest}{signed}")
         terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory} --expect-digest sha256:{self.run.final_digest}")
+
+
+def feature_file(item: pytest.Item) -> str:
+    """The feature file a scenario comes from (the bundled runbooks are all bound in one test module,
+    so the node id alone would name every one of them alike); the item's own path otherwise."""
+    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))  # type: ignore[arg-type]
+    return template.feature.filename if template is not None else item.nodeid.split("::", 1)[0]
 
 
 def named_cluster(config: pytest.Config) -> str | None:

@@ -27,6 +27,7 @@ from runbooks.cluster.existing import resolve_context
 from runbooks.cluster.local.provider import LocalCluster
 from runbooks.evidence import sidecar, store
 from runbooks.evidence.seaweedfs import S3Server, seaweedfs
+from runbooks.plugin.core import terminal_progress
 from tests.integration.procedure_runs import run_as_existing
 from tests.integration.runbook_project import HEALTH_FEATURE, Run, kill_when, run_pytest, start_pytest, write_project
 
@@ -50,9 +51,10 @@ def waits():
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """SeaweedFS on 127.0.0.1 with one bucket with Object Lock and one without; stopped at the module's end."""
-    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+def s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS on 127.0.0.1 with one bucket with Object Lock and one without; stopped at the module's end.
+    The first use builds `weed` (minutes), its progress on the terminal as it goes."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), progress=terminal_progress(request.config)) as server:
         client = server.client()
         client.create_bucket(Bucket=LOCKED, ObjectLockEnabledForBucket=True)
         client.create_bucket(Bucket=PLAIN)
