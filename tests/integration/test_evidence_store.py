@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def test_the_runs_files_are_stored_under_the_layout_locked_with_their_sha256(s3:
         head = client.head_object(Bucket=LOCKED, Key=entry["key"], VersionId=entry["version_id"], ChecksumMode="ENABLED")
         assert store.checksum_hex(head["ChecksumSHA256"]) == entry["sha256"], name
         assert head["ObjectLockMode"] == "COMPLIANCE" and head["ObjectLockRetainUntilDate"] > soon, (name, head.get("ObjectLockRetainUntilDate"))
+    everything = b"".join(client.get_object(Bucket=LOCKED, Key=e["key"], VersionId=e["version_id"])["Body"].read() for e in listed.values())
+    assert s3.secret_key.encode() not in everything and s3.access_key.encode() not in everything  # the run's S3 credentials stay out
     assert listed["journal.jsonl"]["version_id"] == found["journal.jsonl"][0 if found["journal.jsonl"][0]["IsLatest"] else -1]["VersionId"]
 
 
@@ -297,3 +300,13 @@ def test_the_fleet_fails_when_a_schedule_has_gone_silent(s3: S3Server, stored: S
     silent = evidence(s3, "fleet", str(stored.run.reports), "-o", str(tmp_path / "silent.html"), "--silent-after", "1s")
     assert silent.returncode == 1, silent.stdout + silent.stderr
     assert [line.split(":")[0] for line in silent.stdout.splitlines() if line.startswith("SILENT")] == ["SILENT"], silent.stdout
+
+
+def test_the_harness_binds_the_address_it_is_given_and_only_that_one(tmp_path: Path) -> None:
+    """A kind test binds the address its nodes reach; here another loopback address stands in for it."""
+    with seaweedfs(tmp_path / "other", address="127.0.0.2") as server:
+        assert server.endpoint.startswith("http://127.0.0.2:")
+        assert server.client().list_buckets()["Buckets"] == []
+        port = int(server.endpoint.rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
