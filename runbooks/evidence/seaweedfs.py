@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.errors import RunbookError
+from runbooks.evidence.store import s3_errors
 from runbooks.toolchain.builder import Progress, ensure_seaweedfs, stderr_progress
 
 READY_SECONDS = 120.0
@@ -115,7 +116,7 @@ def _answers(server: S3Server) -> bool:
     probe = server.client(Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}))
     try:
         probe.list_buckets()
-    except Exception:  # noqa: BLE001 - not up yet, whatever the reason; the deadline decides
+    except s3_errors():  # not up yet, whatever the reason: the deadline decides
         return False
     return True
 

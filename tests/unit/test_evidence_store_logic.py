@@ -4,12 +4,15 @@ refuses, and how the fleet page picks and judges each cluster's last run. No net
 from __future__ import annotations
 
 import datetime
+import io
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runbooks.errors import RunbookError
-from runbooks.evidence import fleet, store
+from runbooks.evidence import checks, fleet, journal, store
 from runbooks.toolchain.pins import load_seaweedfs_pin
 from runbooks.toolchain.recipes import render_go_mod, seaweedfs_recipe
 
@@ -188,3 +191,104 @@ def test_seaweedfs_builds_from_its_pinned_module_with_upstreams_replace_directiv
     assert f"github.com/seaweedfs/seaweedfs {recipe.version}" in text
     assert "github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0" in text
     assert [b.name for b in recipe.binaries] == ["weed"]
+
+
+# -- upload and read back, through a fake S3 at boto3's seam -------------------------------------------
+
+
+class FakeS3:
+    """Just enough of boto3's S3 client: versioned puts that keep their checksum and lock, reads by version."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[dict[str, Any]]] = {}
+        self.order: list[str] = []
+        self.clock = NOW
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, ChecksumSHA256: str, **extra: Any) -> dict[str, Any]:
+        self.clock += datetime.timedelta(seconds=1)
+        version = {"VersionId": f"v{len(self.order)}", "Key": Key, "Body": Body, "ChecksumSHA256": ChecksumSHA256, "LastModified": self.clock, **extra}
+        self.versions.setdefault(Key, []).append(version)
+        self.order.append(Key)
+        return {"VersionId": version["VersionId"]}
+
+    def get_object(self, Bucket: str, Key: str, VersionId: str, **_: Any) -> dict[str, Any]:
+        version = next(v for v in self.versions[Key] if v["VersionId"] == VersionId)
+        return {**version, "Body": io.BytesIO(version["Body"])}
+
+    def get_paginator(self, name: str) -> Any:
+        fake = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+                entries = [
+                    {**v, "IsLatest": v is versions[-1], "Size": len(v["Body"])}
+                    for key, versions in fake.versions.items()
+                    if key.startswith(Prefix)
+                    for v in versions
+                ]
+                return [{"Versions": entries}]
+
+        return Pages()
+
+
+def finished_run(directory: Path) -> Path:
+    written = journal.Journal.create(directory)
+    written.append({"type": "run", "run_id": "20261207T010203Z-abc123", "provider": "existing"})
+    written.close({"outcomes": {"passed": 1}})
+    (directory / "junit.xml").write_text("<testsuites/>")
+    return directory
+
+
+def upload(tmp_path: Path, fake: FakeS3, locked: bool = True) -> store.StoreURL:
+    run_dir = finished_run(tmp_path / "reports" / "20261207T010203Z-abc123")
+    url = store.StoreURL("b", "fleet/prod/gate/2026-12-07/20261207T010203Z-abc123")
+    uploader = store.RunUploader(fake, url, "20261207T010203Z-abc123", 2, locked)
+    uploader.finish(run_dir / "journal.jsonl", {p.name: p for p in run_dir.iterdir()})
+    return url
+
+
+def test_the_manifest_is_written_last_and_a_finished_run_reads_back_clean(tmp_path: Path) -> None:
+    fake = FakeS3()
+    url = upload(tmp_path, fake)
+    assert fake.order[-1] == url.key("manifest.json")
+    assert all(v["ObjectLockMode"] == "COMPLIANCE" for versions in fake.versions.values() for v in versions)
+    run = checks.fetch_stored_run(fake, url, tmp_path / "scratch")
+    assert (run.problems, run.unfinished) == ([], None)
+    assert checks.verify_directory(run.directory, say=lambda _: None) == checks.EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("spoil", "problem"),
+    [
+        (lambda v: v.update(ObjectLockRetainUntilDate=NOW - datetime.timedelta(days=1)), "junit.xml: its retention has ended"),
+        (lambda v: v.update(ObjectLockMode="GOVERNANCE"), "junit.xml: its version is not locked in compliance mode"),
+        (lambda v: v.pop("ChecksumSHA256"), "junit.xml: the store holds no SHA-256 checksum"),
+        (lambda v: v.update(Body=b"<testsuites failures='1'/>"), "junit.xml: sha256"),
+    ],
+    ids=["retention-ended", "governance", "no-checksum", "other-content"],
+)
+def test_a_stored_version_that_is_unlocked_unchecksummed_or_changed_is_a_problem(tmp_path: Path, spoil: Any, problem: str) -> None:
+    fake = FakeS3()
+    url = upload(tmp_path, fake)
+    spoil(fake.versions[url.key("junit.xml")][0])
+    run = checks.fetch_stored_run(fake, url, tmp_path / "scratch")
+    assert [p for p in run.problems if p.startswith(problem)], run.problems
+
+
+def test_a_run_without_a_manifest_is_unfinished_and_reads_its_latest_journal(tmp_path: Path) -> None:
+    fake = FakeS3()
+    url = upload(tmp_path, fake)
+    del fake.versions[url.key("manifest.json")]
+    run = checks.fetch_stored_run(fake, url, tmp_path / "scratch")
+    assert run.unfinished is not None and "no manifest.json" in run.unfinished
+    assert (run.directory / "journal.jsonl").read_bytes() == fake.versions[url.key("journal.jsonl")][-1]["Body"]
+
+
+def test_an_unlocked_run_fails_unless_allowed(tmp_path: Path) -> None:
+    fake = FakeS3()
+    url = upload(tmp_path, fake, locked=False)
+    assert "ObjectLockMode" not in fake.versions[url.key("junit.xml")][0]
+    refused = checks.fetch_stored_run(fake, url, tmp_path / "a")
+    assert any("without Object Lock" in p for p in refused.problems)
+    allowed = checks.fetch_stored_run(fake, url, tmp_path / "b", allow_unlocked=True)
+    assert allowed.problems == [] and any("WITHOUT Object Lock" in n for n in allowed.notes)
