@@ -133,7 +133,7 @@ def fetch_stored_run(s3: Any, run_url: store.StoreURL, scratch: Path, allow_unlo
         run = StoredRun(scratch / "run", unfinished=f"no {store.MANIFEST}: the run never finished its upload (killed, or the upload failed)")
         latest = journals[-1]
         entry = store.StoredObject(store.JOURNAL, journal_key, latest["VersionId"], "", int(latest.get("Size", 0)))
-        data = _fetch(s3, run_url.bucket, entry, True, run, now)
+        data = _fetch(s3, run_url.bucket, entry, not allow_unlocked, run, now)  # a killed run has no manifest to say it was unlocked
         if data is not None:
             _place(run.directory, store.JOURNAL, data)
         run.notes.append(f"journal: {len(journals)} versions uploaded during the run; checked the latest, {latest['VersionId']}")
