@@ -292,3 +292,12 @@ def test_an_unlocked_run_fails_unless_allowed(tmp_path: Path) -> None:
     assert any("without Object Lock" in p for p in refused.problems)
     allowed = checks.fetch_stored_run(fake, url, tmp_path / "b", allow_unlocked=True)
     assert allowed.problems == [] and any("WITHOUT Object Lock" in n for n in allowed.notes)
+
+
+def test_a_killed_run_in_an_unlocked_bucket_is_incomplete_when_unlocked_runs_are_allowed(tmp_path: Path) -> None:
+    fake = FakeS3()
+    url = upload(tmp_path, fake, locked=False)
+    del fake.versions[url.key("manifest.json")]
+    assert any("not locked" in p for p in checks.fetch_stored_run(fake, url, tmp_path / "a").problems)
+    allowed = checks.fetch_stored_run(fake, url, tmp_path / "b", allow_unlocked=True)
+    assert allowed.problems == [] and allowed.unfinished is not None
