@@ -20,12 +20,13 @@ from pathlib import Path
 
 from runbooks.errors import ToolchainError
 from runbooks.toolchain import cache
-from runbooks.toolchain.pins import Pins, load_pins
+from runbooks.toolchain.pins import Pins, load_pins, load_seaweedfs_pin
 from runbooks.toolchain.recipes import (
     KUBERNETES_MODULE,
     Recipe,
     recipes_for,
     render_go_mod,
+    seaweedfs_recipe,
     staging_modules_from_go_mod,
 )
 from runbooks.versions import Version
@@ -121,7 +122,7 @@ def missing_binaries(folder: Path, recipe: Recipe) -> list[str]:
 def version_command(name: str) -> list[str]:
     if name == "kubectl":
         return ["version", "--client"]
-    if name in ("etcdctl", "etcdutl", "kind", "pluto"):
+    if name in ("etcdctl", "etcdutl", "kind", "pluto", "weed"):
         return ["version"]
     if name == "kubeadm":
         return ["version", "-o", "short"]
@@ -262,3 +263,10 @@ def ensure_recipes(
             builder.build(recipe, toolchain.folder(recipe.component, recipe.version))
             progress(f"{recipe.key}: ready in {time.monotonic() - started:.0f} s")
     return toolchain
+
+
+def ensure_seaweedfs(progress: Progress = stderr_progress, root: Path | None = None) -> Path:
+    """The test-only `weed` binary, built on first use (a few minutes cold) under its own lock."""
+    recipe = seaweedfs_recipe(load_seaweedfs_pin())
+    toolchain = ensure_recipes([recipe], load_pins(), progress, root, lock=".lock-seaweedfs")
+    return toolchain.folder(recipe.component, recipe.version) / "weed"

@@ -118,3 +118,16 @@ def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
         if not value.startswith("v") or value.count(".") != 2:
             raise ToolchainError(f"pin {name} in {path} must be an exact version like v1.2.3, not {value!r}")
     return pins
+
+
+def load_seaweedfs_pin(path: Path = PIN_FILE) -> str:
+    """The [seaweedfs] version: the test-only S3 server, built only when an evidence-store test runs."""
+    try:
+        version = str(tomllib.loads(path.read_text())["seaweedfs"]["version"])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
+    except KeyError as exc:
+        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [seaweedfs] table") from exc
+    if not version.startswith("v") or version.count(".") != 2:
+        raise ToolchainError(f"pin seaweedfs.version in {path} must be an exact module version, not {version!r}")
+    return version
