@@ -127,18 +127,45 @@ def launch(cluster: Cluster, node: str, job: str) -> CommandResult:
     return result
 
 
+# What a node that cannot be asked right now raises: the network or TLS cut while its API server restarts,
+# and the API server's own answers while it starts (503, and 403 until its authorizer has read RBAC).
+UNANSWERED = (RunbookError, OSError, HTTPError, ApiException)
+
+
 def state(cluster: Cluster, node: str, job: str) -> JobState | None:
     """The job as the node shows it now; None when the node cannot be asked (the API or kubelet away)."""
+    found, _reason = _ask_state(cluster, node, job)
+    return found
+
+
+def _ask_state(cluster: Cluster, node: str, job: str) -> tuple[JobState | None, str]:
     try:
         result = cluster.run_on_node(node, ["sh", "-c", STATE, "state", str(folder(job))], timeout=30, quiet=True)
-    except (RunbookError, OSError, HTTPError):
-        return None
-    return JobState.parse(node, job, result.stdout) if result.ok else None
+    except UNANSWERED as error:
+        return None, _one_line(error)
+    if not result.ok:
+        return None, (result.stderr or result.stdout).strip()[-200:]
+    return JobState.parse(node, job, result.stdout), ""
 
 
-def output(cluster: Cluster, node: str, job: str, limit: int = 65536) -> str:
-    """The last `limit` bytes the job printed."""
-    result = cluster.run_on_node(node, ["tail", "-c", str(limit), str(folder(job) / "out")], timeout=60)
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
+def output(cluster: Cluster, node: str, job: str, limit: int = 65536, patience: float = 300.0) -> str:
+    """The last `limit` bytes the job printed. A job that restarted the API server or the kubelet may
+    end before they answer again, so asking is repeated for up to `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            result = cluster.run_on_node(node, ["tail", "-c", str(limit), str(folder(job) / "out")], timeout=60)
+            break
+        except UNANSWERED as error:
+            if time.monotonic() > deadline:
+                return f"(its output could not be read in {patience:.0f} s: {_one_line(error)}; it is in {folder(job)}/out on {node})"
+            time.sleep(2.0)
     return result.stdout if result.ok else f"(its output could not be read: {result.stderr.strip()[-200:]})"
 
 
@@ -155,9 +182,10 @@ def wait(
     under it). While the node cannot be asked (its API server restarting, the node-shell pod being
     replaced) it keeps asking; past `timeout` it raises, naming the folder where the outcome will be."""
     deadline = time.monotonic() + timeout
-    last_phase, unreachable_since = None, None
+    last_phase, unreachable_since, reason = None, None, ""
     while True:
-        found = state(cluster, node, job)
+        found, why = _ask_state(cluster, node, job)
+        reason = why or reason
         now = time.monotonic()
         if found is not None:
             if unreachable_since is not None:
@@ -175,7 +203,8 @@ def wait(
             return found or JobState(node, job, True, True, None, "the node rebooted")
         if now > deadline:
             raise ClusterError(
-                f"job {job} on {node} had no exit code after {timeout:.0f} s (last phase: {last_phase or 'unknown'}); its outcome will be in "
+                f"job {job} on {node} had no exit code after {timeout:.0f} s (last phase: {last_phase or 'unknown'}"
+                f"{f'; last answer: {reason}' if unreachable_since is not None and reason else ''}); its outcome will be in "
                 f"{folder(job)} on {node}: run the same command again to pick it up"
             )
         time.sleep(interval)
@@ -184,5 +213,5 @@ def wait(
 def _holds(condition: Callable[[], bool]) -> bool:
     try:
         return condition()
-    except (RunbookError, OSError, HTTPError, ApiException):
+    except UNANSWERED:
         return False

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from runbooks import plan
 from runbooks.cluster import Cluster
 from runbooks.cluster.existing import resolve_context, resolve_kubeconfig
 from runbooks.errors import CapabilityMissingError, RunbookError
-from runbooks.evidence import attestation, changes, journal, redact, sidecar, verdict
+from runbooks.evidence import attestation, changes, journal, redact, sidecar, store, verdict
 from runbooks.evidence.overview import overview_html
 from runbooks.evidence.recorder import Evidence, EvidenceRecord
 from runbooks.evidence.report import cluster_identity, kubernetes_identity
@@ -45,6 +48,29 @@ def addoptions(group: Any) -> None:
     )
     group.addoption("--approved-by", default=None, metavar="WHO", help="who approved the change (not the operator, unless --emergency)")
     group.addoption("--emergency", default=None, metavar="REASON", help="run without independent approval, for this reason; the report shows it prominently")
+    group.addoption(
+        "--evidence-store",
+        default=None,
+        metavar="s3://BUCKET/PREFIX",
+        help="also upload the run's evidence to S3 with Object Lock (compliance) under PREFIX/<cluster>/<runbook>/<date>/<run-id>/; "
+        "endpoint, region and credentials as boto3 finds them (AWS_ENDPOINT_URL, AWS_REGION, AWS_* keys, web identity)",
+    )
+    group.addoption(
+        "--evidence-retention-days",
+        type=int,
+        default=store.DEFAULT_RETENTION_DAYS,
+        metavar="N",
+        help=f"keep each stored object locked for N days (default {store.DEFAULT_RETENTION_DAYS})",
+    )
+    group.addoption(
+        "--evidence-store-unlocked", action="store_true", help="accept a bucket without Object Lock (evidence there can be deleted); the journal records it"
+    )
+    group.addoption(
+        "--evidence-store-cluster",
+        default=None,
+        metavar="NAME",
+        help="the cluster's name in the store's layout (default: the kube context on --cluster existing, else the provider)",
+    )
 
 
 class EvidencePlugin:
@@ -69,6 +95,9 @@ class EvidencePlugin:
                 raise pytest.UsageError(str(exc)) from exc
             self.run.signing_key = {"fingerprint": sidecar.fingerprint(public), "public_key": sidecar.public_raw(public)}
         base = opts.evidence_dir or (str(Path(opts.htmlpath).parent) if getattr(opts, "htmlpath", None) else None)
+        self.store_target = self._open_store(opts)
+        if self.store_target is not None and base is None:  # the store uploads the run directory's files
+            base = "reports"
         self.directory = Path(base) / self.run.run_id if base else None
         self.outputs: dict[str, str] = {}
         if self.directory is not None:
@@ -87,11 +116,66 @@ class EvidencePlugin:
             self.outputs["Cucumber JSON"] = opts.cucumber_json_path
         self.current: Evidence | None = None
         self.current_log: ScenarioLog | None = None
+        self.uploader: store.RunUploader | None = None
         self.journal = journal.Journal.create(self.directory) if self.directory is not None else None
         # At the API seam: every request any cluster's client sends is recorded for the current step,
         # and the values of Secrets read are taught to the redactor before a step can print them.
         self.audit = Audit(self._api_action)
         self.wrappers = (self.audit, LearnSecrets(redact.text))
+
+    def _open_store(self, opts: Any) -> tuple[Any, store.StoreURL, bool] | None:
+        """(client, URL, locked) of --evidence-store, checked before any cluster is touched: one line and exit 4 if unusable."""
+        if not opts.evidence_store:
+            return None
+        if opts.evidence_retention_days < 1:
+            raise pytest.UsageError("--evidence-retention-days must be at least 1")
+        try:
+            url = store.StoreURL.parse(opts.evidence_store)
+            s3 = store.client()
+            locked = store.bucket_locked(s3, url.bucket)
+        except RunbookError as exc:
+            raise pytest.UsageError(f"--evidence-store: {exc}") from exc
+        if not locked and not opts.evidence_store_unlocked:
+            raise pytest.UsageError(store.refusal(url.bucket))
+        return s3, url, locked
+
+    def store_cluster_name(self) -> str:
+        opts = self.config.option
+        if opts.evidence_store_cluster:
+            return str(opts.evidence_store_cluster)
+        named = named_cluster(self.config)
+        return named.split(" in ", 1)[0] if named else str(opts.cluster)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The runbook is known once collected: the run's place in the store, and its journal from now on."""
+        if self.store_target is None or self.journal is None or self.uploader is not None:
+            return
+        s3, url, locked = self.store_target
+        where = store.run_path(self.store_cluster_name(), store.runbook_name(map(feature_file, session.items)), self.run.started, self.run.run_id)
+        self.uploader = store.RunUploader(s3, url.child(where), self.run.run_id, self.config.option.evidence_retention_days, locked)
+        self.journal_append({"type": "evidence_store", "location": str(self.uploader.run_url), "object_lock": self.uploader.lock})
+        try:
+            self.uploader.follow_journal(self.journal.path)
+        except store.StoreError as exc:
+            self.uploader = None
+            raise pytest.UsageError(f"--evidence-store: {exc}") from exc
+
+    def upload_to_store(self, files: list[Path]) -> None:
+        """Everything the run wrote, then the manifest; a failure fails the run (its stored journal stays incomplete)."""
+        if self.uploader is None or self.journal is None or self.directory is None:
+            return
+        named = {os.path.relpath(path.resolve(), self.directory.resolve()): path for path in files}
+        named.update({path.name: path for path in sorted(self.directory.iterdir()) if path.is_file()})
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        try:
+            manifest = self.uploader.finish(self.journal.path, named)
+        except store.StoreError as exc:
+            print(f"ERROR: --evidence-store: {exc}", file=sys.stderr)
+            raise SystemExit(1) from exc
+        if reporter is not None:
+            reporter.write_line(f"evidence stored: {self.uploader.run_url} (manifest version {manifest.version_id})")
+            reporter.write_line(f"verify with: python -m runbooks.evidence verify {self.uploader.run_url}")
 
     def operator_names(self) -> list[str]:
         """Every name the operator goes by: OS user, user@host and, once known, the Kubernetes user."""
@@ -116,19 +200,24 @@ class EvidencePlugin:
             session.SHARED.remove(wrapper)
         plan.activate(False)
         # After every plugin's sessionfinish: the HTML, JUnit and cucumber files are written by now.
-        if self.key is not None and self.directory is not None and self.journal is not None and self.journal.closed:
-            files = [
-                self.journal.path,
-                self.directory / sidecar.FILENAME,
-                *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs),
-            ]
-            html_path = getattr(config.option, "htmlpath", None)
-            if html_path:
-                files.append(Path(html_path))
+        if self.directory is None or self.journal is None or not self.journal.closed:
+            if self.uploader is not None:
+                self.uploader.stop()
+            return
+        files = [
+            self.journal.path,
+            self.directory / sidecar.FILENAME,
+            *(Path(self.outputs[name]) for name in ("JUnit XML", "Cucumber JSON") if name in self.outputs),
+        ]
+        html_path = getattr(config.option, "htmlpath", None)
+        if html_path:
+            files.append(Path(html_path))
+        if self.key is not None:
             written = attestation.write(self.directory, files, self.predicate(), self.key)
             reporter = config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"attestation (in-toto Statement v1, DSSE, signed {self.run.signing_key['fingerprint']}): {written}")
+        self.upload_to_store([path for path in files if path.is_file()])
 
     def predicate(self) -> dict[str, Any]:
         """The attestation's claim: the run, its change and approval, the cluster, each scenario's result."""
@@ -387,6 +476,13 @@ class EvidencePlugin:
         signed = " (signed)" if self.key else ""
         terminalreporter.write_sep("-", f"evidence {self.directory}: final digest sha256:{self.run.final_digest}{signed}")
         terminalreporter.write_line(f"verify with: python -m runbooks.evidence verify {self.directory} --expect-digest sha256:{self.run.final_digest}")
+
+
+def feature_file(item: pytest.Item) -> str:
+    """The feature file a scenario comes from (the bundled runbooks are all bound in one test module,
+    so the node id alone would name every one of them alike); the item's own path otherwise."""
+    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))  # type: ignore[arg-type]
+    return template.feature.filename if template is not None else item.nodeid.split("::", 1)[0]
 
 
 def named_cluster(config: pytest.Config) -> str | None:

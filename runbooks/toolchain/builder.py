@@ -20,13 +20,14 @@ from pathlib import Path
 
 from runbooks.errors import ToolchainError
 from runbooks.toolchain import cache
-from runbooks.toolchain.pins import Pins, load_helm_pin, load_pins
+from runbooks.toolchain.pins import Pins, load_helm_pin, load_pins, load_seaweedfs_pin
 from runbooks.toolchain.recipes import (
     KUBERNETES_MODULE,
     Recipe,
     helm_recipe,
     recipes_for,
     render_go_mod,
+    seaweedfs_recipe,
     staging_modules_from_go_mod,
 )
 from runbooks.versions import Version
@@ -122,7 +123,7 @@ def missing_binaries(folder: Path, recipe: Recipe) -> list[str]:
 def version_command(name: str) -> list[str]:
     if name == "kubectl":
         return ["version", "--client"]
-    if name in ("etcdctl", "etcdutl", "kind", "pluto"):
+    if name in ("etcdctl", "etcdutl", "kind", "pluto", "weed"):
         return ["version"]
     if name == "kubeadm":
         return ["version", "-o", "short"]
@@ -234,12 +235,9 @@ class Builder:
         return Path(match[1]).read_text()
 
 
-def ensure_helm(pins: Pins | None = None, progress: Progress = stderr_progress, root: Path | None = None) -> Path:
-    """The pinned helm, built on first use under its own lock (a cold build takes minutes)."""
-    pins = pins or load_pins()
-    recipe = helm_recipe(load_helm_pin())
-    toolchain = ensure_recipes([recipe], pins, progress, root, lock=".lock-helm")
-    return toolchain.folder(recipe.component, recipe.version) / "helm"
+def ensure_helm(progress: Progress = stderr_progress, root: Path | None = None) -> Path:
+    """The pinned helm, for the chart's tests only, built on first use (about 4 minutes cold)."""
+    return ensure_optional(helm_recipe(load_helm_pin()), progress, root)
 
 
 def ensure_toolchain(pins: Pins | None = None, progress: Progress = stderr_progress, root: Path | None = None) -> Toolchain:
@@ -277,3 +275,15 @@ def ensure_recipes(
             builder.build(recipe, toolchain.folder(recipe.component, recipe.version))
             progress(f"{recipe.key}: ready in {time.monotonic() - started:.0f} s")
     return toolchain
+
+
+def ensure_seaweedfs(progress: Progress = stderr_progress, root: Path | None = None) -> Path:
+    """The test-only `weed` binary, built on first use (a few minutes cold)."""
+    return ensure_optional(seaweedfs_recipe(load_seaweedfs_pin()), progress, root)
+
+
+def ensure_optional(recipe: Recipe, progress: Progress = stderr_progress, root: Path | None = None) -> Path:
+    """A test-only binary (one recipe, one binary), built on first use under a lock of its own, so its
+    cold build never holds up a session that only checks the runbooks' binaries."""
+    toolchain = ensure_recipes([recipe], load_pins(), progress, root, lock=f".lock-{recipe.component}")
+    return toolchain.folder(recipe.component, recipe.version) / recipe.binaries[0].name

@@ -101,15 +101,7 @@ class KindPins:
 
 def load_helm_pin(path: Path = PIN_FILE) -> str:
     """The [helm] version: only the chart's tests build helm."""
-    try:
-        value: str = tomllib.loads(path.read_text())["helm"]["version"]
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
-    except KeyError as exc:
-        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [helm] table") from exc
-    if not value.startswith("v") or value.count(".") != 2:
-        raise ToolchainError(f"pin helm.version in {path} must be an exact version like v1.2.3, not {value!r}")
-    return value
+    return load_optional_pin("helm", path)
 
 
 def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
@@ -131,3 +123,21 @@ def load_kind_pins(path: Path = PIN_FILE) -> KindPins:
         if not value.startswith("v") or value.count(".") != 2:
             raise ToolchainError(f"pin {name} in {path} must be an exact version like v1.2.3, not {value!r}")
     return pins
+
+
+def load_seaweedfs_pin(path: Path = PIN_FILE) -> str:
+    """The [seaweedfs] version: the test-only S3 server, built only when an evidence-store test runs."""
+    return load_optional_pin("seaweedfs", path)
+
+
+def load_optional_pin(table: str, path: Path = PIN_FILE) -> str:
+    """The version of a test-only binary ([helm], [seaweedfs]): an exact module version (a pseudo-version too)."""
+    try:
+        version = str(tomllib.loads(path.read_text())[table]["version"])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ToolchainError(f"pin file {path} cannot be read: {exc}") from exc
+    except KeyError as exc:
+        raise ToolchainError(f"pin file {path} lacks the key {exc.args[0]!r} in its [{table}] table") from exc
+    if not version.startswith("v") or version.count(".") != 2:
+        raise ToolchainError(f"pin {table}.version in {path} must be an exact module version, not {version!r}")
+    return version

@@ -26,6 +26,10 @@ KIND_MODULE = "sigs.k8s.io/kind"
 COREDNS_MODULE = "github.com/coredns/coredns"
 LOCAL_PATH_MODULE = "github.com/rancher/local-path-provisioner"
 HELM_MODULE = "helm.sh/helm/v4"
+SEAWEEDFS_MODULE = "github.com/seaweedfs/seaweedfs"
+# SeaweedFS's own go.mod replaces a module deleted from GitHub; a dependency's replace directives do
+# not apply to the module that requires it, so the build module repeats it.
+SEAWEEDFS_REPLACES = (("github.com/tyler-smith/go-bip39", "github.com/cosmos/go-bip39 v1.0.0"),)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Recipe:
     # answers 404), so `go` may fetch them unverified (GONOSUMDB). Only for benchmark peers: a binary
     # a runbook runs is always verified.
     unverified_modules: tuple[str, ...] = field(default=())
+    # (module, "replacement version"): replace directives the upstream module's own go.mod has.
+    replaces: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def key(self) -> str:
@@ -158,6 +164,22 @@ def helm_recipe(version: str) -> Recipe:
     )
 
 
+def seaweedfs_recipe(version: str) -> Recipe:
+    """SeaweedFS's `weed`, the S3 server of the evidence-store tests (test-only, never in a runbook).
+
+    Its version lives in a variable the release sets by hand, so the pinned module version goes into
+    COMMIT, which `weed version` prints: that is what the builder's version check reads.
+    """
+    return Recipe(
+        component="seaweedfs",
+        version=version,
+        requires=((SEAWEEDFS_MODULE, version),),
+        binaries=(Binary("weed", f"{SEAWEEDFS_MODULE}/weed"),),
+        version_ldflags=(f"-X {SEAWEEDFS_MODULE}/weed/util/version.COMMIT={version}",),
+        replaces=SEAWEEDFS_REPLACES,
+    )
+
+
 def render_go_mod(recipe: Recipe, go_minimum: str, staging_modules: list[str]) -> str:
     """The go.mod of the throw-away build module for `recipe`."""
     lines = [
@@ -169,9 +191,12 @@ def render_go_mod(recipe: Recipe, go_minimum: str, staging_modules: list[str]) -
         *(f"\t{module} {version}" for module, version in recipe.requires),
         ")",
     ]
+    replaces = list(recipe.replaces)
     if staging_modules:
         twin = staging_version(recipe.version)
-        lines += ["", "replace (", *(f"\t{module} => {module} {twin}" for module in staging_modules), ")"]
+        replaces += [(module, f"{module} {twin}") for module in staging_modules]
+    if replaces:
+        lines += ["", "replace (", *(f"\t{module} => {target}" for module, target in replaces), ")"]
     return "\n".join(lines) + "\n"
 
 

@@ -11,9 +11,9 @@ from runbooks.cluster import Cluster
 from tests.integration.runbook_project import Run, run_pytest, write_project
 
 
-def run_as_existing(tmp_path: Path, cluster: Cluster, feature: str, *options: str, steps: str = "") -> Run:
+def run_as_existing(tmp_path: Path, cluster: Cluster, feature: str, *options: str, steps: str = "", env: dict[str, str] | None = None) -> Run:
     project = write_project(tmp_path / "project", feature, steps)
-    return run_pytest(project, "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", *options)
+    return run_pytest(project, "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", *options, env=env)
 
 
 def tables(run: Run) -> dict[str, Any]:

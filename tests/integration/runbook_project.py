@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +93,23 @@ def start_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -
     command, environment = pytest_command(project, *args, env=env)
     with open(project / "output.txt", "w") as output:  # the child holds its own copy of the descriptor
         return subprocess.Popen(command, cwd=project, env=environment, stdout=output, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def kill_when(child: subprocess.Popen[str], ready: Callable[[], bool], output: Path, seconds: float) -> None:
+    """Wait until `ready()` while the run lives, then kill -9 its process group (a dying machine, an evicted
+    pod); the group is killed whatever happens, so no run outlives the test."""
+    try:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            assert child.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, f"not ready within {seconds:.0f} s:\n{output.read_text()}"
+            time.sleep(0.2)
+        os.killpg(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
 
 
 def bundled_command(workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:

@@ -7,11 +7,8 @@ is finished by running it again."""
 from __future__ import annotations
 
 import html
-import os
 import secrets
 import shlex
-import signal
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ from runbooks.drain import ledger, ownership
 from runbooks.drills import node_workload, workloads
 from runbooks.toolchain import ensure_toolchain
 from runbooks.waiting import wait_for
-from tests.integration.runbook_project import Run, journal_records, run_bundled, start_bundled
+from tests.integration.runbook_project import Run, journal_records, kill_when, run_bundled, start_bundled
 
 NODE = "worker-1"
 
@@ -201,26 +198,17 @@ def test_a_run_killed_mid_drain_is_finished_by_running_it_again(cluster: LocalCl
     workloads.wait_deployment_ready(cluster, namespace, "slow")
     args = existing(cluster, f"--node={NODE}", "--maintenance-command=true")
     child = start_bundled(tmp_path / "killed", *args)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            found = list((tmp_path / "killed" / "reports").glob("*/journal.jsonl"))
-            records = journal_records(found[0]) if found else []
-            evictions = [
-                r for r in records if r.get("type") == "api" and str(r.get("path", "")).endswith("/eviction") and str(r.get("path")).find(f"/{namespace}/") >= 0
-            ]
-            if any(r.get("status") == 201 for r in evictions) and any(r.get("status") == 429 for r in evictions):
-                break
-            assert child.poll() is None, (tmp_path / "killed" / "output.txt").read_text()
-            time.sleep(0.2)
-        else:
-            pytest.fail((tmp_path / "killed" / "output.txt").read_text())
-        os.killpg(child.pid, signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(timeout=30)
+
+    def evicting() -> bool:
+        """At least one eviction done and one refused by the budget: the kill lands mid-drain."""
+        found = list((tmp_path / "killed" / "reports").glob("*/journal.jsonl"))
+        records = journal_records(found[0]) if found else []
+        evictions = [
+            r for r in records if r.get("type") == "api" and str(r.get("path", "")).endswith("/eviction") and str(r.get("path")).find(f"/{namespace}/") >= 0
+        ]
+        return any(r.get("status") == 201 for r in evictions) and any(r.get("status") == 429 for r in evictions)
+
+    kill_when(child, evicting, tmp_path / "killed" / "output.txt", 300)
     assert cluster.get_node(NODE).spec.unschedulable and ownership.claim_of(cluster, NODE) is not None
     assert workloads.pods_by_node(cluster, namespace, "app=slow").get(NODE), "the kill came after the drain, not in it"
 

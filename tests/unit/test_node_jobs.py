@@ -10,10 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
 
 from runbooks.cluster import node_jobs
 from runbooks.cluster.node_jobs import JobState
 from runbooks.errors import ClusterError
+from runbooks.kube.commands import CommandResult
 
 
 @pytest.mark.parametrize(
@@ -119,3 +122,43 @@ def test_launching_twice_runs_the_job_once(node: tuple[Path, str]) -> None:
 
 def test_the_state_of_a_job_never_prepared_is_absent(tmp_path: Path) -> None:
     assert JobState.parse("node", "j", sh(node_jobs.STATE, "/usr/bin:/bin", str(tmp_path / "nothing"))).exists is False
+
+
+# -- a control plane restarting under the poll -------------------------------------------------------
+class RestartingApi:
+    """A cluster whose node answers only after `away` requests failed the way a restarting API server
+    fails them: the TLS stream cut, then 403 while its authorizer has not read RBAC yet."""
+
+    def __init__(self, away: int, answer: str) -> None:
+        self.failures = [ProtocolError("EOF occurred in violation of protocol"), ApiException(status=403, reason="Forbidden")] * away
+        self.failures = self.failures[:away]
+        self.answer, self.asked = answer, 0
+
+    def run_on_node(self, name: str, argv: list[str], timeout: float = 300, quiet: bool = False) -> CommandResult:
+        self.asked += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return CommandResult(tuple(argv), 0, self.answer, "", 0.0)
+
+
+def test_waiting_on_a_job_outlasts_an_api_server_that_cuts_streams_then_forbids() -> None:
+    cluster = RestartingApi(away=4, answer="launched\nrc 0\n")
+    said: list[str] = []
+    found = node_jobs.wait(cluster, "cp", "the-job", timeout=30, progress=said.append, interval=0)  # type: ignore[arg-type]
+    assert (found.returncode, cluster.asked) == (0, 5)
+    assert any("cannot be asked" in line for line in said) and any("answers again" in line for line in said)
+
+
+def test_a_wait_that_runs_out_names_what_the_node_last_answered() -> None:
+    cluster = RestartingApi(away=10_000, answer="")
+    with pytest.raises(ClusterError, match=r"no exit code after 0 s .*last answer: EOF occurred in violation of protocol\).*run the same command again"):
+        node_jobs.wait(cluster, "cp", "the-job", timeout=0, interval=0)  # type: ignore[arg-type]
+
+
+def test_the_output_of_a_job_is_read_once_the_api_server_answers_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_jobs.time, "sleep", lambda _: None)
+    cluster = RestartingApi(away=3, answer="upgraded\n")
+    assert node_jobs.output(cluster, "cp", "the-job") == "upgraded\n"  # type: ignore[arg-type]
+    gone = RestartingApi(away=10_000, answer="")
+    unread = node_jobs.output(gone, "cp", "the-job", patience=0)  # type: ignore[arg-type]
+    assert "could not be read in 0 s: EOF occurred in violation of protocol; it is in /var/lib/kube-runbooks/jobs/the-job/out on cp" in unread
