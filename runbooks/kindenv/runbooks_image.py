@@ -74,7 +74,11 @@ def constraints() -> str:
 
 def source_files() -> list[Path]:
     """What the wheel is built from (tests, benchmarks and docs are not in it)."""
-    return [SOURCE / "pyproject.toml", *sorted(p for p in (SOURCE / "runbooks").rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
+    return [
+        SOURCE / "pyproject.toml",
+        SOURCE / "README.md",
+        *sorted(p for p in (SOURCE / "runbooks").rglob("*") if p.is_file() and "__pycache__" not in p.parts),
+    ]
 
 
 def fingerprint(pins: Pins, pinned_versions: str) -> str:
@@ -101,9 +105,15 @@ def stage_python(stage: Path, pinned_versions: str, progress: Progress) -> None:
     minor as Debian's (both 3.11), so the binary wheels it picks are the image's."""
     (stage / "constraints.txt").write_text(pinned_versions)
     wheels = stage / "wheels"
+    # From a copy of exactly the fingerprinted files: setuptools keeps build/ beside its source, and a
+    # module deleted since would otherwise ride along in the wheel from there.
+    source = stage / "source"
+    for path in source_files():
+        (source / path.relative_to(SOURCE)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, source / path.relative_to(SOURCE))
     progress("building the wheel and fetching its dependencies from PyPI")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    run([*pip, "wheel", "--wheel-dir", str(wheels), "--constraint", str(stage / "constraints.txt"), str(SOURCE)], "pip wheel", cwd=stage)
+    run([*pip, "wheel", "--wheel-dir", str(wheels), "--constraint", str(stage / "constraints.txt"), str(source)], "pip wheel", cwd=stage)
     # --no-compile: pip would compile against the wrong path; compileall below records the image's.
     lib = stage / "app" / "lib"
     run([*pip, "install", "--no-index", "--find-links", str(wheels), "--no-compile", "--target", str(lib), "kube-runbooks"], "pip install --target")
@@ -175,7 +185,7 @@ def ensure_image(engine: Engine, progress: Progress = lambda _: None, layout: La
         stage_python(stage, pinned_versions, progress)
         progress("copying the pinned binaries the restore proofs run")
         stage_toolchain(stage, pins, progress)
-        (stage / ".dockerignore").write_text("wheels\nconstraints.txt\n")
+        (stage / ".dockerignore").write_text("wheels\nsource\nconstraints.txt\n")
         progress("assembling the image")
         built = subprocess.run(
             [engine.docker, "build", "-q", "-t", pinned, "-f", "-", str(stage)],

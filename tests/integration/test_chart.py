@@ -172,6 +172,10 @@ def test_values_reach_the_command_lines(helm: Path) -> None:
             args_of(docs, job)
         ), job
         assert "--evidence-store-unlocked" not in args_of(docs, job)
+    # Every option the chart passes is one the CLI has: its verbs' own, or the plugin's.
+    plugin = subprocess.run([sys.executable, "-m", "runbooks", "run", "--", "--help"], capture_output=True, text=True, check=True, timeout=120).stdout
+    passed = {arg.split("=")[0] for job in ("etcd-backup", "resource-backup", "gate") for arg in args_of(docs, job) if arg.startswith("--")}
+    assert {option for option in passed - {"--to", "--target"} if f"{option} " not in plugin and f"{option}=" not in plugin} == set()
 
 
 def test_the_cluster_name_s3_settings_and_workload_identity_reach_the_pods(helm: Path) -> None:
