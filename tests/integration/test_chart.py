@@ -305,6 +305,7 @@ def as_pod(installed: tuple[LocalCluster, Path], job: str, tmp_path: Path) -> di
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
     return env | {
         "HOME": str(tmp_path / "home"),
+        "KUBE_RUNBOOKS_RUNTIME": str(tmp_path / "runtime"),  # the run's own kubeconfig and proofs, not in the shared root
         "KUBE_RUNBOOKS_CACHE": str(cache.cache_root()),  # the image sets it too: the binaries are built already
         "KUBERNETES_SERVICE_HOST": host,
         "KUBERNETES_SERVICE_PORT": port,
