@@ -213,13 +213,14 @@ def remove_stale(engine: Engine, keep: str) -> None:
             engine.run("rmi", stale, check=False)
 
 
-def load_into_kind(engine: Engine, ref: str, cluster: str) -> None:
-    """Put the image on every node of a kind cluster (`kind load docker-image`: docker save, then an
-    import into each node's containerd), so pods with `imagePullPolicy: IfNotPresent` find it."""
+def load_into_kind(engine: Engine, ref: str, cluster: str, nodes: tuple[str, ...] = ()) -> None:
+    """Put the image on the nodes of a kind cluster (`kind load docker-image`: docker save, then an
+    import into each node's containerd), so pods with `imagePullPolicy: IfNotPresent` find it. `nodes`:
+    only these (the jobs pinned there by a nodeSelector), since each copy weighs the whole image."""
     kind = cache.cache_root() / "bin" / f"kind@{load_kind_pins().kind}" / "kind"
     if not kind.exists():
         raise ProviderUnavailableError(f"{kind} is missing: `python -m runbooks.kindenv image` builds it")
-    argv = [str(kind), "load", "docker-image", ref, "--name", cluster]
+    argv = [str(kind), "load", "docker-image", ref, "--name", cluster, *(["--nodes", ",".join(nodes)] if nodes else [])]
     result = subprocess.run(argv, env=engine.env(), capture_output=True, text=True, check=False, timeout=900)
     if result.returncode != 0:
         raise ProviderUnavailableError(f"kind load docker-image {ref} --name {cluster} failed: {result.stderr.strip()[-500:]}")
