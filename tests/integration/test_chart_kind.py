@@ -32,6 +32,7 @@ from runbooks.toolchain.builder import ensure_helm, ensure_toolchain
 from runbooks.toolchain.pins import load_pins
 from runbooks.versions import Version
 from runbooks.waiting import wait_for
+from tests.integration.readme_commands import readme_command
 
 pytestmark = pytest.mark.kind
 
@@ -73,26 +74,36 @@ def installed(kind_cluster: KindCluster, tmp_path_factory: pytest.TempPathFactor
             NAMESPACE, {"metadata": {"name": "s3-credentials"}, "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}}
         )
         newer = Version.parse(load_pins().kubernetes_newer)
-        values = {
-            "clusterName": CLUSTER_NAME,
+        # The README's install command, its placeholders given values; then what kind and this test add.
+        argv = readme_command(
+            "helm install nightly",
+            {
+                "helm": str(helm),
+                "charts/kube-runbooks": str(CHART),
+                "image.repository=REGISTRY/kube-runbooks": "image.repository=kube-runbooks",
+                "clusterName=NAME": f"clusterName={CLUSTER_NAME}",
+                "jobs.gate.targetVersion=v1.37": f"jobs.gate.targetVersion=v{newer.major}.{newer.minor}",
+                "evidence.store=s3://BUCKET/PREFIX": f"evidence.store=s3://{BUCKET}/{PREFIX}",
+                "evidence.retentionDays=400": "evidence.retentionDays=1",
+                "s3.credentialsSecret.name=SECRET": "s3.credentialsSecret.name=s3-credentials",
+            },
+        )
+        assert (argv[2], argv[4:6]) == (RELEASE, ["-n", NAMESPACE]), argv
+        extra = {
             "changeId": "CHG-25-nightly",
             "image.tag": version(),
-            "image.pullPolicy": "Never",
-            "evidence.store": f"s3://{BUCKET}/{PREFIX}",
-            "evidence.retentionDays": "1",
+            "image.pullPolicy": "Never",  # loaded onto the worker, never pulled
             "s3.endpoint": s3.endpoint,
             "s3.region": s3.region,
-            "s3.credentialsSecret.name": "s3-credentials",
             "nodeAccess.namespace": NODE_ACCESS,
             "nodeAccess.shellImage": node_shell_image(),
             "storage.type": "pvc",
             "storage.pvc.storageClassName": "standard",
-            "nodeSelector.kubernetes\\.io/hostname": worker,
-            "jobs.gate.targetVersion": f"v{newer.major}.{newer.minor}",
+            "nodeSelector.kubernetes\\.io/hostname": worker,  # the one node holding the image; the claim is ReadWriteOnce
             "jobs.gate.waivers.etcd": "etcd health and a restorable snapshot are proven nightly by the etcd-backup CronJob",
         }
-        argv = [str(helm), "install", RELEASE, str(CHART), "-n", NAMESPACE, "--kubeconfig", str(kind_cluster.kubeconfig), "--wait", "--timeout", "5m"]
-        for key, value in values.items():
+        argv += ["--kubeconfig", str(kind_cluster.kubeconfig), "--wait", "--timeout", "5m"]
+        for key, value in extra.items():
             argv += ["--set-string", f"{key}={value}"]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -163,20 +174,28 @@ def test_the_scheduled_backup_and_gate_run_in_the_cluster_and_their_evidence_lan
     before = {runbook: set(stored_runs(s3, runbook)) for runbook in ("backup_etcd", "pre_upgrade_gate")}
     run_cronjob(cluster, "etcd-backup", "etcd-backup-manual-1")
     assert finished(cluster, "etcd-backup-manual-1") == "Complete"
-    run_cronjob(cluster, "gate", "gate-manual-1")  # after the backup: the gate reads its snapshot from the shared claim
-    assert finished(cluster, "gate-manual-1") == "Complete"
+    # After the backup: the gate reads its snapshot from the shared claim. The README's manual run, as written there.
+    manual = readme_command("kubectl create job --from=cronjob/nightly-kube-runbooks-gate", {"kubectl": str(ensure_toolchain().kubernetes("kubectl"))})
+    made = subprocess.run([*manual, f"--kubeconfig={cluster.kubeconfig}"], capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert finished(cluster, manual[4]) == "Complete"
     for runbook in ("backup_etcd", "pre_upgrade_gate"):
         runs = {folder: names for folder, names in stored_runs(s3, runbook).items() if folder not in before[runbook]}
         assert len(runs) == 1 and all("manifest.json" in names and "journal.jsonl" in names for names in runs.values()), (runbook, runs)
         (folder,) = runs
-        verified = evidence(s3, "verify", f"s3://{BUCKET}/{folder}")
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+        verify = readme_command(
+            "python -m runbooks.evidence verify", {"python": sys.executable, "s3://BUCKET/PREFIX/NAME/pre_upgrade_gate/DATE/RUN-ID": f"s3://{BUCKET}/{folder}"}
+        )
+        verified = subprocess.run(verify, env={**os.environ, **s3.env()}, capture_output=True, text=True, timeout=300, check=False)
+        assert verified.returncode == 0 and "locked in compliance mode" in verified.stdout, verified.stdout + verified.stderr
         locked = first_version(s3, f"{folder}/journal.jsonl")
         with pytest.raises(ClientError) as refused:
             s3.client().delete_object(Bucket=BUCKET, Key=locked["Key"], VersionId=locked["VersionId"])
         assert refused.value.response["Error"]["Code"] == "AccessDenied"
     page = tmp_path / "fleet.html"
-    shown = evidence(s3, "fleet", f"s3://{BUCKET}/{PREFIX}", "-o", str(page))
+    placeholders = {"python": sys.executable, "s3://BUCKET/PREFIX": f"s3://{BUCKET}/{PREFIX}", "fleet.html": str(page)}
+    fleet = readme_command("python -m runbooks.evidence fleet", placeholders)
+    shown = subprocess.run(fleet, env={**os.environ, **s3.env()}, capture_output=True, text=True, timeout=300, check=False)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     rows = page.read_text().split("<tbody>")[1].split("</tr>")
     ours = [row for row in rows if f"<b>{CLUSTER_NAME}</b>" in row]
