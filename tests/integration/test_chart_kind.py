@@ -61,7 +61,7 @@ def installed(kind_cluster: KindCluster, tmp_path_factory: pytest.TempPathFactor
     its evidence store a locked bucket of SeaweedFS on the kind network's gateway; all removed afterwards."""
     engine = engines.up()
     built = ensure_image(engine, progress=say)
-    say(f"image {built.pinned}: " + (f"built in {built.seconds:.0f} s" if built.seconds else "already built"))
+    say(f"image {built.pinned_ref}: " + (f"built in {built.seconds:.0f} s" if built.seconds else "already built"))
     worker = sorted(n.metadata.name for n in kind_cluster.core.list_node().items if n.metadata.name != kind_cluster.control_plane)[0]
     started = time.monotonic()
     load_into_kind(engine, built.ref, kind_cluster.name, nodes=(worker,))
