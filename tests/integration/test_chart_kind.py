@@ -69,45 +69,45 @@ def installed(kind_cluster: KindCluster, tmp_path_factory: pytest.TempPathFactor
     helm = ensure_helm(progress=say)
     with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), address=kind_gateway(engine), progress=say) as s3:
         s3.client().create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-        kind_cluster.core.create_namespace({"metadata": {"name": NAMESPACE}})
-        kind_cluster.core.create_namespaced_secret(
-            NAMESPACE, {"metadata": {"name": "s3-credentials"}, "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}}
-        )
-        newer = Version.parse(load_pins().kubernetes_newer)
-        # The README's install command, its placeholders given values; then what kind and this test add.
-        argv = readme_command(
-            "helm install nightly",
-            {
-                "helm": str(helm),
-                "charts/kube-runbooks": str(CHART),
-                "image.repository=REGISTRY/kube-runbooks": "image.repository=kube-runbooks",
-                "clusterName=NAME": f"clusterName={CLUSTER_NAME}",
-                "jobs.gate.targetVersion=v1.37": f"jobs.gate.targetVersion=v{newer.major}.{newer.minor}",
-                "evidence.store=s3://BUCKET/PREFIX": f"evidence.store=s3://{BUCKET}/{PREFIX}",
-                "evidence.retentionDays=400": "evidence.retentionDays=1",
-                "s3.credentialsSecret.name=SECRET": "s3.credentialsSecret.name=s3-credentials",
-            },
-        )
-        assert (argv[2], argv[4:6]) == (RELEASE, ["-n", NAMESPACE]), argv
-        extra = {
-            "changeId": "CHG-25-nightly",
-            "image.tag": version(),
-            "image.pullPolicy": "Never",  # loaded onto the worker, never pulled
-            "s3.endpoint": s3.endpoint,
-            "s3.region": s3.region,
-            "nodeAccess.namespace": NODE_ACCESS,
-            "nodeAccess.shellImage": node_shell_image(),
-            "storage.type": "pvc",
-            "storage.pvc.storageClassName": "standard",
-            "nodeSelector.kubernetes\\.io/hostname": worker,  # the one node holding the image; the claim is ReadWriteOnce
-            "jobs.gate.waivers.etcd": "etcd health and a restorable snapshot are proven nightly by the etcd-backup CronJob",
-        }
-        argv += ["--kubeconfig", str(kind_cluster.kubeconfig), "--wait", "--timeout", "5m"]
-        for key, value in extra.items():
-            argv += ["--set-string", f"{key}={value}"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
         try:
+            kind_cluster.core.create_namespace({"metadata": {"name": NAMESPACE}})
+            kind_cluster.core.create_namespaced_secret(
+                NAMESPACE, {"metadata": {"name": "s3-credentials"}, "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}}
+            )
+            newer = Version.parse(load_pins().kubernetes_newer)
+            # The README's install command, its placeholders given values; then what kind and this test add.
+            argv = readme_command(
+                "helm install nightly",
+                {
+                    "helm": str(helm),
+                    "charts/kube-runbooks": str(CHART),
+                    "image.repository=REGISTRY/kube-runbooks": "image.repository=kube-runbooks",
+                    "clusterName=NAME": f"clusterName={CLUSTER_NAME}",
+                    "jobs.gate.targetVersion=v1.37": f"jobs.gate.targetVersion=v{newer.major}.{newer.minor}",
+                    "evidence.store=s3://BUCKET/PREFIX": f"evidence.store=s3://{BUCKET}/{PREFIX}",
+                    "evidence.retentionDays=400": "evidence.retentionDays=1",
+                    "s3.credentialsSecret.name=SECRET": "s3.credentialsSecret.name=s3-credentials",
+                },
+            )
+            assert (argv[2], argv[4:6]) == (RELEASE, ["-n", NAMESPACE]), argv
+            extra = {
+                "changeId": "CHG-25-nightly",
+                "image.tag": version(),
+                "image.pullPolicy": "Never",  # loaded onto the worker, never pulled
+                "s3.endpoint": s3.endpoint,
+                "s3.region": s3.region,
+                "nodeAccess.namespace": NODE_ACCESS,
+                "nodeAccess.shellImage": node_shell_image(),
+                "storage.type": "pvc",
+                "storage.pvc.storageClassName": "standard",
+                "nodeSelector.kubernetes\\.io/hostname": worker,  # the one node holding the image; the claim is ReadWriteOnce
+                "jobs.gate.waivers.etcd": "etcd health and a restorable snapshot are proven nightly by the etcd-backup CronJob",
+            }
+            argv += ["--kubeconfig", str(kind_cluster.kubeconfig)]  # no --wait: the claim binds when its first job starts (WaitForFirstConsumer)
+            for key, value in extra.items():
+                argv += ["--set-string", f"{key}={value}"]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
             yield kind_cluster, s3, worker
         finally:
             subprocess.run(
