@@ -72,6 +72,20 @@ def test_each_node_routes_to_the_others_pods_but_not_its_own() -> None:
     assert script.index("ip route") < script.index("mv /etc/cni/net.d")  # Ready only once routes exist
 
 
+def test_pod_traffic_leaving_the_pods_is_masqueraded_and_traffic_between_pods_is_not() -> None:
+    routes = node_routes([node("cp", "10.244.0.0/24", "10.213.0.3"), node("w1", "10.244.1.0/24", "10.213.0.4")])
+    lines = node_script(routes[1], routes).splitlines()
+    chain = [line for line in lines if line.startswith("iptables -t nat -A KUBE-RUNBOOKS-MASQ")]
+    assert chain == [
+        "iptables -t nat -A KUBE-RUNBOOKS-MASQ -d 10.244.0.0/24 -j RETURN",
+        "iptables -t nat -A KUBE-RUNBOOKS-MASQ -d 10.244.1.0/24 -j RETURN",
+        "iptables -t nat -A KUBE-RUNBOOKS-MASQ -j MASQUERADE",
+    ]
+    jump = next(line for line in lines if "POSTROUTING" in line)  # added once: checked (-C) before it is appended
+    assert jump.startswith("iptables -t nat -C POSTROUTING -s 10.244.1.0/24 -j KUBE-RUNBOOKS-MASQ 2>/dev/null || iptables -t nat -A POSTROUTING")
+    assert lines.index(jump) < next(i for i, line in enumerate(lines) if line.startswith("mv /etc/cni/net.d"))
+
+
 def test_cni_config_hands_out_the_nodes_own_cidr() -> None:
     plugins = json.loads(cni_config("10.244.2.0/24"))["plugins"]
     assert plugins[0]["ipam"]["ranges"] == [[{"subnet": "10.244.2.0/24"}]]
