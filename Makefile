@@ -49,7 +49,10 @@ test: toolchain lint
 #    restore_etcd (restored, rolled back, resumed after kill -9, bad inputs refused), backup_resources,
 #    backup_etcd and the gate as the README writes them; and on a kind cluster of its own, upgrade_cluster
 #    from the older pin to the newer with apt packages (--plan, refusals, killed with -9 mid-way and
-#    resumed) (tests/integration, marker kind). These replace the etcd and upgrade drills and the
+#    resumed); then `make image` run locked down (read-only root, UID 65532), and on the shared cluster the
+#    chart installed with the README's helm command, its etcd-backup and gate CronJobs run by hand, their
+#    evidence locked in SeaweedFS and verified, a killed backup Job shown incomplete on the fleet page
+#    (tests/integration, marker kind). These replace the etcd and upgrade drills and the
 #    kind-provider runs of maintain_node, backup_etcd and backup_resources on kind: one run each.
 KIND_TIER = not resource_backup and not etcd_backup and not backup_etcd and not backup_resources and not maintain_node and not upgrade and not upgrade_cluster
 NEWER = $(shell $(PY) -c "from runbooks.toolchain.pins import load_pins; print(load_pins().kubernetes_newer)")
